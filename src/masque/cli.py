@@ -1,0 +1,49 @@
+"""The ``masque`` command: a thin layer over the Python API.
+
+Each subcommand lives in ``masque.commands.<name>`` and exposes ``register(subparsers)``, which
+adds its parser and sets ``func`` to a ``run(args) -> int``. This module is the only place that
+turns a :class:`~masque.errors.MasqueError` into a one-line message and an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from masque import __version__
+from masque.commands import COMMANDS
+from masque.errors import MasqueError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="masque",
+        description="Face swapping toolkit. Use it only with the consent of the people whose faces "
+        "you use; every output is labelled as synthetic.",
+    )
+    parser.add_argument("--version", action="version", version=f"masque {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="masque: %(levelname)s: %(message)s", stream=sys.stderr)
+    try:
+        return int(args.func(args) or 0)
+    except MasqueError as exc:
+        print(f"masque: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("masque: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

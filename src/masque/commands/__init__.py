@@ -1,0 +1,9 @@
+"""CLI subcommands, one module each; listed explicitly so the order of ``masque --help`` is fixed.
+
+To add a command: write ``masque/commands/<name>.py`` with ``register(subparsers)`` and add one
+import and one entry below.
+"""
+
+from types import ModuleType
+
+COMMANDS: list[ModuleType] = []
