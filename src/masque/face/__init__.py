@@ -1,0 +1,27 @@
+"""Face analysis: detection, 68 landmarks, alignment, masks, pose, identity, quality."""
+
+from masque.face.align import AlignedFace, align_face, alignment_matrix, paste_matrix, transform_points
+from masque.face.analyze import AnalyzerConfig, FaceAnalyzer
+from masque.face.detect import DETECTORS, Detection
+from masque.face.mask import landmark_mask
+from masque.face.pose import head_pose
+from masque.face.quality import blur_score
+from masque.face.types import SAME_PERSON_THRESHOLD, Face, identity_distance
+
+__all__ = [
+    "DETECTORS",
+    "SAME_PERSON_THRESHOLD",
+    "AlignedFace",
+    "AnalyzerConfig",
+    "Detection",
+    "Face",
+    "FaceAnalyzer",
+    "align_face",
+    "alignment_matrix",
+    "blur_score",
+    "head_pose",
+    "identity_distance",
+    "landmark_mask",
+    "paste_matrix",
+    "transform_points",
+]
