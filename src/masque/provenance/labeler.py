@@ -65,7 +65,7 @@ class Labeler:
         self._codec = WatermarkCodec() if config.enabled else None
         self._credentials: Credentials | None = (
             load_credentials(config.sign_cert, config.sign_key) if config.enabled else None)
-        self._patterns: dict[tuple[int, int], np.ndarray] = {}
+        self._patterns: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._overlays: dict[tuple[int, int], Overlay] = {}
 
     @property
@@ -95,9 +95,11 @@ class Labeler:
         if self._codec is None:
             return frame
         if size not in self._patterns:
-            pattern = self._codec.pattern(self.payload, *size)
-            self._patterns[size] = cv2.merge([pattern, pattern, pattern])  # same offset on R, G, B: luma only
-        return cv2.add(frame, self._patterns[size], dtype=cv2.CV_8U)  # saturating, rounded
+            self._patterns[size] = _split_pattern(self._codec.pattern(self.payload, *size))
+        up, down = self._patterns[size]
+        # Two saturating uint8 ops equal clip(frame + round(pattern)) exactly, at a third of the
+        # cost of one float add.
+        return cv2.subtract(cv2.add(frame, up), down)
 
     def finalize(self, path: str | os.PathLike[str]) -> None:
         """Embed a signed C2PA manifest into the finished PNG, JPEG or MP4 at ``path``, atomically.
@@ -116,3 +118,14 @@ class Labeler:
             raise InputNotFoundError(f"cannot label {p}: file not found")
         definition = manifest_definition(self.config.kind, __version__, self.payload.run_id_hex, p.name)
         sign_in_place(p, definition, self._credentials)
+
+
+def _split_pattern(pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A ``float32`` luma pattern as its rounded positive and negative parts, ``uint8`` ``(H, W, 3)``.
+
+    The same offset goes on R, G and B, so only luma changes.
+    """
+    rounded = np.rint(pattern)
+    up = np.clip(rounded, 0, 255).astype(np.uint8)
+    down = np.clip(-rounded, 0, 255).astype(np.uint8)
+    return cv2.merge([up, up, up]), cv2.merge([down, down, down])

@@ -9,6 +9,7 @@ The 24 check bits (magic + CRC) make a random read pass for about 1 in 16 millio
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +40,7 @@ class Payload:
 
 def parse_version(text: str) -> tuple[int, int, int]:
     """``"0.1.0"`` -> ``(0, 1, 0)``, each part clamped to what the payload can hold."""
-    parts = [int("".join(c for c in p if c.isdigit()) or 0) for p in text.split(".")[:3]]
+    parts = [int(m.group()) if (m := re.match(r"\d+", p)) else 0 for p in text.split(".")[:3]]
     parts += [0] * (3 - len(parts))
     return min(parts[0], 15), min(parts[1], 63), min(parts[2], 63)
 
