@@ -6,4 +6,6 @@ import and one entry below.
 
 from types import ModuleType
 
-COMMANDS: list[ModuleType] = []
+from masque.commands import verify
+
+COMMANDS: list[ModuleType] = [verify]
