@@ -6,6 +6,6 @@ import and one entry below.
 
 from types import ModuleType
 
-from masque.commands import verify
+from masque.commands import evaluate, extract, faceset, verify
 
-COMMANDS: list[ModuleType] = [verify]
+COMMANDS: list[ModuleType] = [extract, faceset, verify, evaluate]

@@ -32,7 +32,7 @@ class AnalyzerConfig:
 
     detector: str = "hog"
     upsample: int = 0
-    max_side: int = 640
+    max_side: int = 1280
     min_face: int = 0
 
 

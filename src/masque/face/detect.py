@@ -44,7 +44,7 @@ class HogDetector:
         threshold: SVM margin a box must exceed; raise it to trade recall for precision.
     """
 
-    def __init__(self, upsample: int = 0, max_side: int = 640, threshold: float = 0.0) -> None:
+    def __init__(self, upsample: int = 0, max_side: int = 1280, threshold: float = 0.0) -> None:
         self._detector = dlib.get_frontal_face_detector()
         self.upsample = upsample
         self.max_side = max_side

@@ -1,0 +1,44 @@
+"""``masque extract``: videos, images or folders in, an aligned face set out."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from masque.commands._progress import progress_bar
+from masque.faceset.extract import ExtractConfig, extract_faceset, reference_embeddings
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("extract", help="detect, align and save every face of videos or images",
+                       description="Detect every face, find 68 landmarks, align it onto the mean face and save "
+                       "it in a face set (aligned PNGs + an SQLite index). Rerun the same command to resume.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="video, image, or folder of images/videos")
+    p.add_argument("-o", "--output", required=True, metavar="FACESET", help="face set folder (created or resumed)")
+    p.add_argument("--every", type=int, default=1, metavar="N", help="keep every N-th video frame (default 1)")
+    p.add_argument("--size", type=int, default=256, metavar="PX", help="side of the aligned faces (default 256)")
+    p.add_argument("--centering", choices=["face", "head"], default="face", help="crop around the face or head")
+    p.add_argument("--min-face", type=int, default=0, metavar="PX", help="drop faces narrower than PX")
+    p.add_argument("--identity", nargs="+", metavar="REF_IMAGE", help="keep only faces of this person")
+    p.add_argument("--identity-threshold", type=float, default=0.6, metavar="D",
+                   help="max embedding distance to the reference (default 0.6)")
+    p.add_argument("--detector", default="hog", help="face detector: hog (fast) or cnn (slow, finds more)")
+    p.add_argument("--upsample", type=int, default=0, help="detector upsampling, finds smaller faces (slower)")
+    p.add_argument("--workers", type=int, default=None, help="analysis processes (default: cores, max 2)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    identity = reference_embeddings(args.identity) if args.identity else None
+    kwargs = {} if args.workers is None else {"workers": args.workers}
+    config = ExtractConfig(size=args.size, centering=args.centering, every=args.every, min_face=args.min_face,
+                           detector=args.detector, upsample=args.upsample, identity=identity,
+                           identity_threshold=args.identity_threshold, **kwargs)
+    with progress_bar("extract", unit="frame") as cb:
+        s = extract_faceset(args.inputs, Path(args.output), config, progress=cb)
+    print(f"{s.frames} frames, {s.faces} faces, {s.frames_without_face} frames without a face, "
+          f"{s.frames_skipped} already done, {s.faces_rejected} faces of other people, "
+          f"{s.seconds:.1f} s, {s.fps:.1f} frames/s -> {args.output}")
+    for err in s.errors:
+        print(f"masque: warning: {err}")
+    return 0

@@ -1,0 +1,229 @@
+"""``extract``: videos, images or folders in; every face detected, aligned and indexed.
+
+The main process decodes frames and commits results to SQLite; worker processes (one per
+core) detect, landmark, align, embed and write the aligned PNGs. Work goes out in chunks of
+consecutive frames with a bounded number in flight, so memory stays flat on long videos and
+decode, analysis and writes overlap.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from masque.errors import InputNotFoundError, InvalidMediaError, MasqueError, NoFaceFoundError
+from masque.faceset import worker
+from masque.faceset.store import FaceSet
+from masque.media import VideoReader, is_image_path, is_video_path, probe_video, read_image
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """Options of :func:`extract_faceset`.
+
+    Attributes:
+        size: side of the aligned PNGs in pixels.
+        centering: ``face`` (brows to chin) or ``head`` (hair and ears too).
+        every: keep every N-th video frame.
+        min_face: drop faces whose detector box is narrower than this (source pixels).
+        detector / upsample / max_side: see :class:`masque.face.AnalyzerConfig`.
+        identity: reference embeddings ``(K, 128)``; when set, only faces within
+            ``identity_threshold`` of their mean are kept.
+        workers: analysis processes; 0 runs in this process (debugging, tiny inputs).
+        chunk: consecutive frames per work unit.
+    """
+
+    size: int = 256
+    centering: str = "face"
+    every: int = 1
+    min_face: int = 0
+    detector: str = "hog"
+    upsample: int = 0
+    max_side: int = 1280
+    identity: np.ndarray | None = field(default=None, compare=False)
+    identity_threshold: float = 0.6
+    workers: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
+    chunk: int = 8
+
+
+@dataclass
+class ExtractSummary:
+    """What an extract run did."""
+
+    frames: int = 0
+    faces: int = 0
+    frames_without_face: int = 0
+    frames_skipped: int = 0
+    faces_rejected: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def collect_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Expand folders into their image and video files (sorted); check every path exists."""
+    out: list[Path] = []
+    for raw in inputs:
+        p = Path(raw)
+        if not p.exists():
+            raise InputNotFoundError(f"input not found: {p}")
+        if p.is_dir():
+            media = sorted(f for f in p.iterdir() if f.is_file() and (is_image_path(f) or is_video_path(f)))
+            if not media:
+                raise InvalidMediaError(f"folder {p} holds no images or videos masque reads "
+                                        "(.jpg .png .bmp .webp .tif, .mp4 .mov .mkv .avi .webm)")
+            out.extend(media)
+        else:
+            out.append(p)
+    return out
+
+
+def reference_embeddings(paths: Sequence[str | os.PathLike[str]]) -> np.ndarray:
+    """Embeddings ``(K, 128)`` of the largest face in each reference image.
+
+    Raises:
+        NoFaceFoundError: a reference image has no face.
+    """
+    from masque.face import FaceAnalyzer
+
+    analyzer = FaceAnalyzer()
+    embs = []
+    for p in paths:
+        faces = analyzer.detect(read_image(p))
+        if not faces:
+            raise NoFaceFoundError(f"no face found in the identity reference {p}; use a clear frontal photo")
+        embs.append(analyzer.embed(read_image(p), faces[:1])[0].embedding)
+    return np.stack(embs).astype(np.float32)
+
+
+def extract_faceset(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str],
+                    config: ExtractConfig | None = None, progress: Progress | None = None) -> ExtractSummary:
+    """Extract every face of ``inputs`` into the face set at ``output``, resuming a previous run.
+
+    Unreadable inputs are reported in ``summary.errors`` and skipped; the run goes on.
+
+    Raises:
+        InputNotFoundError / InvalidMediaError: an input path is missing or a folder is empty.
+        InvalidMediaError: no input at all could be read.
+    """
+    config = config or ExtractConfig()
+    files = collect_inputs(inputs)
+    summary = ExtractSummary()
+    start = time.perf_counter()
+    with FaceSet(output, create=True, size=config.size, centering=config.centering) as fs:
+        jobs = _plan(fs, files, config, summary)
+        total = sum(j.todo for j in jobs)
+        if progress:
+            progress(0, total)
+        with worker.pool(config, Path(output)) as pool:
+            for job in jobs:
+                _run_job(fs, pool, job, config, summary, progress, total)
+    summary.seconds = time.perf_counter() - start
+    if summary.errors and len(summary.errors) == len(files):
+        raise InvalidMediaError("nothing could be read: " + "; ".join(summary.errors))
+    return summary
+
+
+@dataclass
+class _Job:
+    path: Path
+    source_id: int
+    is_video: bool
+    frames: int
+    done: set[int]
+    todo: int
+
+
+def _plan(fs: FaceSet, files: list[Path], config: ExtractConfig, summary: ExtractSummary) -> list[_Job]:
+    jobs = []
+    for path in files:
+        try:
+            job = _job_for(fs, path, config)
+        except MasqueError as exc:
+            log.warning("skipping %s: %s", path, exc)
+            summary.errors.append(f"{path}: {exc}")
+            continue
+        if job.todo == 0:
+            summary.frames_skipped += len(job.done)
+            continue
+        jobs.append(job)
+    return jobs
+
+
+def _job_for(fs: FaceSet, path: Path, config: ExtractConfig) -> _Job:
+    key = str(path.resolve())
+    if is_video_path(path):
+        info = probe_video(path)
+        sid = fs.add_source(key, "video", info.width, info.height, float(info.fps), info.frames)
+        wanted = len(range(0, info.frames, config.every)) if info.frames else 1
+        done = fs.frames_done(sid)
+        todo = 0 if fs.source_done(key) else max(wanted - len(done), 1)
+        return _Job(path, sid, True, info.frames, done, todo)
+    if not is_image_path(path):
+        raise InvalidMediaError(f"{path} is neither an image nor a video masque reads")
+    sid = fs.add_source(key, "image", 0, 0, 0.0, 1)
+    done = fs.frames_done(sid)
+    return _Job(path, sid, False, 1, done, 0 if 0 in done else 1)
+
+
+def _frames(job: _Job, config: ExtractConfig) -> Iterator[tuple[int, np.ndarray]]:
+    if not job.is_video:
+        yield 0, read_image(job.path)
+        return
+    for index, frame in enumerate(VideoReader(job.path)):
+        if index % config.every == 0 and index not in job.done:
+            yield index, frame
+
+
+def _chunks(job: _Job, config: ExtractConfig, gate: threading.Semaphore,
+            failure: list[BaseException]) -> Iterator[worker.Chunk]:
+    """Consecutive frames in chunks; ``gate`` bounds how many are in flight."""
+    batch: list[tuple[int, np.ndarray]] = []
+    try:
+        for item in _frames(job, config):
+            batch.append(item)
+            if len(batch) == config.chunk:
+                gate.acquire()
+                yield worker.Chunk(job.source_id, batch)
+                batch = []
+    except MasqueError as exc:  # a corrupt tail: keep what decoded, report the rest
+        failure.append(exc)
+    if batch:
+        gate.acquire()
+        yield worker.Chunk(job.source_id, batch)
+
+
+def _run_job(fs: FaceSet, pool: worker.Pool, job: _Job, config: ExtractConfig, summary: ExtractSummary,
+             progress: Progress | None, total: int) -> None:
+    gate = threading.Semaphore(max(2, 2 * config.workers) + 1)
+    failure: list[BaseException] = []
+    for result in pool.map(_chunks(job, config, gate, failure)):
+        for frame in result.frames:
+            fs.commit_frame(job.source_id, frame.index, frame.records)
+            summary.frames += 1
+            summary.faces += len(frame.records)
+            summary.faces_rejected += frame.rejected
+            summary.frames_without_face += not frame.records
+            if not job.is_video and not frame.records:
+                log.warning("no face found in %s", job.path)
+        gate.release()
+        if progress:
+            progress(summary.frames, total)
+    if failure:
+        log.warning("%s: %s", job.path, failure[0])
+        summary.errors.append(f"{job.path}: {failure[0]}")
+    else:
+        fs.mark_source_done(job.source_id)

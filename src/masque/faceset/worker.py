@@ -1,0 +1,134 @@
+"""The per-frame work of extract, run in worker processes: detect, landmark, embed, align, write.
+
+Each worker loads the models once (pool initializer) and handles chunks of consecutive frames.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from masque.faceset.store import FACES_DIR, FaceRecord
+from masque.media.image import atomic_write_bytes, encode_image
+
+if TYPE_CHECKING:
+    from masque.faceset.extract import ExtractConfig
+
+
+@dataclass
+class Chunk:
+    """Consecutive frames ``[(index, RGB uint8 (H, W, 3)), ...]`` of one source."""
+
+    source_id: int
+    frames: list[tuple[int, np.ndarray]]
+
+
+@dataclass
+class FrameResult:
+    index: int
+    records: list[FaceRecord]
+    rejected: int
+
+
+@dataclass
+class ChunkResult:
+    frames: list[FrameResult]
+
+
+class _State:
+    """What one worker holds: the models, loaded once."""
+
+    def __init__(self, config: ExtractConfig, root: Path) -> None:
+        from masque.face import AnalyzerConfig, FaceAnalyzer
+
+        self.config = config
+        self.root = root
+        self.analyzer = FaceAnalyzer(AnalyzerConfig(detector=config.detector, upsample=config.upsample,
+                                                    max_side=config.max_side, min_face=config.min_face))
+        self.reference = None if config.identity is None else np.asarray(config.identity, np.float32).mean(0)
+
+
+_STATE: _State | None = None  # per worker process; set by the pool initializer only
+
+
+def _init(config: ExtractConfig, root: Path, threads: int) -> None:
+    global _STATE
+    import torch
+
+    torch.set_num_threads(threads)  # one core per worker: they already run in parallel
+    _STATE = _State(config, root)
+
+
+def _process(chunk: Chunk) -> ChunkResult:
+    assert _STATE is not None
+    return process_chunk(_STATE, chunk)
+
+
+def process_chunk(state: _State, chunk: Chunk) -> ChunkResult:
+    """Analyse every frame of ``chunk`` and write its aligned faces as PNGs."""
+    return ChunkResult([_process_frame(state, chunk.source_id, i, f) for i, f in chunk.frames])
+
+
+def _process_frame(state: _State, source_id: int, index: int, frame: np.ndarray) -> FrameResult:
+    from masque.face import align_face, blur_score, identity_distance, landmark_mask
+
+    faces = state.analyzer.detect(frame)
+    faces = state.analyzer.embed(frame, faces) if faces else []
+    records, rejected = [], 0
+    for face_index, face in enumerate(faces):
+        if state.reference is not None and face.embedding is not None and \
+                identity_distance(face.embedding, state.reference) > state.config.identity_threshold:
+            rejected += 1
+            continue
+        aligned = align_face(frame, face.landmarks, state.config.size, state.config.centering)  # type: ignore[arg-type]
+        mask = landmark_mask(aligned.landmarks, aligned.image.shape[:2])
+        name = f"{FACES_DIR}/{source_id:04d}_{index:07d}_{face_index}.png"
+        atomic_write_bytes(state.root / name, encode_image(aligned.image, ".png"))
+        yaw, pitch, roll = face.pose or (float("nan"),) * 3
+        records.append(FaceRecord("", index, face_index, face.bbox, face.landmarks, aligned.matrix,
+                                  face.embedding, yaw, pitch, roll, blur_score(aligned.image, mask), face.score,
+                                  name))
+    return FrameResult(index, records, rejected)
+
+
+class Pool:
+    """Ordered map of chunks over worker processes, or inline when ``workers == 0``."""
+
+    def __init__(self, config: ExtractConfig, root: Path) -> None:
+        self.workers = config.workers
+        if self.workers <= 0:
+            self._state: _State | None = _State(config, root)
+            self._pool = None
+        else:
+            self._state = None
+            # fork, as torch's DataLoader does on Linux: starts in milliseconds and needs no
+            # `if __name__ == "__main__"` guard in the user's script; models load after the fork
+            ctx = mp.get_context("fork")
+            self._pool = ctx.Pool(self.workers, initializer=_init, initargs=(config, root, 1))
+
+    def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
+        if self._pool is None:
+            assert self._state is not None
+            return (process_chunk(self._state, c) for c in chunks)
+        return self._pool.imap(_process, chunks)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+
+
+@contextmanager
+def pool(config: ExtractConfig, root: Path | None = None) -> Iterator[Pool]:
+    p = Pool(config, root or Path(os.getcwd()))
+    try:
+        yield p
+    finally:
+        p.close()
