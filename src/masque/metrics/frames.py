@@ -1,0 +1,102 @@
+"""Frame-aligned reading of a swapped output and its original, and following one face through them."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from masque.errors import InputNotFoundError, InvalidMediaError
+from masque.face import Face, FaceAnalyzer
+from masque.media import VideoReader, is_image_path, is_video_path, probe_video, read_image
+
+_END = object()
+
+
+def frame_count(path: str | os.PathLike[str]) -> int | None:
+    """1 for an image, the container's frame count for a video (None when it does not say)."""
+    p = Path(path)
+    if is_image_path(p):
+        return 1
+    return probe_video(p).frames or None
+
+
+def _frames(path: Path) -> Iterator[np.ndarray]:
+    if is_image_path(path):
+        yield read_image(path)
+    else:
+        yield from VideoReader(path)
+
+
+def paired_frames(swapped: str | os.PathLike[str],
+                  original: str | os.PathLike[str]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yield ``(index, swapped_rgb, original_rgb)``, frame by frame, RGB ``uint8`` ``(H, W, 3)``.
+
+    Raises:
+        InputNotFoundError: a path does not exist.
+        InvalidMediaError: a path is neither image nor video, one is an image and the other a
+            video, the frame counts differ, or the frame sizes differ.
+    """
+    sw, og = Path(swapped), Path(original)
+    for p in (sw, og):
+        if not p.is_file():
+            raise InputNotFoundError(f"not found: {p}")
+        if not (is_image_path(p) or is_video_path(p)):
+            raise InvalidMediaError(f"{p} is neither an image nor a video masque reads")
+    if is_image_path(sw) != is_image_path(og):
+        raise InvalidMediaError(f"cannot compare {sw} with {og}: give two images or two videos")
+    n_sw, n_og = frame_count(sw), frame_count(og)
+    if n_sw and n_og and n_sw != n_og:
+        raise InvalidMediaError(_count_message(sw, n_sw, og, n_og))
+    pairs = itertools.zip_longest(_frames(sw), _frames(og), fillvalue=_END)
+    for i, (a, b) in enumerate(pairs):
+        if a is _END or b is _END:
+            longer = i + 1 + sum(1 for _ in pairs)  # decode the rest only to say how long it is
+            raise InvalidMediaError(_count_message(sw, i if a is _END else longer, og, i if b is _END else longer))
+        if a.shape != b.shape:  # type: ignore[union-attr]
+            raise InvalidMediaError(f"frame {i}: {sw} is {a.shape[1]}x{a.shape[0]} but {og} is "  # type: ignore[union-attr]
+                                    f"{b.shape[1]}x{b.shape[0]}; compare outputs of the same size")  # type: ignore[union-attr]
+        yield i, a, b  # type: ignore[misc]
+
+
+def _count_message(sw: Path, n_sw: int, og: Path, n_og: int) -> str:
+    return (f"{sw} has {n_sw} frames but {og} has {n_og}; evaluate compares frame by frame, so give the "
+            "output together with the exact input it was made from")
+
+
+class FaceTrack:
+    """Follows one face through a frame sequence: detects every ``redetect`` frames, tracks between.
+
+    Tracking (:meth:`FaceAnalyzer.relocate`) costs about a tenth of a detection. When a detection
+    finds no face near the followed one the face is lost (``None``) and detection runs on every
+    frame until it is found again.
+    """
+
+    def __init__(self, analyzer: FaceAnalyzer, redetect: int = 10) -> None:
+        self.analyzer = analyzer
+        self.redetect = max(1, redetect)
+        self.face: Face | None = None
+
+    def step(self, index: int, image: np.ndarray, near: np.ndarray | None = None) -> Face | None:
+        """The followed face in frame ``index``; ``near`` (x, y) picks among several faces."""
+        if self.face is not None and index % self.redetect != 0:
+            self.face = self.analyzer.relocate(image, self.face)
+            return self.face
+        if near is None and self.face is not None:
+            near = self.face.landmarks.mean(0)
+        self.face = pick_face(self.analyzer.detect(image), near)
+        return self.face
+
+
+def pick_face(faces: list[Face], near: np.ndarray | None) -> Face | None:
+    """The face whose landmark centre is nearest ``near`` (within one face width), else the largest."""
+    if not faces:
+        return None
+    if near is None:
+        return faces[0]
+    dist = [float(np.linalg.norm(f.landmarks.mean(0) - near)) for f in faces]
+    best = int(np.argmin(dist))
+    return faces[best] if dist[best] < faces[best].width else None

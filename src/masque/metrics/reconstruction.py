@@ -1,0 +1,154 @@
+"""Reconstruction quality of a trained model: SSIM and PSNR of A->A and B->B on held-out faces.
+
+A trained autoencoder swap should redraw a face of its own person faithfully. Held-out faces are
+a fixed, deterministic subset of each face set (every :data:`HOLDOUT_EVERY`-th face by id, from
+the first), so figures are comparable between runs and models; training must skip the same
+subset (:func:`is_held_out`) for them to be truly unseen.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from masque.errors import ModelError
+from masque.face.align import alignment_matrix, mat_scale
+from masque.faceset import FaceRecord, FaceSet
+from masque.media import read_image
+
+HOLDOUT_EVERY = 10
+#: PSNR of identical images is infinite; report this instead so the summary stays valid JSON
+PSNR_CAP = 100.0
+BATCH = 16
+
+
+class SwapModel(Protocol):
+    """What the training stage's model offers (``masque.train.checkpoint.load_model``)."""
+
+    def swap(self, x: Any, to: str) -> tuple[Any, Any]:
+        """``x`` ``(N, 3, S, S)`` float RGB in [0, 1] -> ``(rgb (N, 3, S, S), mask (N, 1, S, S))``."""
+        ...
+
+
+def is_held_out(position: int, every: int = HOLDOUT_EVERY) -> bool:
+    """Whether the face at ``position`` (0-based, face set order by id) is held out of training."""
+    return position % every == 0
+
+
+def held_out_records(faceset: FaceSet, every: int = HOLDOUT_EVERY) -> list[FaceRecord]:
+    """The held-out faces of ``faceset``: every ``every``-th face by id, starting with the first."""
+    return [r for i, r in enumerate(faceset.faces("faces.id")) if is_held_out(i, every)]
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB of two float images in [0, 1] (capped at :data:`PSNR_CAP`)."""
+    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+    return PSNR_CAP if mse <= 10 ** (-PSNR_CAP / 10) else float(10 * np.log10(1.0 / mse))
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Structural similarity (Wang et al. 2004) of two ``(H, W, C)`` float images in [0, 1].
+
+    Gaussian window 11 x 11, sigma 1.5, K1 = 0.01, K2 = 0.03, mean over channels and over the
+    pixels whose window lies inside the image (the usual reference settings).
+    """
+    x, y = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    c1, c2 = 0.01**2, 0.03**2
+
+    def blur(im: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(im, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
+
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
+    smap = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return float(smap[5:-5, 5:-5].mean())
+
+
+def model_inputs(faceset: FaceSet, records: Sequence[FaceRecord], align: dict[str, Any]) -> np.ndarray:
+    """The records' faces re-aligned the way the model was trained, ``(N, S, S, 3)`` float32 RGB [0, 1].
+
+    ``align`` holds ``centering``, ``coverage`` and ``size`` (the model state's ``align``).
+    """
+    size, centering, coverage = int(align["size"]), align["centering"], float(align.get("coverage", 1.0))
+    out = np.empty((len(records), size, size, 3), np.float32)
+    for i, rec in enumerate(records):
+        crop = read_image(faceset.image_path(rec))
+        mat = alignment_matrix(rec.aligned_landmarks, size, centering, coverage)
+        interp = cv2.INTER_AREA if mat_scale(mat) < 1 else cv2.INTER_CUBIC
+        face = cv2.warpAffine(crop, mat, (size, size), flags=interp, borderMode=cv2.BORDER_REFLECT101)
+        out[i] = face.astype(np.float32) / 255.0
+    return out
+
+
+def reconstruct(model: SwapModel, faces: np.ndarray, to: str) -> np.ndarray:
+    """Run ``model.swap`` on ``(N, S, S, 3)`` float faces in batches; returns the same layout."""
+    import torch  # only this metric needs torch; keep `import masque.metrics` light
+
+    outs = []
+    with torch.no_grad():
+        for start in range(0, len(faces), BATCH):
+            x = torch.from_numpy(np.ascontiguousarray(faces[start:start + BATCH].transpose(0, 3, 1, 2)))
+            rgb, _ = model.swap(x, to=to)
+            outs.append(rgb.detach().float().clamp(0, 1).cpu().numpy().transpose(0, 2, 3, 1))
+    return np.concatenate(outs) if outs else np.zeros_like(faces)
+
+
+def reconstruction_metrics(model: SwapModel, state: dict[str, Any], base: Path | None = None,
+                           every: int = HOLDOUT_EVERY,
+                           progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:
+    """SSIM and PSNR of A->A and B->B on each face set's held-out faces.
+
+    Args:
+        model: the trained model (see :class:`SwapModel`).
+        state: its state; uses ``state["align"]`` and ``state["facesets"]`` (A then B paths;
+            relative paths are tried against ``base``, the model folder, too).
+
+    Returns:
+        ``{"a": {"faces", "ssim", "psnr"}, "b": {...}, "holdout_every": every}``.
+    """
+    paths = list(state.get("facesets") or [])
+    if len(paths) != 2 or "align" not in state:
+        raise ModelError(f"model state lacks 'facesets' (A and B) or 'align' (got keys {sorted(state)}); "
+                         "it was not saved by `masque train`")
+    result: dict[str, Any] = {"holdout_every": every}
+    for side, path in zip(("a", "b"), paths):
+        with FaceSet(_resolve(path, base)) as fs:
+            records = held_out_records(fs, every)
+            faces = model_inputs(fs, records, state["align"])
+        recon = reconstruct(model, faces, to=side)
+        scores = [(ssim(f, r), psnr(f, r)) for f, r in zip(faces, recon)]
+        result[side] = {"faces": len(scores), "ssim": _mean([s for s, _ in scores]),
+                        "psnr": _mean([p for _, p in scores])}
+        if progress is not None:
+            progress(1 if side == "a" else 2, 2)
+    return result
+
+
+def model_reconstruction(model_dir: str | os.PathLike[str],
+                         progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:
+    """Load the model in ``model_dir`` and return :func:`reconstruction_metrics` for it."""
+    try:
+        from masque.train.checkpoint import load_model
+    except ImportError as exc:
+        raise ModelError(f"cannot evaluate the model in {model_dir}: this masque has no training stage "
+                         f"(masque.train.checkpoint is missing: {exc})") from exc
+    model, state = load_model(model_dir)
+    if hasattr(model, "eval"):
+        model.eval()  # dropout and batch-norm in inference mode
+    return reconstruction_metrics(model, state, Path(model_dir), progress=progress)
+
+
+def _resolve(path: str | os.PathLike[str], base: Path | None) -> Path:
+    p = Path(path)
+    if not p.exists() and base is not None and not p.is_absolute() and (base / p).exists():
+        return base / p
+    return p
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else float("nan")

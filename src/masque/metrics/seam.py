@@ -1,0 +1,103 @@
+"""Visible seams: gradient energy along the border of the pasted region relative to the face interior.
+
+A face pasted without a good blend leaves an edge where its mask ends. Measuring edges of the
+swapped frame alone cannot tell such a seam from the jaw line or hair that is there anyway, so
+the edges are measured on the *change*, ``swapped - original``: where the swap altered the frame,
+the border of that region is the blend border, and a seam is a step in the change across it.
+
+score = mean squared gradient of the change in a band along the border of the changed region /
+mean squared gradient of the swapped face's interior. 0 means no step at all (an untouched
+frame scores exactly 0); around 0.1 a seam starts to be visible on the fixtures; 1 means the
+border is as edgy as eyes and mouth.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from masque.face.mask import landmark_mask
+from masque.metrics.geometry import inter_ocular
+
+#: half-width of the border band, as a fraction of the inter-ocular distance
+BAND = 0.06
+#: a pixel counts as changed when the blurred change exceeds this (grey levels of 255); above
+#: the noise of re-encoding a video at x264 CRF 18
+CHANGE_THRESHOLD = 6.0
+#: how far beyond the extended face mask a paste is looked for, in inter-ocular distances
+REACH = 0.5
+
+
+def gradient_energy(image: np.ndarray) -> np.ndarray:
+    """Squared Sobel gradient magnitude summed over channels, ``(H, W)`` float32.
+
+    Args:
+        image: ``(H, W, C)`` float32 image in units of 1/255 (a uint8 image or a difference of two).
+    """
+    img = np.asarray(image, np.float32) / 255.0
+    gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3)
+    energy = gx * gx + gy * gy
+    return energy.sum(axis=2) if energy.ndim == 3 else energy
+
+
+def _ellipse(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def changed_region(change: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(region, near)``: the filled region the swap altered around the face, and where it was looked for.
+
+    Args:
+        change: ``(H, W, 3)`` float32 ``swapped - original`` in grey levels.
+        landmarks: ``(68, 2)`` landmarks of the original face in the same pixels.
+
+    Returns:
+        Two ``(H, W)`` ``uint8`` 0/255 masks. ``region`` is the landmark mask when almost nothing
+        changed (so an untouched frame still gets a band to score, and scores 0 on it).
+    """
+    shape = change.shape[:2]
+    iod = inter_ocular(landmarks)
+    face = landmark_mask(landmarks, shape, "components")
+    near = cv2.dilate(landmark_mask(landmarks, shape, "extended"), _ellipse(max(1, int(REACH * iod))))
+    mag = cv2.GaussianBlur(np.abs(change).max(axis=2), (0, 0), 2.0)
+    changed = ((mag > CHANGE_THRESHOLD) & (near > 0)).astype(np.uint8) * 255
+    changed = cv2.morphologyEx(changed, cv2.MORPH_CLOSE, _ellipse(max(1, int(0.1 * iod))))
+    contours, _ = cv2.findContours(changed, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    region = np.zeros(shape, np.uint8)
+    if contours:  # the largest changed blob, holes filled: eyes a swap left alone are still inside
+        cv2.drawContours(region, [max(contours, key=cv2.contourArea)], -1, 255, thickness=cv2.FILLED)
+    if np.count_nonzero(region) < 0.1 * np.count_nonzero(face):
+        return face, near
+    return region, near
+
+
+def seam_score(swapped: np.ndarray, original: np.ndarray, landmarks: np.ndarray) -> float:
+    """How visible the blend border of a swap is (see the module docstring).
+
+    Args:
+        swapped: ``(H, W, 3)`` RGB ``uint8`` swapped frame.
+        original: ``(H, W, 3)`` RGB ``uint8`` frame it was made from.
+        landmarks: ``(68, 2)`` landmarks of the original face, in those frames' pixels.
+
+    Returns:
+        The score (>= 0, dimensionless), or NaN when the face is too small to have an interior.
+    """
+    lm = np.asarray(landmarks, np.float32)
+    h, w = swapped.shape[:2]
+    # work on a crop around the face: a full 4K frame would cost 100x more for the same number
+    pad = int((2 * REACH + 1) * inter_ocular(lm)) + 8
+    x0, y0 = np.maximum(np.floor(lm.min(0)).astype(int) - pad, 0)
+    x1, y1 = np.minimum(np.ceil(lm.max(0)).astype(int) + pad, (w, h))
+    sw = swapped[y0:y1, x0:x1].astype(np.float32)
+    change = sw - original[y0:y1, x0:x1].astype(np.float32)
+    lm = lm - np.array([x0, y0], np.float32)
+    region, near = changed_region(change, lm)
+    half = _ellipse(max(2, int(round(BAND * inter_ocular(lm)))))
+    band = (cv2.dilate(region, half) > 0) & (cv2.erode(region, half) == 0)
+    band &= cv2.erode(near, half) > 0  # where the search area cut the region off is no border
+    interior = cv2.erode(landmark_mask(lm, sw.shape[:2], "components"), _ellipse(max(2, int(0.15 * inter_ocular(lm)))))
+    if not band.any() or not interior.any():
+        return float("nan")
+    inside = float(gradient_energy(sw)[interior > 0].mean())
+    return float(gradient_energy(change)[band].mean() / max(inside, 1e-8))
