@@ -1,0 +1,173 @@
+"""Extract on real clips and photos: faces indexed, resume after kill -9, bad input reported."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from masque.faceset import FaceSet
+from masque.faceset.extract import ExtractConfig, extract_faceset, reference_embeddings
+from masque.media import read_image
+
+
+def masque(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "masque.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="module")
+def short_faceset(tmp_path_factory, fixture_path) -> Path:
+    out = tmp_path_factory.mktemp("fs") / "short"
+    summary = extract_faceset([fixture_path("clip_short.mp4")], out, ExtractConfig(every=6))
+    assert summary.frames == 12 and not summary.errors
+    return out
+
+
+def test_every_frame_gets_one_aligned_face(short_faceset) -> None:
+    with FaceSet(short_faceset) as fs:
+        faces = list(fs.faces())
+        assert [r.frame for r in faces] == list(range(0, 72, 6))
+        for r in faces:
+            img = read_image(fs.image_path(r))
+            assert img.shape == (256, 256, 3)
+            assert r.embedding is not None and r.embedding.shape == (128,)
+            assert -60 < r.yaw < 60 and np.isfinite(r.blur)
+            # the stored matrix maps the stored source landmarks onto the crop's eyes
+            eyes = r.aligned_landmarks[36:48].mean(0)
+            assert 100 < eyes[0] < 156 and 60 < eyes[1] < 120
+        # one person throughout: every embedding near the mean
+        embs = np.stack([r.embedding for r in faces])
+        assert np.linalg.norm(embs - embs.mean(0), axis=1).max() < 0.45
+
+
+def test_rerun_of_finished_extract_adds_nothing(short_faceset, fixture_path) -> None:
+    summary = extract_faceset([fixture_path("clip_short.mp4")], short_faceset, ExtractConfig(every=6))
+    assert summary.frames == 0 and summary.frames_skipped == 12
+    with FaceSet(short_faceset) as fs:
+        assert len(fs) == 12
+
+
+def test_list_json_has_the_documented_fields(short_faceset) -> None:
+    proc = masque("faceset", "list", str(short_faceset), "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(rows) == 12
+    row = rows[0]
+    assert set(row) == {"source", "frame", "face_index", "bbox", "landmarks", "yaw", "pitch", "roll", "blur", "image"}
+    assert len(row["landmarks"]) == 68 and len(row["bbox"]) == 4 and Path(row["image"]).is_file()
+
+
+def test_sort_and_prune(short_faceset, tmp_path) -> None:
+    fs_dir = tmp_path / "copy"
+    shutil.copytree(short_faceset, fs_dir)
+    assert masque("faceset", "sort", str(fs_dir), "--by", "blur").returncode == 0
+    with FaceSet(fs_dir) as fs:
+        by_name = sorted(fs.faces(), key=lambda r: r.image)
+        blurs = [r.blur for r in by_name]
+        assert blurs == sorted(blurs)
+        median = float(np.median(blurs))
+        os.unlink(fs.image_path(by_name[0]))  # a face deleted by hand in a file browser
+    proc = masque("faceset", "prune", str(fs_dir), "--max-blur", str(median))
+    assert proc.returncode == 0, proc.stderr
+    with FaceSet(fs_dir) as fs:
+        left = list(fs.faces())
+        assert 0 < len(left) < 12 and all(r.blur <= median for r in left)
+        assert all(fs.image_path(r).is_file() for r in left)
+
+
+def test_identity_keeps_only_the_reference_person(tmp_path, fixture_path) -> None:
+    ref = reference_embeddings([fixture_path("obama.jpg")])
+    out = tmp_path / "obama"
+    s = extract_faceset([fixture_path("obama2.jpg"), fixture_path("biden.jpg")], out,
+                        ExtractConfig(identity=ref, workers=0))
+    assert s.faces == 1 and s.faces_rejected == 1
+    with FaceSet(out) as fs:
+        assert [Path(r.source).name for r in fs.faces()] == ["obama2.jpg"]
+
+
+def _db_frames(out: Path) -> int:
+    try:
+        with sqlite3.connect(out / "faceset.sqlite", timeout=5) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM frames").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def test_resume_after_kill_loses_nothing_and_duplicates_nothing(tmp_path, fixture_path) -> None:
+    out = tmp_path / "killed"
+    clip = str(fixture_path("clip_short.mp4"))
+    args = [sys.executable, "-m", "masque.cli", "extract", clip, "-o", str(out), "--every", "3"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    while _db_frames(out) < 6 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole group: workers die too, mid-frame
+    proc.wait()
+    before = _db_frames(out)
+    assert 6 <= before < 24, "the kill should land mid-run"
+    with FaceSet(out) as fs:
+        kept = {(r.frame, r.id) for r in fs.faces()}
+    done = masque("extract", clip, "-o", str(out), "--every", "3")
+    assert done.returncode == 0, done.stderr
+    with FaceSet(out) as fs:
+        faces = list(fs.faces())
+        assert sorted(r.frame for r in faces) == list(range(0, 72, 3))  # every frame, once
+        assert kept <= {(r.frame, r.id) for r in faces}  # what was there before survived as it was
+        on_disk = {p.name for p in (out / "faces").glob("*.png")}
+        assert on_disk == {Path(r.image).name for r in faces}  # no orphan or missing PNG
+
+
+def test_corrupt_and_empty_inputs_give_clear_errors(tmp_path, fixture_path) -> None:
+    garbage = tmp_path / "broken.mp4"
+    garbage.write_bytes(os.urandom(50_000))
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.txt").write_text("not an image")
+
+    proc = masque("extract", str(garbage), "-o", str(tmp_path / "o1"))
+    assert proc.returncode == 2 and "broken.mp4" in proc.stderr and "Traceback" not in proc.stderr
+    proc = masque("extract", str(empty), "-o", str(tmp_path / "o2"))
+    assert proc.returncode == 2 and "empty.png" in proc.stderr
+    proc = masque("extract", str(notes), "-o", str(tmp_path / "o3"))
+    assert proc.returncode == 2 and "notes" in proc.stderr and "no images or videos" in proc.stderr
+    proc = masque("extract", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "o4"))
+    assert proc.returncode == 2 and "missing.mp4" in proc.stderr
+
+
+def test_bad_file_beside_good_ones_keeps_the_good(tmp_path, fixture_path) -> None:
+    out = tmp_path / "mixed"
+    garbage = tmp_path / "broken.mp4"
+    garbage.write_bytes(os.urandom(20_000))
+    proc = masque("extract", str(fixture_path("obama.jpg")), str(fixture_path("no_face.jpg")), str(garbage),
+                  "-o", str(out), "--workers", "0")
+    assert proc.returncode == 0, proc.stderr
+    assert "broken.mp4" in proc.stdout + proc.stderr
+    assert "no face found" in proc.stderr and "free-mountain" in proc.stderr
+    with FaceSet(out) as fs:
+        assert len(fs) == 1
+
+
+def test_truncated_video_keeps_the_frames_before_the_damage(tmp_path, fixture_path) -> None:
+    data = Path(fixture_path("clip_short.mp4")).read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    out = tmp_path / "cut_fs"
+    proc = masque("extract", str(cut), "-o", str(out), "--every", "6")
+    if proc.returncode == 2:  # container index at the end of the file: nothing decodable
+        assert "cut.mp4" in proc.stderr
+        return
+    assert proc.returncode == 0, proc.stderr
+    with FaceSet(out) as fs:
+        assert 0 < len(fs) <= 12
