@@ -133,3 +133,18 @@ def test_bad_kind_and_frame() -> None:
     with pytest.raises(ValueError, match="RGB uint8"):
         Labeler(LabelConfig()).mark(np.zeros((10, 10), dtype=np.uint8))
     assert set(SOURCE_TYPES) == {"composite", "generated"}
+
+
+def test_mp4_with_audio_gets_a_manifest(tmp_path: Path) -> None:
+    """An MP4 with an AAC track (the fixture clip itself): the manifest hashes every box."""
+    import shutil
+
+    from masque import assets
+    out = tmp_path / "with_audio.mp4"
+    shutil.copyfile(assets.fetch("clip_short.mp4"), out)
+    assert probe_video(out).has_audio
+    Labeler(LabelConfig()).finalize(out)
+    report = verify_file(out)
+    assert report.manifest.status == "valid" and report.labelled
+    assert probe_video(out).has_audio and probe_video(out).frames == 72
+    assert not report.watermark.found  # these pixels were never marked

@@ -19,6 +19,7 @@ EXIT_LABELLED, EXIT_UNLABELLED, EXIT_UNREADABLE = 0, 1, 2
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``verify`` parser."""
     parser = subparsers.add_parser(
         "verify", help="check whether images or videos are labelled as synthetic",
         description="Report, per file, its C2PA manifest (valid / present / tampered / absent, with its "
@@ -30,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    """Verify every file; print reports; return the exit status."""
     codec = WatermarkCodec()
     entries: list[dict[str, Any]] = []
     unreadable = unlabelled = False
@@ -59,7 +61,7 @@ def format_report(report: VerifyReport) -> str:
     lines.append(f"  manifest: {m.status}{signer}")
     if m.detail:
         lines.append(f"    {m.detail}")
-    if m.failures:
+    if m.failures and m.status != "valid":
         lines.append(f"    failures: {', '.join(m.failures)}")
     if m.digital_source_type:
         lines.append(f"    digitalSourceType: {m.digital_source_type}")

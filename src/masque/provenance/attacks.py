@@ -19,7 +19,10 @@ def jpeg(image: np.ndarray, quality: int = 75) -> np.ndarray:
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise ValueError("OpenCV could not encode a JPEG")
-    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise ValueError("OpenCV could not decode its own JPEG")
+    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
 
 
 def resize(image: np.ndarray, factor: float = 0.5) -> np.ndarray:
@@ -61,7 +64,7 @@ def h264(frames: Sequence[np.ndarray], crf: int = 28, fps: int = 24) -> list[np.
                                                              format="rgb24")))
         out.mux(stream.encode(None))
     buf.seek(0)
-    with av.open(buf) as src:
+    with av.open(buf, "r") as src:
         return [f.to_ndarray(format="rgb24") for f in src.decode(video=0)]
 
 

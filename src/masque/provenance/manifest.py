@@ -21,7 +21,8 @@ from masque.errors import ProvenanceError
 from masque.provenance.keys import Credentials
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
-SOURCE_TYPES = {"composite": IPTC + "compositeWithTrainedAlgorithmicMedia", "generated": IPTC + "trainedAlgorithmicMedia"}
+SOURCE_TYPES = {"composite": IPTC + "compositeWithTrainedAlgorithmicMedia",
+                "generated": IPTC + "trainedAlgorithmicMedia"}
 WATERMARK_ASSERTION = "org.masque.watermark"
 #: formats masque signs; c2pa-python reads more
 MIME_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".mp4": "video/mp4",

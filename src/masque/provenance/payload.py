@@ -31,10 +31,12 @@ class Payload:
 
     @property
     def version_str(self) -> str:
+        """``"0.1.0"``."""
         return ".".join(str(v) for v in self.version)
 
     @property
     def run_id_hex(self) -> str:
+        """The run id as 8 hex digits."""
         return f"{self.run_id:08x}"
 
 

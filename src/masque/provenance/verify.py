@@ -24,8 +24,11 @@ VIDEO_SAMPLES = 8
 
 @dataclass(frozen=True)
 class WatermarkReport:
-    """The watermark of a file. For a video, ``frames_found`` of ``frames_checked`` sampled frames
-    carried it on their own; ``found`` also counts a read from their average."""
+    """The watermark of a file: whether its payload was read, and what it says.
+
+    For a video, ``frames_found`` of ``frames_checked`` sampled frames carried it on their own;
+    ``found`` also counts a read from their average.
+    """
 
     found: bool
     confidence: float
@@ -108,8 +111,10 @@ def sample_video(path: Path, count: int) -> list[np.ndarray]:
 
 def _frame_at(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
               fraction: float) -> np.ndarray | None:
-    """The first frame at or after ``fraction`` of the stream's duration (seek to the keyframe
-    before it, then decode forward)."""
+    """The first frame at or after ``fraction`` of the stream's duration.
+
+    Seeks to the keyframe before it, then decodes forward.
+    """
     start = stream.start_time or 0
     target = start + int((stream.duration or 0) * fraction)
     container.seek(target, stream=stream, backward=True, any_frame=False)
