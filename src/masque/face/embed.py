@@ -13,7 +13,7 @@ def full_object_detection(landmarks: np.ndarray) -> dlib.full_object_detection:
     lm = np.asarray(landmarks)
     x0, y0 = np.floor(lm.min(0)).astype(int)
     x1, y1 = np.ceil(lm.max(0)).astype(int)
-    parts = [dlib.point(int(round(x)), int(round(y))) for x, y in lm]
+    parts = [dlib.point(int(np.floor(x + 0.5)), int(np.floor(y + 0.5))) for x, y in lm]  # dlib's rounding
     return dlib.full_object_detection(dlib.rectangle(int(x0), int(y0), int(x1), int(y1)), parts)
 
 

@@ -41,6 +41,8 @@ class ExtractConfig:
             ``identity_threshold`` of their mean are kept.
         workers: analysis processes; 0 runs in this process (debugging, tiny inputs).
         chunk: consecutive frames per work unit.
+        detect_every: in a video, run the detector on every N-th frame and track faces in
+            between (1 = detect on every frame). A face that enters is found within N-1 frames.
     """
 
     size: int = 256
@@ -54,6 +56,7 @@ class ExtractConfig:
     identity_threshold: float = 0.6
     workers: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
     chunk: int = 8
+    detect_every: int = 4
 
 
 @dataclass

@@ -5,6 +5,7 @@ Each worker loads the models once (pool initializer) and handles chunks of conse
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing as mp
 import os
 from collections.abc import Iterable, Iterator
@@ -13,8 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 
+from masque.face import Face, align_face, blur_score, identity_distance, landmark_mask
+from masque.face.embed import face_chip
 from masque.faceset.store import FACES_DIR, FaceRecord
 from masque.media.image import atomic_write_bytes, encode_image
 
@@ -67,20 +71,54 @@ def _init(config: ExtractConfig, root: Path, threads: int) -> None:
 
 
 def _process(chunk: Chunk) -> ChunkResult:
-    assert _STATE is not None
+    if _STATE is None:
+        raise RuntimeError("extract worker used before its initializer ran")
     return process_chunk(_STATE, chunk)
 
 
 def process_chunk(state: _State, chunk: Chunk) -> ChunkResult:
-    """Analyse every frame of ``chunk`` and write its aligned faces as PNGs."""
-    return ChunkResult([_process_frame(state, chunk.source_id, i, f) for i, f in chunk.frames])
+    """Analyse every frame of ``chunk`` and write its aligned faces as PNGs.
+
+    Faces are tracked between consecutive frames (landmarks re-predicted around the previous
+    ones) and fully re-detected every ``detect_every`` frames; embeddings of the whole chunk go
+    through the network as one batch.
+    """
+    found = _find_faces(state, chunk)
+    chips = [face_chip(frame, f.landmarks) for (_, frame), per_frame in zip(chunk.frames, found) for f in per_frame]
+    embs = state.analyzer.embedder.embed_chips(np.stack(chips)) if chips else np.zeros((0, 128), np.float32)
+    it = iter(embs)
+    results = []
+    for (index, frame), per_frame in zip(chunk.frames, found):
+        with_emb = [dataclasses.replace(f, embedding=next(it)) for f in per_frame]
+        results.append(_write_frame(state, chunk.source_id, index, frame, with_emb))
+    return ChunkResult(results)
 
 
-def _process_frame(state: _State, source_id: int, index: int, frame: np.ndarray) -> FrameResult:
-    from masque.face import align_face, blur_score, identity_distance, landmark_mask
+def _find_faces(state: _State, chunk: Chunk) -> list[list[Face]]:
+    out: list[list[Face]] = []
+    tracks: list[Face] = []
+    prev_index = -10
+    for k, (index, frame) in enumerate(chunk.frames):
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        if k % state.config.detect_every == 0 or index - prev_index > 2:
+            tracks = state.analyzer.detect(frame)
+        else:
+            moved = [state.analyzer.relocate(frame, t, gray) for t in tracks]
+            tracks = [m for m, t in zip(moved, tracks) if _plausible(t, m)]
+        out.append(tracks)
+        prev_index = index
+    return out
 
-    faces = state.analyzer.detect(frame)
-    faces = state.analyzer.embed(frame, faces) if faces else []
+
+def _plausible(before: Face, after: Face) -> bool:
+    """A tracked face may move a quarter of its size and change size by 20 % between frames;
+    more means the predictor lost it (it always returns a shape), so drop it until re-detected."""
+    s0, s1 = np.ptp(before.landmarks, axis=0).max(), np.ptp(after.landmarks, axis=0).max()
+    shift = np.linalg.norm(after.landmarks.mean(0) - before.landmarks.mean(0))
+    return bool(0.8 < s1 / max(s0, 1e-6) < 1.25 and shift < 0.25 * s0)
+
+
+def _write_frame(state: _State, source_id: int, index: int, frame: np.ndarray, faces: list[Face]) -> FrameResult:
     records, rejected = [], 0
     for face_index, face in enumerate(faces):
         if state.reference is not None and face.embedding is not None and \
@@ -115,8 +153,8 @@ class Pool:
 
     def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
         if self._pool is None:
-            assert self._state is not None
-            return (process_chunk(self._state, c) for c in chunks)
+            state = self._state
+            return (process_chunk(state, c) for c in chunks)  # type: ignore[arg-type]
         return self._pool.imap(_process, chunks)
 
     def close(self) -> None:
