@@ -111,6 +111,7 @@ class VideoWriter:
         self._tmp = Path(tmp)
         self._container = av.open(str(self._tmp), "w")
         self._stream: av.video.stream.VideoStream | None = None
+        self._audio: dict[int, av.stream.Stream] = {}
         self._count = 0
 
     def _start(self, width: int, height: int) -> av.video.stream.VideoStream:
@@ -119,7 +120,18 @@ class VideoWriter:
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(self.crf), "preset": "veryfast"}
         stream.thread_type = "AUTO"
+        self._audio = self._add_audio_streams()
         return stream
+
+    def _add_audio_streams(self) -> dict[int, av.stream.Stream]:
+        """Output streams for the input's audio; FFmpeg needs every stream before the first packet."""
+        if self.audio_from is None:
+            return {}
+        try:
+            with av.open(str(self.audio_from)) as src:
+                return {s.index: self._container.add_stream_from_template(s) for s in src.streams.audio}
+        except av.error.FFmpegError as exc:
+            raise InvalidMediaError(f"cannot read the audio of {self.audio_from}: {exc}") from exc
 
     def write(self, frame: np.ndarray) -> None:
         """Append one RGB ``(H, W, 3)`` ``uint8`` frame; every frame must have the first's size."""
@@ -141,16 +153,13 @@ class VideoWriter:
             raise
 
     def _copy_audio(self) -> None:
-        if self.audio_from is None:
+        if self.audio_from is None or not self._audio:
             return
         with av.open(str(self.audio_from)) as src:
-            if not src.streams.audio:
-                return
-            pairs = {s.index: self._container.add_stream_from_template(s) for s in src.streams.audio}
             for packet in src.demux(*src.streams.audio):
                 if packet.dts is None:  # demuxer's flush packet
                     continue
-                packet.stream = pairs[packet.stream.index]
+                packet.stream = self._audio[packet.stream.index]
                 self._container.mux(packet)
 
     def close(self) -> Path:

@@ -1,0 +1,180 @@
+"""``convert``: swap the faces of a video, image or folder with a trained model.
+
+Per frame: track faces, align each onto the model's crop, encode with the shared encoder,
+decode with the other person's decoder, paste back (colour match, blend), label, write.
+Decoding and encoding run in their own threads; faces of several frames go through the
+model as one batch.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+import torch
+
+from masque.convert.paste import paste_face
+from masque.errors import InputNotFoundError, InvalidMediaError, ModelError
+from masque.face import FaceAnalyzer
+from masque.face.align import alignment_matrix, transform_points
+from masque.face.mask import landmark_mask
+from masque.models import SwapModel
+
+Progress = Callable[[int, int | None], None]
+MaskSource = Literal["learned", "components", "extended"]
+
+
+@dataclass(frozen=True)
+class ConvertConfig:
+    """Options of :class:`Converter`.
+
+    Attributes:
+        to: whose decoder draws the new face (``b`` turns A into B).
+        color: colour matcher (``rct``, ``hist``, ``avg``, ``ratio``, ``none``).
+        blend: blender (``gaussian``, ``poisson``, ``seamless``, ``none``).
+        mask: ``learned`` (the decoder's mask) or a landmark mask (``components``, ``extended``).
+        erode: shrink the mask by this many frame pixels (negative grows it).
+        feather: blend width in frame pixels (``None``: 6 % of the face size).
+        smooth: temporal landmark smoothing in [0, 1) (0 off).
+        identity: ``(128,)`` embedding; only that person is swapped (``None``: every face).
+        batch: frames whose faces share one model call.
+        crf: H.264 quality of video output.
+        redetect_every: frames between full face detections in video.
+    """
+
+    to: Literal["a", "b"] = "b"
+    color: str = "rct"
+    blend: str = "gaussian"
+    mask: MaskSource = "learned"
+    erode: float = 0.0
+    feather: float | None = None
+    smooth: float = 0.5
+    identity: np.ndarray | None = field(default=None, compare=False)
+    identity_threshold: float = 0.6
+    batch: int = 8
+    crf: int = 18
+    redetect_every: int = 5
+
+
+class Converter:
+    """Swaps faces frame by frame with a trained :class:`SwapModel`.
+
+    Args:
+        model: the trained model (eval mode is set here).
+        state: the checkpoint's ``state.json`` (needs ``align``: centering and coverage).
+        config: conversion options.
+    """
+
+    def __init__(self, model: SwapModel, state: dict, config: ConvertConfig | None = None,
+                 analyzer: FaceAnalyzer | None = None) -> None:
+        from masque.oneshot.track import FaceTracker, TrackerConfig
+        from masque.oneshot.swap import TargetSelector
+
+        self.model = model.eval()
+        self.config = config or ConvertConfig()
+        align = state.get("align") or {}
+        self.centering = str(align.get("centering", "face"))
+        self.coverage = float(align.get("coverage", 1.0))
+        self.analyzer = analyzer or FaceAnalyzer()
+        selector = (TargetSelector("reference", self.config.identity, self.config.identity_threshold)
+                    if self.config.identity is not None else TargetSelector("all"))
+        self.tracker = FaceTracker(self.analyzer, selector, TrackerConfig(
+            redetect_every=self.config.redetect_every, smooth=self.config.smooth))
+        self.faces_swapped = 0
+
+    def reset(self) -> None:
+        """Forget tracked faces (between unrelated images)."""
+        from masque.oneshot.track import FaceTracker
+
+        self.tracker = FaceTracker(self.analyzer, self.tracker.selector, self.tracker.config)
+
+    def convert_frames(self, frames: list[np.ndarray]) -> list[np.ndarray]:
+        """Swap every selected face in consecutive RGB ``uint8`` frames; faceless frames pass through."""
+        faces = [self.tracker.update(f) for f in frames]
+        s = self.model.input_size
+        mats = [[alignment_matrix(lm, s, self.centering, self.coverage) for lm in per] for per in faces]  # type: ignore[arg-type]
+        crops = [cv2.warpAffine(f, m, (s, s), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT101)
+                 for f, per in zip(frames, mats) for m in per]
+        if not crops:
+            return [f.copy() for f in frames]
+        x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(255)
+        rgb, mask = self.model.swap(x, self.config.to)
+        new = (rgb.permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+        learned = mask[:, 0].cpu().numpy()
+        out, k = [], 0
+        for frame, per_lm, per_m in zip(frames, faces, mats):
+            for lm, m in zip(per_lm, per_m):
+                frame = paste_face(frame, new[k], self._mask(learned[k], lm, m), m, color=self.config.color,
+                                   blender=self.config.blend, erode=self.config.erode, feather=self.config.feather)
+                k += 1
+            out.append(frame)
+        self.faces_swapped += k
+        return out
+
+    def _mask(self, learned: np.ndarray, landmarks: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        if self.config.mask == "learned":
+            return learned
+        s = self.model.input_size
+        return landmark_mask(transform_points(landmarks, matrix), (s, s), self.config.mask).astype(np.float32) / 255
+
+
+def _threaded(items: Iterable[np.ndarray], depth: int = 16) -> Iterator[np.ndarray]:
+    """Iterate ``items`` produced by a background thread (decoding overlaps the model)."""
+    q: queue.Queue[object] = queue.Queue(depth)
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                q.put(item)
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put(exc)
+        q.put(done)
+
+    threading.Thread(target=produce, daemon=True).start()
+    while (item := q.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item  # type: ignore[misc]
+
+
+def batches(frames: Iterable[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
+    batch: list[np.ndarray] = []
+    for f in frames:
+        batch.append(f)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def check_inputs(input_path: Path, output: Path) -> None:
+    """Input must exist and be a kind the output can be (video->video, image->image, folder->folder)."""
+    from masque.media import is_image_path, is_video_path
+
+    if not input_path.exists():
+        raise InputNotFoundError(f"input not found: {input_path}")
+    if input_path.is_dir():
+        if output.suffix:
+            raise InvalidMediaError(f"input {input_path} is a folder, so OUTPUT must be a folder, got {output}")
+    elif is_video_path(input_path) and not is_video_path(output):
+        raise InvalidMediaError(f"input {input_path} is a video; OUTPUT must be a video (.mp4 .mov .mkv), got {output}")
+    elif is_image_path(input_path) and not is_image_path(output):
+        raise InvalidMediaError(f"input {input_path} is an image; OUTPUT must be an image, got {output}")
+    elif not (is_image_path(input_path) or is_video_path(input_path)):
+        raise InvalidMediaError(f"{input_path} is neither an image nor a video masque reads")
+
+
+def model_input_check(model: SwapModel, state: dict, model_dir: os.PathLike[str] | str) -> None:
+    """The checkpoint's recorded input size must match the model's."""
+    if int(state.get("input_size", model.input_size)) != model.input_size:
+        raise ModelError(f"{model_dir}: state.json says input size {state.get('input_size')}, the weights are "
+                         f"{model.input_size} px; the model folder is inconsistent, retrain or restore it")
