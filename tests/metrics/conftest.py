@@ -15,11 +15,6 @@ from masque.media import VideoReader, read_image, write_image
 
 
 @pytest.fixture(scope="session")
-def analyzer() -> FaceAnalyzer:
-    return FaceAnalyzer()
-
-
-@pytest.fixture(scope="session")
 def short_frames() -> list[np.ndarray]:
     return list(VideoReader(assets.fetch("clip_short.mp4")))
 

@@ -32,8 +32,8 @@ def test_hard_paste_scores_far_above_feathered(frame_and_face, delta):
     mask = landmark_mask(face.landmarks, frame.shape[:2])
     hard = seam_score(_paste(frame, mask, 0, delta), frame, face.landmarks)
     soft = seam_score(_paste(frame, mask, 8, delta), frame, face.landmarks)
-    assert hard > 0.3
-    assert soft < hard / 5
+    assert hard > 0.1
+    assert soft < hard / 4
 
 
 def test_untouched_and_recompressed_frames_score_near_zero(frame_and_face):
@@ -41,7 +41,7 @@ def test_untouched_and_recompressed_frames_score_near_zero(frame_and_face):
     assert seam_score(frame, frame, face.landmarks) == 0.0
     ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
     recompressed = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
-    assert seam_score(recompressed, frame, face.landmarks) < 0.1
+    assert seam_score(recompressed, frame, face.landmarks) < 0.005
 
 
 def test_changed_region_finds_the_pasted_mask(frame_and_face):

@@ -16,7 +16,6 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +23,7 @@ import numpy as np
 from masque.face import Face, FaceAnalyzer, identity_distance
 from masque.face.embed import face_chip
 from masque.face.types import SAME_PERSON_THRESHOLD
-from masque.metrics.frames import FaceTrack, frame_count, paired_frames
+from masque.metrics.frames import FaceTrack, check_pair, paired_frames
 from masque.metrics.geometry import expression_error, face_pose, landmark_motion, pose_error
 from masque.metrics.identity import Identity, load_identity, mean_identity, nearest_identity
 from masque.metrics.reconstruction import model_reconstruction
@@ -158,18 +157,19 @@ def evaluate(swapped: str | os.PathLike[str], original: str | os.PathLike[str], 
             are not frame-aligned. NoFaceFoundError: no face in ``source`` or a gallery entry.
         ModelError: ``model_dir`` is not a model masque can load.
     """
+    total = check_pair(swapped, original)  # before any slow work: bad inputs fail at once
     analyzer = analyzer or FaceAnalyzer()
     every = max(1, int(every))
     src = load_identity(source, analyzer)
     extra = tuple(load_identity(g, analyzer) for g in gallery)
-    total = frame_count(swapped) if Path(swapped).is_file() else None
+    # the model is measured first too: a wrong --model fails before the long frame loop
+    recon = model_reconstruction(model_dir) if model_dir is not None else None
     rows, ids = _measure_frames(swapped, original, src, analyzer, every, redetect, progress, total)
     target_id = mean_identity("target", ids.targets, str(original)) if ids.targets else None
     named = {"source": src.embedding, **({"target": target_id.embedding} if target_id else {}),
              **{f"gallery:{g.name}": g.embedding for g in extra}}
     for pos, emb in ids.swapped.items():
         rows[pos] = dataclasses.replace(rows[pos], nearest=nearest_identity(emb, named))
-    recon = model_reconstruction(model_dir) if model_dir is not None else None
     return EvaluationReport(str(swapped), str(original), src, ((target_id,) if target_id else ()) + extra,
                             every, tuple(rows), recon, _notes(rows, every))
 

@@ -31,14 +31,13 @@ def _frames(path: Path) -> Iterator[np.ndarray]:
         yield from VideoReader(path)
 
 
-def paired_frames(swapped: str | os.PathLike[str],
-                  original: str | os.PathLike[str]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Yield ``(index, swapped_rgb, original_rgb)``, frame by frame, RGB ``uint8`` ``(H, W, 3)``.
+def check_pair(swapped: str | os.PathLike[str], original: str | os.PathLike[str]) -> int | None:
+    """Check, without decoding, that two inputs can be compared; returns the frame count if known.
 
     Raises:
         InputNotFoundError: a path does not exist.
         InvalidMediaError: a path is neither image nor video, one is an image and the other a
-            video, the frame counts differ, or the frame sizes differ.
+            video, or the containers give different frame counts.
     """
     sw, og = Path(swapped), Path(original)
     for p in (sw, og):
@@ -51,6 +50,19 @@ def paired_frames(swapped: str | os.PathLike[str],
     n_sw, n_og = frame_count(sw), frame_count(og)
     if n_sw and n_og and n_sw != n_og:
         raise InvalidMediaError(_count_message(sw, n_sw, og, n_og))
+    return n_sw or n_og
+
+
+def paired_frames(swapped: str | os.PathLike[str],
+                  original: str | os.PathLike[str]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yield ``(index, swapped_rgb, original_rgb)``, frame by frame, RGB ``uint8`` ``(H, W, 3)``.
+
+    Raises:
+        InputNotFoundError, InvalidMediaError: as :func:`check_pair`, and when the frame counts
+            turn out to differ while decoding, or the frame sizes differ.
+    """
+    check_pair(swapped, original)
+    sw, og = Path(swapped), Path(original)
     pairs = itertools.zip_longest(_frames(sw), _frames(og), fillvalue=_END)
     for i, (a, b) in enumerate(pairs):
         if a is _END or b is _END:

@@ -83,16 +83,16 @@ def _spread(items: list[Path], n: int) -> list[Path]:
     return [items[int(i)] for i in np.linspace(0, len(items) - 1, n)]
 
 
-def _photo_embeddings(images: list[Path], analyzer: FaceAnalyzer, where: Path) -> list[np.ndarray]:
-    out = []
+def _photo_embeddings(images: list[Path], analyzer: FaceAnalyzer, where: Path) -> np.ndarray:
+    chips = []
     for img_path in images:
         image = read_image(img_path)
         faces = analyzer.detect(image)
         if faces:
-            out.append(analyzer.embed(image, faces[:1])[0].embedding)
-    if not out:
+            chips.append(face_chip(image, faces[0].landmarks))
+    if not chips:
         raise NoFaceFoundError(f"no face found in {where}; give photos in which the face is clearly visible")
-    return out
+    return analyzer.embedder.embed_chips(np.stack(chips))  # one batch: several times faster than one by one
 
 
 def _faceset_identity(root: Path, analyzer: FaceAnalyzer) -> Identity:

@@ -79,8 +79,11 @@ def model_inputs(faceset: FaceSet, records: Sequence[FaceRecord], align: dict[st
     for i, rec in enumerate(records):
         crop = read_image(faceset.image_path(rec))
         mat = alignment_matrix(rec.aligned_landmarks, size, centering, coverage)
-        interp = cv2.INTER_AREA if mat_scale(mat) < 1 else cv2.INTER_CUBIC
-        face = cv2.warpAffine(crop, mat, (size, size), flags=interp, borderMode=cv2.BORDER_REFLECT101)
+        scale = mat_scale(mat)
+        if scale < 1:  # warpAffine has no area filter: blur about as much as a box of 1/scale px
+            crop = cv2.GaussianBlur(crop, (0, 0), 0.3 * np.sqrt(1 / scale**2 - 1))
+        face = cv2.warpAffine(crop, mat, (size, size), flags=cv2.INTER_LINEAR if scale < 1 else cv2.INTER_CUBIC,
+                              borderMode=cv2.BORDER_REFLECT101)
         out[i] = face.astype(np.float32) / 255.0
     return out
 

@@ -5,10 +5,11 @@ swapped frame alone cannot tell such a seam from the jaw line or hair that is th
 the edges are measured on the *change*, ``swapped - original``: where the swap altered the frame,
 the border of that region is the blend border, and a seam is a step in the change across it.
 
-score = mean squared gradient of the change in a band along the border of the changed region /
-mean squared gradient of the swapped face's interior. 0 means no step at all (an untouched
-frame scores exactly 0); around 0.1 a seam starts to be visible on the fixtures; 1 means the
-border is as edgy as eyes and mouth.
+score = mean squared derivative, across the border, of the change (smoothed by 0.05 inter-ocular
+distances so that changed skin texture, which a swap is meant to bring, counts little) in a band
+along the border of the changed region / mean squared gradient of the swapped face's interior.
+An untouched frame scores exactly 0. On the fixtures: Poisson or feathered blends 0.01-0.02, a
+JPEG re-encode 0.000, a hard paste of a warped face 0.06, of a 30-40 level colour shift 0.13-0.21.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ BAND = 0.06
 CHANGE_THRESHOLD = 6.0
 #: how far beyond the extended face mask a paste is looked for, in inter-ocular distances
 REACH = 0.5
+#: the change is smoothed by this many inter-ocular distances before its gradient is taken
+SMOOTH = 0.05
 
 
 def gradient_energy(image: np.ndarray) -> np.ndarray:
@@ -39,6 +42,23 @@ def gradient_energy(image: np.ndarray) -> np.ndarray:
     gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3)
     energy = gx * gx + gy * gy
     return energy.sum(axis=2) if energy.ndim == 3 else energy
+
+
+def normal_energy(image: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """Squared derivative of ``image`` across the border of ``region`` (along its normal), summed over channels.
+
+    Texture inside a changed face has edges in every direction; a seam's edge runs along the
+    border. Keeping only the across-border derivative halves texture and keeps seams whole.
+    """
+    img = np.asarray(image, np.float32) / 255.0
+    soft = cv2.GaussianBlur(region.astype(np.float32), (0, 0), 3.0)
+    nx, ny = cv2.Sobel(soft, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(soft, cv2.CV_32F, 0, 1, ksize=3)
+    norm = np.sqrt(nx * nx + ny * ny) + 1e-6
+    nx, ny = nx / norm, ny / norm
+    gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3)
+    across = gx * nx[..., None] + gy * ny[..., None]
+    return (across * across).sum(axis=2)
 
 
 def _ellipse(radius: int) -> np.ndarray:
@@ -99,5 +119,8 @@ def seam_score(swapped: np.ndarray, original: np.ndarray, landmarks: np.ndarray)
     interior = cv2.erode(landmark_mask(lm, sw.shape[:2], "components"), _ellipse(max(2, int(0.15 * inter_ocular(lm)))))
     if not band.any() or not interior.any():
         return float("nan")
+    sigma = SMOOTH * inter_ocular(lm)
+    if sigma > 0:
+        change = cv2.GaussianBlur(change, (0, 0), sigma)
     inside = float(gradient_energy(sw)[interior > 0].mean())
-    return float(gradient_energy(change)[band].mean() / max(inside, 1e-8))
+    return float(normal_energy(change, region)[band].mean() / max(inside, 1e-8))
