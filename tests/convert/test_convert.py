@@ -1,0 +1,150 @@
+"""Convert on a real clip with faceless frames and an audio track made here."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from masque.convert.files import convert_path
+from masque.convert.pipeline import ConvertConfig, Converter
+from masque.face import FaceAnalyzer
+from masque.face.align import alignment_matrix, transform_points
+from masque.face.mask import landmark_mask
+from masque.media import VideoReader, probe_video, read_image, write_image
+from masque.models import MODELS
+from masque.provenance import LabelConfig
+
+STATE = {"align": {"centering": "face", "coverage": 0.875, "size": 256}, "input_size": 64}
+UNLABELLED = LabelConfig(enabled=False)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(((a.astype(np.float64) - b) ** 2).mean())
+    return 99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+@pytest.fixture(scope="module")
+def model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return MODELS.create("lightweight")
+
+
+@pytest.fixture(scope="module")
+def clip_with_audio(tmp_path_factory, fixture_path) -> Path:
+    """16 frames of a real face, then 8 frames of a landscape, 30 fps, with a 440 Hz AAC track."""
+    path = tmp_path_factory.mktemp("clip") / "input.mp4"
+    faces = [f for _, f in zip(range(16), VideoReader(fixture_path("clip_short.mp4")))]
+    land = cv2.resize(read_image(fixture_path("no_face.jpg")), (640, 360), interpolation=cv2.INTER_AREA)
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=30)
+        vs.width, vs.height, vs.pix_fmt = 640, 360, "yuv420p"
+        vs.options = {"crf": "12"}
+        aus = out.add_stream("aac", rate=48000)
+        aus.layout = "mono"
+        for i, frame in enumerate(faces + [land] * 8):
+            vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            vf.pts = i
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+        t = np.arange(48000 * 24 // 30) / 48000
+        samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
+        af = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+        af.sample_rate, af.pts = 48000, 0
+        out.mux(aus.encode(af))
+        out.mux(aus.encode(None))
+    return path
+
+
+def test_video_keeps_frames_size_rate_and_audio(model, clip_with_audio, tmp_path) -> None:
+    out = tmp_path / "out.mp4"
+    summary = convert_path(Converter(model, STATE, ConvertConfig(mask="components")), clip_with_audio, out,
+                           UNLABELLED)
+    src, dst = probe_video(clip_with_audio), probe_video(out)
+    assert (dst.width, dst.height, dst.fps) == (src.width, src.height, src.fps) == (640, 360, Fraction(30))
+    decoded = list(VideoReader(out))
+    assert len(decoded) == len(list(VideoReader(clip_with_audio))) == 24
+    assert summary.faces == 16
+    with av.open(str(out)) as c, av.open(str(clip_with_audio)) as s:
+        assert len(c.streams.audio) == 1
+        got = [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
+        want = [bytes(p) for p in s.demux(s.streams.audio[0]) if p.size]
+        assert got == want  # the audio is carried over packet for packet, unchanged
+    original = list(VideoReader(clip_with_audio))
+    for i in range(16, 24):  # faceless frames pass through, but for the codec
+        assert psnr(decoded[i], original[i]) > 40
+    assert psnr(decoded[5], original[5]) < psnr(decoded[20], original[20])  # the face did change
+
+
+def test_labelled_video_stays_close_on_faceless_frames(model, clip_with_audio, tmp_path) -> None:
+    from masque.provenance import verify_file
+
+    out = tmp_path / "labelled.mp4"
+    convert_path(Converter(model, STATE, ConvertConfig(mask="components")), clip_with_audio, out)
+    decoded, original = list(VideoReader(out)), list(VideoReader(clip_with_audio))
+    # the invisible watermark costs about 2 dB on top of the codec
+    assert min(psnr(decoded[i], original[i]) for i in range(16, 24)) > 37
+    report = verify_file(out)
+    assert report.watermark.found and report.manifest.status == "valid"
+
+
+def test_image_pixels_outside_dilated_mask_unchanged(model, fixture_path, tmp_path) -> None:
+    src = fixture_path("single_face.jpg")
+    out = tmp_path / "swapped.png"
+    convert_path(Converter(model, STATE, ConvertConfig(mask="components", smooth=0)), src, out, UNLABELLED)
+    before, after = read_image(src), read_image(out)
+    face = FaceAnalyzer().detect(before)[0]
+    region = landmark_mask(face.landmarks, before.shape[:2], "components")
+    grown = cv2.dilate(region, np.ones((41, 41), np.uint8)) > 0
+    changed = np.abs(after.astype(int) - before).max(axis=2) > 0
+    assert changed[region > 0].mean() > 0.5  # the face was replaced
+    assert not changed[~grown].any()  # nothing outside the (feathered, dilated) mask moved
+
+
+def _inner_lab(frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """Mean Lab colour of the face's interior (the mask eroded away from hair and jaw line)."""
+    inner = landmark_mask(landmarks, frame.shape[:2], "components")
+    core = cv2.erode(inner, np.ones((25, 25), np.uint8)) > 0
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2LAB).astype(np.float64)[core].mean(0)
+
+
+def test_colour_matching_brings_face_toward_the_skin_it_replaces(model, fixture_path, tmp_path) -> None:
+    src = fixture_path("single_face.jpg")
+    before = read_image(src)
+    lm = FaceAnalyzer().detect(before)[0].landmarks
+    skin = _inner_lab(before, lm)
+    gaps = {}
+    for color in ("none", "rct", "avg"):
+        out = tmp_path / f"{color}.png"
+        convert_path(Converter(model, STATE, ConvertConfig(mask="components", color=color, smooth=0)), src, out,
+                     UNLABELLED)
+        gaps[color] = float(np.linalg.norm(_inner_lab(read_image(out), lm) - skin))
+    # an untrained decoder paints flat grey: matching must pull it to the person's skin tone
+    assert gaps["rct"] < 0.3 * gaps["none"] and gaps["avg"] < 0.3 * gaps["none"]
+
+
+def test_learned_mask_stays_inside_the_crop(model, fixture_path, tmp_path) -> None:
+    src = fixture_path("single_face.jpg")
+    out = tmp_path / "learned.png"
+    convert_path(Converter(model, STATE, ConvertConfig(mask="learned", smooth=0)), src, out, UNLABELLED)
+    before, after = read_image(src), read_image(out)
+    lm = FaceAnalyzer().detect(before)[0].landmarks
+    m = alignment_matrix(lm, 64, "face", 0.875)
+    corners = transform_points(np.array([[0, 0], [64, 64]], np.float32), cv2.invertAffineTransform(m))
+    changed = np.argwhere(np.abs(after.astype(int) - before).max(axis=2) > 0)
+    if len(changed):
+        span = np.ptp(corners[:, 0]) * 1.6
+        centre = corners.mean(0)
+        assert np.abs(changed[:, ::-1] - centre).max() < span
+
+
+def test_wrong_kind_of_output_is_refused(model, fixture_path, tmp_path) -> None:
+    from masque.errors import InvalidMediaError
+
+    with pytest.raises(InvalidMediaError, match="must be a video"):
+        convert_path(Converter(model, STATE), fixture_path("clip_short.mp4"), tmp_path / "x.png")
