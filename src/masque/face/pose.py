@@ -12,8 +12,10 @@ import numpy as np
 
 # A generic face in millimetres, x right, y down, z away from the camera, nose tip at the
 # origin (after the widely used 6-point model of head-pose tutorials, extended with the nose
-# bridge and inner eye corners so the fit is better conditioned).
-_MODEL_INDEX = [30, 8, 36, 45, 48, 54, 27, 39, 42, 33]
+# bridge, inner eye corners and four jaw points). The jaw points sit far behind the nose: without
+# that depth the points are nearly coplanar and the fit flips between mirror solutions on
+# near-frontal faces (yaw jumping by 40 degrees between consecutive video frames).
+_MODEL_INDEX = [30, 8, 36, 45, 48, 54, 27, 39, 42, 33, 0, 16, 4, 12]
 _MODEL_POINTS = np.array([
     (0.0, 0.0, 0.0),          # 30 nose tip
     (0.0, 63.6, 12.5),        # 8 chin
@@ -25,6 +27,10 @@ _MODEL_POINTS = np.array([
     (-15.0, -32.0, 22.0),     # 39 image-left eye, inner corner
     (15.0, -32.0, 22.0),      # 42 image-right eye, inner corner
     (0.0, 8.0, 10.0),         # 33 nose base
+    (-70.0, -20.0, 95.0),     # 0 jaw at the image-left ear
+    (70.0, -20.0, 95.0),      # 16 jaw at the image-right ear
+    (-58.0, 40.0, 60.0),      # 4 jaw, image-left, below the mouth line
+    (58.0, 40.0, 60.0),       # 12 jaw, image-right
 ], dtype=np.float64)
 
 
