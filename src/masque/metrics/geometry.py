@@ -37,44 +37,22 @@ def roll_angle(landmarks: np.ndarray) -> float:
     """In-plane rotation of the face in degrees, > 0 when rotated counter-clockwise in the image.
 
     The rotation of the least-squares similarity of landmarks 17-67 onto dlib's mean face. It is
-    used instead of the roll of :func:`masque.face.pose.head_pose` because a perspective fit on ten
-    points couples roll with yaw: rotating a real frame by 12 degrees moved that roll by 9 to 15
-    degrees on the fixtures, where this 51-point fit stays within about half a degree.
+    used instead of the roll of :func:`masque.face.pose.head_pose` because a perspective fit on a
+    few points couples roll with yaw: rotating real fixture frames by 12 and 25 degrees moved that
+    roll by up to 1.7 and 3 degrees too little, where this 51-point fit stays within 0.8.
     """
     m = alignment_matrix(np.asarray(landmarks, np.float64))
     return float(np.degrees(np.arctan2(m[1, 0], m[0, 0])))
 
 
-def yaw_angle(landmarks: np.ndarray) -> float:
-    """Left-right head turn in degrees, > 0 when the face turns toward the image's right.
-
-    With roll removed, ``sin(yaw)`` is taken as the nose tip's offset from the middle of the face
-    contour (points 0-2 and 14-16) over the contour's half-width: a head seen as a cylinder whose
-    nose sits about one half-width in front of its axis. Used instead of the yaw of
-    :func:`masque.face.pose.head_pose` because a perspective fit on ten nearly coplanar points is
-    ambiguous on near-frontal faces: on clip_short 0.5 px of landmark noise flips that yaw by up
-    to 23 degrees, this one by at most 1. Against ``head_pose`` over clip_long (yaw -35 to +12)
-    the two agree with correlation 0.97 and a gain of 0.96; beyond about 40 degrees, where the
-    far contour becomes a silhouette, this one overestimates.
-    """
-    lm = np.asarray(landmarks, np.float64)
-    theta = np.radians(roll_angle(lm))
-    # undo the in-plane rotation so "left" and "right" are along the eye line
-    rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
-    x = ((lm - lm.mean(0)) @ rot.T)[:, 0]
-    left, right = x[0:3].mean(), x[14:17].mean()
-    offset = (x[30] - (left + right) / 2) / max((right - left) / 2, 1e-6)
-    return float(np.degrees(np.arcsin(np.clip(offset, -1.0, 1.0))))
-
-
 def face_pose(landmarks: np.ndarray, image_size: tuple[int, int]) -> tuple[float, float, float]:
-    """``(yaw, pitch, roll)`` degrees: :func:`yaw_angle`, pitch from ``head_pose``, :func:`roll_angle`.
+    """``(yaw, pitch, roll)`` degrees: yaw and pitch of ``head_pose``, roll of :func:`roll_angle`.
 
     Conventions as :mod:`masque.face.pose`: yaw > 0 turning to the image's right, pitch > 0
     tilting up, roll > 0 counter-clockwise in the image.
     """
-    _, pitch, _ = head_pose(landmarks, image_size)
-    return yaw_angle(landmarks), pitch, roll_angle(landmarks)
+    yaw, pitch, _ = head_pose(landmarks, image_size)
+    return yaw, pitch, roll_angle(landmarks)
 
 
 def pose_error(swapped: tuple[float, float, float], original: tuple[float, float, float]) -> PoseError:

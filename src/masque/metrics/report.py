@@ -45,7 +45,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"jitter       {_fmt(s['jitter']['excess'], '+.4f')} inter-ocular distances per frame more than the original "
         f"(swapped {_fmt(s['jitter']['swapped'], '.4f')}, original {_fmt(s['jitter']['original'], '.4f')})",
         f"seam         {_fmt(s['seam'], '.3f')} (gradient of the change along the blend border / face interior; "
-        "0 = none; smooth blends about 0.02, hard pastes 0.06 and up)",
+        "0 = none; smooth blends about 0.03, hard pastes 0.1 and up)",
     ]
     rec = s.get("reconstruction")
     if rec:
