@@ -171,3 +171,19 @@ def test_truncated_video_keeps_the_frames_before_the_damage(tmp_path, fixture_pa
     assert proc.returncode == 0, proc.stderr
     with FaceSet(out) as fs:
         assert 0 < len(fs) <= 12
+
+
+def test_tracking_between_detections_matches_detecting_every_frame(tmp_path, short_run) -> None:
+    tracked = extract_faceset([short_run], tmp_path / "t", ExtractConfig(detect_every=4, workers=0))
+    detected = extract_faceset([short_run], tmp_path / "d", ExtractConfig(detect_every=1, workers=0,
+                                                                          embed_every_frame=True))
+    assert tracked.faces == detected.faces == 20
+    with FaceSet(tmp_path / "t") as ft, FaceSet(tmp_path / "d") as fd:
+        t, d = list(ft.faces()), list(fd.faces())
+    gaps = []
+    for a, b in zip(t, d):
+        iod = np.linalg.norm(b.landmarks[36:42].mean(0) - b.landmarks[42:48].mean(0))
+        assert np.abs(a.landmarks - b.landmarks).mean() < 0.05 * iod  # tracked landmarks stay on the face
+        gaps.append(float(np.linalg.norm(a.embedding - b.embedding)))
+    # a track's embedding is its person's: far inside the 0.6 same-person radius, exact on detections
+    assert max(gaps) < 0.35 and np.mean(gaps) < 0.15 and gaps[0] < 1e-3

@@ -24,6 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="max embedding distance to the reference (default 0.6)")
     p.add_argument("--detector", default="hog", help="face detector: hog (fast) or cnn (slow, finds more)")
     p.add_argument("--upsample", type=int, default=0, help="detector upsampling, finds smaller faces (slower)")
+    p.add_argument("--detect-every", type=int, default=4, metavar="N",
+                   help="in videos, detect every N frames and track faces in between (default 4; 1 = always detect)")
+    p.add_argument("--embed-every-frame", action="store_true",
+                   help="compute the identity embedding on every frame, not once per detection")
     p.add_argument("--workers", type=int, default=None, help="analysis processes (default: cores, max 2)")
     p.set_defaults(func=run)
 
@@ -33,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     kwargs = {} if args.workers is None else {"workers": args.workers}
     config = ExtractConfig(size=args.size, centering=args.centering, every=args.every, min_face=args.min_face,
                            detector=args.detector, upsample=args.upsample, identity=identity,
+                           detect_every=args.detect_every, embed_every_frame=args.embed_every_frame,
                            identity_threshold=args.identity_threshold, **kwargs)
     with progress_bar("extract", unit="frame") as cb:
         s = extract_faceset(args.inputs, Path(args.output), config, progress=cb)

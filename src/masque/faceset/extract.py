@@ -43,6 +43,9 @@ class ExtractConfig:
         chunk: consecutive frames per work unit.
         detect_every: in a video, run the detector on every N-th frame and track faces in
             between (1 = detect on every frame). A face that enters is found within N-1 frames.
+        embed_every_frame: compute the identity embedding on every frame; by default a tracked
+            face keeps the embedding of the frame where it was last detected (at most
+            ``detect_every - 1`` frames earlier), which saves most of the network's time.
     """
 
     size: int = 256
@@ -57,6 +60,7 @@ class ExtractConfig:
     workers: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
     chunk: int = 8
     detect_every: int = 4
+    embed_every_frame: bool = False
 
 
 @dataclass

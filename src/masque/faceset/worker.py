@@ -80,34 +80,43 @@ def process_chunk(state: _State, chunk: Chunk) -> ChunkResult:
     """Analyse every frame of ``chunk`` and write its aligned faces as PNGs.
 
     Faces are tracked between consecutive frames (landmarks re-predicted around the previous
-    ones) and fully re-detected every ``detect_every`` frames; embeddings of the whole chunk go
-    through the network as one batch.
+    ones) and fully re-detected every ``detect_every`` frames. A tracked face keeps the identity
+    embedding computed where it was detected, unless ``embed_every_frame``; the embeddings a
+    chunk needs go through the network as one batch.
     """
-    found = _find_faces(state, chunk)
-    chips = [face_chip(frame, f.landmarks) for (_, frame), per_frame in zip(chunk.frames, found) for f in per_frame]
-    embs = state.analyzer.embedder.embed_chips(np.stack(chips)) if chips else np.zeros((0, 128), np.float32)
-    it = iter(embs)
-    results = []
-    for (index, frame), per_frame in zip(chunk.frames, found):
-        with_emb = [dataclasses.replace(f, embedding=next(it)) for f in per_frame]
-        results.append(_write_frame(state, chunk.source_id, index, frame, with_emb))
-    return ChunkResult(results)
+    found, parents = _find_faces(state, chunk)
+    todo = [(k, j) for k, per_frame in enumerate(found) for j in range(len(per_frame)) if (k, j) not in parents]
+    if todo:
+        chips = np.stack([face_chip(chunk.frames[k][1], found[k][j].landmarks) for k, j in todo])
+        for (k, j), emb in zip(todo, state.analyzer.embedder.embed_chips(chips)):
+            found[k][j] = dataclasses.replace(found[k][j], embedding=emb)
+    for (k, j), (pk, pj) in sorted(parents.items()):  # frame order: a parent is filled before its child
+        found[k][j] = dataclasses.replace(found[k][j], embedding=found[pk][pj].embedding)
+    return ChunkResult([_write_frame(state, chunk.source_id, index, frame, faces)
+                        for (index, frame), faces in zip(chunk.frames, found)])
 
 
-def _find_faces(state: _State, chunk: Chunk) -> list[list[Face]]:
+def _find_faces(state: _State, chunk: Chunk) -> tuple[list[list[Face]], dict[tuple[int, int], tuple[int, int]]]:
+    """Faces of each frame, and for each tracked face whose embedding its track gives, the
+    ``(frame, face)`` position of the face it was tracked from."""
     out: list[list[Face]] = []
-    tracks: list[Face] = []
+    parents: dict[tuple[int, int], tuple[int, int]] = {}
     prev_index = -10
     for k, (index, frame) in enumerate(chunk.frames):
-        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        if k % state.config.detect_every == 0 or index - prev_index > 2:
-            tracks = state.analyzer.detect(frame)
+        if k == 0 or k % state.config.detect_every == 0 or index - prev_index > 2:
+            out.append(state.analyzer.detect(frame))
         else:
-            moved = [state.analyzer.relocate(frame, t, gray) for t in tracks]
-            tracks = [m for m, t in zip(moved, tracks) if _plausible(t, m)]
-        out.append(tracks)
+            gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+            kept = []
+            for j, before in enumerate(out[-1]):
+                moved = state.analyzer.relocate(frame, before, gray)
+                if _plausible(before, moved):
+                    if not state.config.embed_every_frame:
+                        parents[(k, len(kept))] = (k - 1, j)
+                    kept.append(moved)
+            out.append(kept)
         prev_index = index
-    return out
+    return out, parents
 
 
 def _plausible(before: Face, after: Face) -> bool:
