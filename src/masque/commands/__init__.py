@@ -6,6 +6,6 @@ import and one entry below.
 
 from types import ModuleType
 
-from masque.commands import evaluate, extract, faceset, verify
+from masque.commands import evaluate, extract, faceset, swap, verify
 
-COMMANDS: list[ModuleType] = [extract, faceset, verify, evaluate]
+COMMANDS: list[ModuleType] = [extract, faceset, swap, verify, evaluate]

@@ -1,0 +1,108 @@
+"""``masque swap``: one photo of the source person onto an image, a folder or a video; no training."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from masque.commands._labels import add_label_arguments, label_config_from_args
+from masque.commands._progress import progress_bar
+from masque.convert.blend import BLENDERS
+from masque.convert.color import COLOR_MATCHERS
+from masque.errors import InvalidMediaError
+from masque.face import AnalyzerConfig, FaceAnalyzer
+from masque.media import is_image_path, is_video_path, read_image
+from masque.oneshot import OneShotSwapper, SwapConfig, TargetSelector
+from masque.oneshot.files import swap_path
+from masque.oneshot.track import TrackerConfig
+from masque.provenance import Labeler
+from masque.provenance.manifest import MIME_TYPES
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _index(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "swap", help="put the face of one photo onto an image, a folder or a video (no training)",
+        description="Classic one-shot swap: 68 landmarks on both faces, a Delaunay mesh warped triangle by "
+        "triangle, colour matched and Poisson-blended into the target. The target keeps its pose, expression "
+        "and open mouth. A video keeps its frame rate, frame count and audio; frames without a face pass "
+        "through. Outputs are labelled as synthetic.")
+    p.add_argument("-s", "--source", required=True, type=Path, metavar="SOURCE_IMAGE",
+                   help="photo of the person whose face is pasted")
+    p.add_argument("-t", "--target", required=True, type=Path, metavar="TARGET",
+                   help="image, video, or folder of them, to paste into")
+    p.add_argument("-o", "--output", required=True, type=Path, metavar="OUTPUT",
+                   help="output image or video (same kind as TARGET), or folder when TARGET is a folder")
+    p.add_argument("--target-face", default="largest", metavar="all|largest|REF_IMAGE",
+                   help="faces to replace: all, the largest (default), or only the person in REF_IMAGE")
+    p.add_argument("--source-face", type=_index, default=0, metavar="N",
+                   help="which face of SOURCE_IMAGE to use, 0 = largest (default 0)")
+    p.add_argument("--smooth", type=_fraction, default=0.0, metavar="F",
+                   help="video landmark smoothing in [0, 1): 0 off (default), 0.5 moderate, 0.9 heavy")
+    p.add_argument("--color", default=SwapConfig.color, choices=COLOR_MATCHERS.names(),
+                   help=f"colour correction toward the target (default {SwapConfig.color})")
+    p.add_argument("--blend", default=SwapConfig.blend, choices=BLENDERS.names(),
+                   help=f"how the face is blended in (default {SwapConfig.blend})")
+    p.add_argument("--mask", default=SwapConfig.mask, choices=["extended", "components"],
+                   help="face region replaced: extended (with forehead, default) or components (jaw to brows)")
+    p.add_argument("--redetect-every", type=_positive, default=TrackerConfig.redetect_every, metavar="N",
+                   help=f"video: run the face detector every N frames, track in between "
+                   f"(default {TrackerConfig.redetect_every})")
+    p.add_argument("--detector", default="hog", help="face detector: hog (fast) or cnn (slow, finds more)")
+    add_label_arguments(p)
+    p.set_defaults(func=run)
+
+
+def _check_output(target: Path, output: Path, labelled: bool) -> None:
+    """Refuse, before any work, an output the target's kind or the labeller cannot have."""
+    if target.is_dir():
+        if output.exists() and not output.is_dir():
+            raise InvalidMediaError(f"TARGET {target} is a folder, so OUTPUT must be a folder; {output} is a file")
+        return
+    kind, ok = ("video", is_video_path(output)) if is_video_path(target) else ("image", is_image_path(output))
+    if not ok:
+        raise InvalidMediaError(f"TARGET {target} is an {kind}, so OUTPUT must be one too; got {output}")
+    if labelled and output.suffix.lower() not in MIME_TYPES:
+        raise InvalidMediaError(f"cannot embed the synthetic-media manifest in a {output.suffix} file ({output}); "
+                                f"use one of {', '.join(sorted(MIME_TYPES))}")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = label_config_from_args(args, kind="composite")
+    _check_output(args.target, args.output, config.enabled)
+    labeler = Labeler(config)
+    analyzer = FaceAnalyzer(AnalyzerConfig(detector=args.detector))
+    swapper = OneShotSwapper.from_image(read_image(args.source), analyzer, args.source_face,
+                                        SwapConfig(color=args.color, blend=args.blend, mask=args.mask),
+                                        name=str(args.source))
+    if args.target_face in ("all", "largest"):
+        selector = TargetSelector(args.target_face)
+    else:
+        ref = Path(args.target_face)
+        selector = TargetSelector.from_reference(read_image(ref), analyzer, name=str(ref))
+    tracking = TrackerConfig(redetect_every=args.redetect_every, smooth=args.smooth)
+    with progress_bar("swap", unit="frame") as cb:
+        s = swap_path(swapper, args.target, args.output, analyzer, labeler, selector, tracking, progress=cb)
+    print(f"{s.frames} frame(s) in {s.files} file(s), {s.swapped} with a face swapped, {s.seconds:.1f} s, "
+          f"{s.fps:.1f} frames/s -> {args.output}")
+    return 0
