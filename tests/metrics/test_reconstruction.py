@@ -15,6 +15,7 @@ from masque.errors import ModelError
 from masque.metrics.reconstruction import (
     PSNR_CAP,
     held_out_records,
+    model_reconstruction,
     model_inputs,
     psnr,
     reconstruction_metrics,
@@ -91,3 +92,14 @@ def test_reconstruction_metrics_route_a_and_b(facesets):
 def test_state_without_facesets_is_a_model_error():
     with pytest.raises(ModelError, match="facesets"):
         reconstruction_metrics(StubModel(), {"align": {"size": 64, "centering": "face"}})
+
+
+def test_model_dir_without_the_training_stage_is_a_model_error(tmp_path):
+    try:
+        import masque.train.checkpoint  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("the training stage is installed; a real model is measured elsewhere")
+    with pytest.raises(ModelError, match="no training stage"):
+        model_reconstruction(tmp_path)

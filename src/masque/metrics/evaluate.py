@@ -170,8 +170,9 @@ def evaluate(swapped: str | os.PathLike[str], original: str | os.PathLike[str], 
              **{f"gallery:{g.name}": g.embedding for g in extra}}
     for pos, emb in ids.swapped.items():
         rows[pos] = dataclasses.replace(rows[pos], nearest=nearest_identity(emb, named))
+    notes = _notes(rows, every) + _gallery_notes(src, extra)
     return EvaluationReport(str(swapped), str(original), src, ((target_id,) if target_id else ()) + extra,
-                            every, tuple(rows), recon, _notes(rows, every))
+                            every, tuple(rows), recon, notes)
 
 
 class _IdentityBatcher:
@@ -253,6 +254,14 @@ def _notes(rows: list[FrameMetrics], every: int) -> tuple[str, ...]:
     if not any(r.face_original for r in rows):
         notes.append("no face found in the original: nothing could be measured")
     return tuple(notes)
+
+
+def _gallery_notes(source: Identity, gallery: tuple[Identity, ...]) -> tuple[str, ...]:
+    """Warn about gallery entries that look like the source person: retrieval counts only the source."""
+    return tuple(f"gallery entry '{g.name}' looks like the source person (distance "
+                 f"{identity_distance(g.embedding, source.embedding):.2f}); retrieval counts a frame only when the "
+                 "source itself is nearest, so give other people as --gallery"
+                 for g in gallery if identity_distance(g.embedding, source.embedding) < SAME_PERSON_THRESHOLD)
 
 
 def _nanmean(values: np.ndarray) -> float:

@@ -42,8 +42,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"({ident['frames']} frames)",
         f"pose error   yaw {_fmt(pose['yaw'], '.2f')}, pitch {_fmt(pose['pitch'], '.2f')}, roll {_fmt(pose['roll'], '.2f')} degrees",
         f"expression   {_fmt(s['expression_error'])} inter-ocular distances (eyes and mouth, after Procrustes)",
-        f"jitter       {_fmt(s['jitter']['excess'], '+.4f')} inter-ocular distances per frame more than the original "
-        f"(swapped {_fmt(s['jitter']['swapped'], '.4f')}, original {_fmt(s['jitter']['original'], '.4f')})",
+        _jitter_line(s["jitter"]),
         f"seam         {_fmt(s['seam'], '.3f')} (gradient of the change along the blend border / face interior; "
         "0 = none; smooth blends about 0.03, hard pastes 0.1 and up)",
     ]
@@ -55,6 +54,13 @@ def format_summary(summary: dict[str, Any]) -> str:
                          f"{_fmt(r['psnr'], '.2f', ' dB')} on {r['faces']} held-out faces")
     lines += [f"note: {n}" for n in s.get("notes", [])]
     return "\n".join(lines)
+
+
+def _jitter_line(jitter: dict[str, Any]) -> str:
+    if jitter["excess"] is None:
+        return "jitter       n/a (needs two or more frames with a face)"
+    return (f"jitter       {jitter['excess']:+.4f} inter-ocular distances per frame more than the original "
+            f"(swapped {_fmt(jitter['swapped'], '.4f')}, original {_fmt(jitter['original'], '.4f')})")
 
 
 def plot_metrics(report: EvaluationReport) -> bytes:
