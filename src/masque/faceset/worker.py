@@ -62,12 +62,15 @@ class _State:
 _STATE: _State | None = None  # per worker process; set by the pool initializer only
 
 
-def _init(config: ExtractConfig, root: Path, threads: int) -> None:
+def _init(state: _State, threads: int) -> None:
     global _STATE
     import torch
 
-    torch.set_num_threads(threads)  # one core per worker: they already run in parallel
-    _STATE = _State(config, root)
+    # one core per worker: the workers already run in parallel, and nested thread pools on
+    # the same cores only add switching
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
+    _STATE = state
 
 
 def _process(chunk: Chunk) -> ChunkResult:
@@ -155,10 +158,13 @@ class Pool:
             self._pool = None
         else:
             self._state = None
-            # fork, as torch's DataLoader does on Linux: starts in milliseconds and needs no
-            # `if __name__ == "__main__"` guard in the user's script; models load after the fork
+            # fork, as torch's DataLoader does on Linux: starts in milliseconds, needs no
+            # `if __name__ == "__main__"` guard in the user's script, and passes initargs
+            # without pickling, so the models load once, here, and the workers share their memory
             ctx = mp.get_context("fork")
-            self._pool = ctx.Pool(self.workers, initializer=_init, initargs=(config, root, 1))
+            state = _State(config, root)
+            state.analyzer.embedder  # noqa: B018 - load the lazy ResNet before forking too
+            self._pool = ctx.Pool(self.workers, initializer=_init, initargs=(state, 1))
 
     def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
         if self._pool is None:
