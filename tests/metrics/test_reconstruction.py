@@ -89,6 +89,25 @@ def test_reconstruction_metrics_route_a_and_b(facesets):
     assert model.calls == [("a", (3, 3, 64, 64)), ("b", (2, 3, 64, 64))]
 
 
+def test_colour_shift_and_input_size_of_the_state_are_applied(facesets):
+    seen: list[torch.Tensor] = []
+
+    class Recorder(StubModel):
+        def swap(self, x: torch.Tensor, to: str) -> tuple[torch.Tensor, torch.Tensor]:
+            seen.append(x)
+            return super().swap(x, to)
+
+    state = {"align": {"size": 64, "centering": "face", "coverage": 0.8}, "input_size": 48,
+             "color_shift": {"a": [0.1, 0.0, -0.1], "b": [0.0, 0.0, 0.0]}, "facesets": [str(p) for p in facesets]}
+    reconstruction_metrics(Recorder(), state, every=1)
+    plain = {**state, "color_shift": None}
+    reconstruction_metrics(Recorder(), plain, every=1)
+    shifted_a, _, plain_a, _ = seen
+    assert shifted_a.shape == (3, 3, 48, 48)
+    diff = (shifted_a - plain_a).mean(dim=(0, 2, 3))
+    assert diff[0] > 0.08 and abs(diff[1]) < 1e-6 and diff[2] < -0.08
+
+
 def test_state_without_facesets_is_a_model_error():
     with pytest.raises(ModelError, match="facesets"):
         reconstruction_metrics(StubModel(), {"align": {"size": 64, "centering": "face"}})
@@ -103,3 +122,19 @@ def test_model_dir_without_the_training_stage_is_a_model_error(tmp_path):
         pytest.skip("the training stage is installed; a real model is measured elsewhere")
     with pytest.raises(ModelError, match="no training stage"):
         model_reconstruction(tmp_path)
+
+
+def test_a_real_model_folder_is_measured(tmp_path, facesets):
+    """The training stage's own model and checkpoint format (an untrained model: plumbing only)."""
+    checkpoint = pytest.importorskip("masque.train.checkpoint")
+    from masque.models import MODELS
+
+    model = MODELS.create("lightweight")
+    checkpoint.save_checkpoint(tmp_path / "model", model, None, {
+        "step": 0, "model": "lightweight", "input_size": model.input_size,
+        "align": {"centering": "face", "coverage": 0.8, "size": model.input_size},
+        "facesets": [str(p) for p in facesets], "color_shift": {"a": [0.0, 0.0, 0.0], "b": [0.0, 0.0, 0.0]}})
+    result = model_reconstruction(tmp_path / "model")
+    assert result["a"]["faces"] == 1 and result["b"]["faces"] == 1  # every 10th face from the first
+    for side in ("a", "b"):
+        assert 0 < result[side]["ssim"] < 0.9 and 5 < result[side]["psnr"] < 30  # untrained: poor, finite

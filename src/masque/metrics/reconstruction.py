@@ -69,10 +69,15 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(smap[5:-5, 5:-5].mean())
 
 
-def model_inputs(faceset: FaceSet, records: Sequence[FaceRecord], align: dict[str, Any]) -> np.ndarray:
-    """The records' faces re-aligned the way the model was trained, ``(N, S, S, 3)`` float32 RGB [0, 1].
+def model_inputs(faceset: FaceSet, records: Sequence[FaceRecord], align: dict[str, Any],
+                 shift: Sequence[float] | None = None) -> np.ndarray:
+    """The records' faces as the model takes them, ``(N, S, S, 3)`` float32 RGB [0, 1].
 
-    ``align`` holds ``centering``, ``coverage`` and ``size`` (the model state's ``align``).
+    Args:
+        align: ``centering``, ``coverage`` and ``size`` (the model state's ``align``; its
+            ``input_size``, when it differs, should be passed as ``size``).
+        shift: RGB offset in [0, 1] added before the model sees the faces (the state's
+            ``color_shift`` of that side), clipped to [0, 1].
     """
     size, centering, coverage = int(align["size"]), align["centering"], float(align.get("coverage", 1.0))
     out = np.empty((len(records), size, size, 3), np.float32)
@@ -85,6 +90,8 @@ def model_inputs(faceset: FaceSet, records: Sequence[FaceRecord], align: dict[st
         face = cv2.warpAffine(crop, mat, (size, size), flags=cv2.INTER_LINEAR if scale < 1 else cv2.INTER_CUBIC,
                               borderMode=cv2.BORDER_REFLECT101)
         out[i] = face.astype(np.float32) / 255.0
+    if shift is not None:
+        np.clip(out + np.asarray(shift, np.float32), 0.0, 1.0, out=out)
     return out
 
 
@@ -106,10 +113,13 @@ def reconstruction_metrics(model: SwapModel, state: dict[str, Any], base: Path |
                            progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:
     """SSIM and PSNR of A->A and B->B on each face set's held-out faces.
 
+    Each face is fed as training fed it (aligned per ``state["align"]`` at ``state["input_size"]``,
+    plus that side's ``state["color_shift"]``) and its reconstruction compared with that input.
+
     Args:
         model: the trained model (see :class:`SwapModel`).
-        state: its state; uses ``state["align"]`` and ``state["facesets"]`` (A then B paths;
-            relative paths are tried against ``base``, the model folder, too).
+        state: its state; uses ``align``, ``facesets`` (A then B paths; relative paths are tried
+            against ``base``, the model folder, too) and, when present, ``input_size`` and ``color_shift``.
 
     Returns:
         ``{"a": {"faces", "ssim", "psnr"}, "b": {...}, "holdout_every": every}``.
@@ -119,10 +129,12 @@ def reconstruction_metrics(model: SwapModel, state: dict[str, Any], base: Path |
         raise ModelError(f"model state lacks 'facesets' (A and B) or 'align' (got keys {sorted(state)}); "
                          "it was not saved by `masque train`")
     result: dict[str, Any] = {"holdout_every": every}
+    align = {**state["align"], "size": int(state.get("input_size", state["align"]["size"]))}
+    shifts = state.get("color_shift") or {}
     for side, path in zip(("a", "b"), paths):
         with FaceSet(_resolve(path, base)) as fs:
             records = held_out_records(fs, every)
-            faces = model_inputs(fs, records, state["align"])
+            faces = model_inputs(fs, records, align, shifts.get(side))
         recon = reconstruct(model, faces, to=side)
         scores = [(ssim(f, r), psnr(f, r)) for f, r in zip(faces, recon)]
         result[side] = {"faces": len(scores), "ssim": _mean([s for s, _ in scores]),
