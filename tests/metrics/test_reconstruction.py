@@ -84,6 +84,7 @@ def test_reconstruction_metrics_route_a_and_b(facesets):
     state = {"align": {"size": 64, "centering": "face", "coverage": 0.8}, "facesets": [str(p) for p in facesets]}
     result = reconstruction_metrics(model, state, every=1)
     assert result["a"] == {"faces": 3, "ssim": pytest.approx(1.0), "psnr": PSNR_CAP}
+    assert result["unseen"] is False  # the state does not say training held these faces out
     assert result["b"]["faces"] == 2
     assert 0.3 < result["b"]["ssim"] < 0.99 and 15 < result["b"]["psnr"] < 40
     assert model.calls == [("a", (3, 3, 64, 64)), ("b", (2, 3, 64, 64))]

@@ -171,6 +171,9 @@ def evaluate(swapped: str | os.PathLike[str], original: str | os.PathLike[str], 
     for pos, emb in ids.swapped.items():
         rows[pos] = dataclasses.replace(rows[pos], nearest=nearest_identity(emb, named))
     notes = _notes(rows, every) + _gallery_notes(src, extra)
+    if recon is not None and not recon["unseen"]:
+        notes += (f"reconstruction is measured on every {recon['holdout_every']}th face of each face set; the model "
+                  "does not record holding those out of training, so they may have been seen",)
     return EvaluationReport(str(swapped), str(original), src, ((target_id,) if target_id else ()) + extra,
                             every, tuple(rows), recon, notes)
 

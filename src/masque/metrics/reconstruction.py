@@ -122,13 +122,16 @@ def reconstruction_metrics(model: SwapModel, state: dict[str, Any], base: Path |
             against ``base``, the model folder, too) and, when present, ``input_size`` and ``color_shift``.
 
     Returns:
-        ``{"a": {"faces", "ssim", "psnr"}, "b": {...}, "holdout_every": every}``.
+        ``{"a": {"faces", "ssim", "psnr"}, "b": {...}, "holdout_every": every, "unseen": bool}``;
+        ``unseen`` is True only when the state records that training held out the same faces
+        (``state["holdout_every"] == every``).
     """
     paths = list(state.get("facesets") or [])
     if len(paths) != 2 or "align" not in state:
         raise ModelError(f"model state lacks 'facesets' (A and B) or 'align' (got keys {sorted(state)}); "
                          "it was not saved by `masque train`")
-    result: dict[str, Any] = {"holdout_every": every}
+    # the faces are unseen only if training skipped the same ones; a state that says so is trusted
+    result: dict[str, Any] = {"holdout_every": every, "unseen": state.get("holdout_every") == every}
     align = {**state["align"], "size": int(state.get("input_size", state["align"]["size"]))}
     shifts = state.get("color_shift") or {}
     for side, path in zip(("a", "b"), paths):
