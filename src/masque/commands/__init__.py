@@ -7,5 +7,6 @@ import and one entry below.
 from types import ModuleType
 
 from masque.commands import evaluate, extract, faceset, swap, verify
+from masque.commands import model, train
 
-COMMANDS: list[ModuleType] = [extract, faceset, swap, verify, evaluate]
+COMMANDS: list[ModuleType] = [extract, faceset, train, model, swap, verify, evaluate]

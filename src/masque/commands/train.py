@@ -1,0 +1,86 @@
+"""``masque train``: train a swap model (shared encoder, one decoder per person) on two face sets."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from types import FrameType
+
+from masque.models import MODELS
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("train", help="train a swap model on face sets of person A and person B",
+                       description="One encoder learns what all faces share, one decoder per person learns to "
+                       "draw that person. Ctrl-C saves and stops; the same command again resumes from there.")
+    p.add_argument("-A", dest="faceset_a", required=True, metavar="FACESET_A", help="face set of person A")
+    p.add_argument("-B", dest="faceset_b", required=True, metavar="FACESET_B", help="face set of person B")
+    p.add_argument("-m", "--model-dir", required=True, metavar="MODEL_DIR", help="model folder (resumed if present)")
+    p.add_argument("--model", choices=MODELS.names(), default=None,
+                   help="architecture (default original; a resumed folder keeps its own)")
+    p.add_argument("--batch", type=int, default=16, help="faces per person per step (default 16)")
+    stop = p.add_mutually_exclusive_group()
+    stop.add_argument("--steps", type=int, default=None, metavar="N", help="train until the model reaches step N")
+    stop.add_argument("--minutes", type=float, default=None, metavar="M", help="train for M minutes")
+    p.add_argument("--save-every", type=int, default=250, metavar="N", help="steps between checkpoints (250)")
+    p.add_argument("--preview-every", type=int, default=100, metavar="N", help="steps between previews (100)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--lr", type=float, default=5e-5, help="Adam learning rate (default 5e-5)")
+    p.add_argument("--workers", type=int, default=1, help="augmentation processes (default 1)")
+    p.add_argument("--no-amp", action="store_true", help="train in float32 even where bf16/fp16 is available")
+    p.add_argument("--seed", type=int, default=0, help="initialisation and augmentation seed")
+    p.set_defaults(func=run)
+
+
+class _Interrupt:
+    """First Ctrl-C: finish the step, save, stop. Second: stop at once (still saving)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nmasque: stopping after this step and saving (Ctrl-C again to stop sooner)", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from masque.train.checkpoint import read_state
+    from masque.train.trainer import StepInfo, TrainConfig, Trainer
+
+    previous = read_state(args.model_dir)
+    model = args.model or (previous or {}).get("model") or "original"
+    config = TrainConfig(model=model, batch=args.batch, steps=args.steps, minutes=args.minutes,
+                         save_every=args.save_every, preview_every=args.preview_every, device=args.device,
+                         lr=args.lr, workers=args.workers, amp=not args.no_amp, seed=args.seed)
+    trainer = Trainer(args.faceset_a, args.faceset_b, args.model_dir, config)
+    start = int((previous or {}).get("step", 0))
+    if previous:
+        print(f"resuming {model} in {args.model_dir} from step {start}", file=sys.stderr)
+    interrupt = _Interrupt()
+    old = signal.signal(signal.SIGINT, interrupt)
+    bar = tqdm(desc=f"train {model}", unit="step", initial=start, total=args.steps, dynamic_ncols=True)
+
+    def on_step(info: StepInfo) -> None:
+        bar.update(info.step - bar.n)
+        if info.losses:
+            bar.set_postfix_str(f"{info.examples_per_s:.1f} ex/s  A {info.losses['total_a']:.4f}  "
+                                f"B {info.losses['total_b']:.4f}", refresh=False)
+
+    try:
+        summary = trainer.run(on_step=on_step, should_stop=lambda: interrupt.requested)
+    finally:
+        bar.close()
+        signal.signal(signal.SIGINT, old)
+    how = "interrupted" if summary.interrupted else "done"
+    loss = summary.losses
+    print(f"{how}: step {summary.step} ({summary.step - summary.start_step} this run, {summary.seconds:.0f} s, "
+          f"{summary.examples_per_s:.1f} examples/s); loss A {loss.get('total_a', float('nan')):.4f} "
+          f"B {loss.get('total_b', float('nan')):.4f}; saved to {args.model_dir}")
+    if summary.interrupted:
+        print("run the same command again to continue", file=sys.stderr)
+    return 0

@@ -1,0 +1,370 @@
+"""The training loop: shared encoder, one decoder per identity, resumable, interruptible.
+
+Each step takes ``batch`` warped faces of A and ``batch`` of B, encodes all of them in one pass
+through the shared encoder, decodes A's with decoder ``a`` and B's with decoder ``b``, and
+minimises L1 + DSSIM against the unwarped faces (masked, eyes and mouth weighted) plus the mask
+loss, with one Adam over all parameters.
+
+Speed: batches come from DataLoader worker processes; on CUDA and on CPUs with native bf16
+(AVX512-BF16, AMX) the forward and backward run under bf16 autocast (fp16 + gradient scaling
+on older GPUs), in channels_last; on CPU the widest small-output convs run as one GEMM
+(:mod:`masque.models.gemm`), and Adam is the fused single-pass kernel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from masque import __version__
+from masque.errors import ModelError
+from masque.faceset import FaceSet
+from masque.models import MODELS, SIDES, SwapModel
+from masque.models.gemm import enable_gemm
+from masque.train import checkpoint as ckpt
+from masque.train.data import AugmentConfig, BatchStream, FacePool, batch_loader, load_pool, mean_color, preview_batch
+from masque.train.device import amp_dtype, describe, pick_device
+from masque.train.losses import LossConfig, face_loss
+from masque.train.preview import write_preview, preview_grid
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Options of :class:`Trainer`.
+
+    Attributes:
+        model: architecture (``original``, ``lightweight``, ``hires``).
+        batch: faces per side per step (a step sees ``2 * batch`` examples).
+        steps: stop when the model's step count reaches this (``None``: no limit).
+        minutes: stop after this many minutes of this run (``None``: no limit).
+        save_every / preview_every: steps between checkpoints / preview grids.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        lr, betas: Adam's (faceswap's defaults).
+        coverage: central fraction of the 256 px face-set crop the model sees (faceswap's 87.5 %).
+        mask: landmark mask the decoders learn (``extended``: face and forehead; ``components``).
+        workers: augmentation processes (0: inline, for debugging).
+        amp: mixed precision where the device supports it natively.
+        channels_last: NHWC memory format for activations and weights.
+        gemm: on CPU with bf16, run the convs with outputs of at most 8x8 as one GEMM.
+        holdout_every: leave every N-th face of each set (by id) out of training, as
+            ``masque evaluate`` expects (0: train on all).
+        seed: weight initialisation and augmentation seed.
+        preview_faces: rows of the preview grid.
+        log_every: steps between loss read-outs (TensorBoard, progress).
+        label_previews: watermark and sign preview PNGs as synthetic.
+    """
+
+    model: str = "original"
+    batch: int = 16
+    steps: int | None = None
+    minutes: float | None = None
+    save_every: int = 250
+    preview_every: int = 100
+    device: str = "auto"
+    lr: float = 5e-5
+    betas: tuple[float, float] = (0.5, 0.999)
+    coverage: float = 0.875
+    mask: str = "extended"
+    workers: int = 1
+    amp: bool = True
+    channels_last: bool = True
+    gemm: bool = True
+    holdout_every: int = 10
+    seed: int = 0
+    preview_faces: int = 4
+    log_every: int = 10
+    label_previews: bool = True
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ModelError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS.names())}")
+        if self.batch < 1 or not 0.3 <= self.coverage <= 1.0:
+            raise ValueError(f"batch must be >= 1 and coverage in [0.3, 1]; got {self.batch}, {self.coverage}")
+
+
+@dataclass
+class StepInfo:
+    """What the loop reports after a step (losses as of the last read-out)."""
+
+    step: int
+    target: int | None
+    examples_per_s: float
+    losses: dict[str, float]
+    lr: float
+    elapsed: float
+
+
+@dataclass
+class TrainSummary:
+    """What a :meth:`Trainer.run` did."""
+
+    start_step: int
+    step: int
+    seconds: float
+    examples_per_s: float
+    losses: dict[str, float]
+    history: list[tuple[int, float]]
+    interrupted: bool
+    resumed: bool
+
+
+class Trainer:
+    """Trains (or resumes training of) the model in ``model_dir`` on face sets A and B.
+
+    Args:
+        faceset_a, faceset_b: face set folders (``masque extract`` output) of person A and B.
+        model_dir: the model folder; an existing model there is resumed.
+        config: options; on resume, the stored architecture, coverage and mask are kept.
+
+    Raises:
+        ModelError: ``model_dir`` holds a model of another type, or a damaged one.
+        FaceSetError, InputNotFoundError: a face set is missing, empty or of the wrong crop.
+    """
+
+    def __init__(self, faceset_a: str | os.PathLike[str], faceset_b: str | os.PathLike[str],
+                 model_dir: str | os.PathLike[str], config: TrainConfig | None = None) -> None:
+        self.root = Path(model_dir)
+        self.facesets = [str(Path(faceset_a).resolve()), str(Path(faceset_b).resolve())]
+        config = config or TrainConfig()
+        self.previous = ckpt.read_state(self.root) if self.root.is_dir() else None
+        if self.previous is not None:
+            config = self._resumed_config(config, self.previous)
+        self.config = config
+        self.device = pick_device(config.device)
+        self.amp = amp_dtype(self.device) if config.amp else None
+
+    def _resumed_config(self, config: TrainConfig, state: dict[str, Any]) -> TrainConfig:
+        if state.get("model") != config.model:
+            raise ModelError(f"{self.root} holds a {state.get('model')!r} model, not {config.model!r}; "
+                             f"resume it with --model {state.get('model')} or train into another folder")
+        align = state.get("align") or {}
+        kept = {"coverage": float(align.get("coverage", config.coverage)), "mask": str(state.get("mask", config.mask))}
+        changed = {k: v for k, v in kept.items() if getattr(config, k) != v}
+        if changed:
+            log.warning("resuming %s: keeping its %s", self.root, ", ".join(f"{k}={v}" for k, v in changed.items()))
+        if [str(p) for p in state.get("facesets", [])] != self.facesets:
+            log.warning("resuming %s with other face sets than before (%s)", self.root, state.get("facesets"))
+        return dataclasses.replace(config, **kept)
+
+    # ---- setup ---------------------------------------------------------------------------
+    def _load_data(self, size: int) -> tuple[tuple[FacePool, FacePool], tuple[FacePool, FacePool]]:
+        """Training pools (held-out faces removed) and preview pools (held-out faces), per side."""
+        every = self.config.holdout_every
+        train, held = [], []
+        for path in self.facesets:
+            with FaceSet(path) as fs:
+                n = len(fs)
+            keep = [i for i in range(n) if every <= 0 or i % every != 0] or list(range(n))
+            hold = [i for i in range(n) if every > 0 and i % every == 0] or keep
+            # preview faces spread over the held-out ones: the same faces on every resume
+            picks = np.linspace(0, len(hold) - 1, min(self.config.preview_faces, len(hold))).round().astype(int)
+            train.append(load_pool(path, size, self.config.coverage, self.config.mask, keep))  # type: ignore[arg-type]
+            held.append(load_pool(path, size, self.config.coverage, self.config.mask,  # type: ignore[arg-type]
+                                  [hold[i] for i in picks]))
+        return (train[0], train[1]), (held[0], held[1])
+
+    def _color_shift(self, pools: tuple[FacePool, FacePool]) -> tuple[np.ndarray, np.ndarray]:
+        """Per-side RGB offsets: A's mean face colour moved onto B's (kept from the first run)."""
+        if self.previous is not None and "color_shift" in self.previous:
+            cs = self.previous["color_shift"]
+            return np.asarray(cs["a"], np.float64), np.asarray(cs["b"], np.float64)
+        return mean_color(pools[1]) - mean_color(pools[0]), np.zeros(3)
+
+    def _build(self) -> tuple[SwapModel, torch.optim.Optimizer, int]:
+        torch.manual_seed(self.config.seed)
+        model = MODELS.create(self.config.model)
+        step = 0
+        if self.previous is not None:
+            loaded, state = ckpt.load_model(self.root, device="cpu")
+            model.load_state_dict(loaded.state_dict())
+            step = int(state["step"])
+        fmt = torch.channels_last if self.config.channels_last else torch.contiguous_format
+        model = model.to(self.device, memory_format=fmt).train()
+        fused = self.device.type in ("cpu", "cuda")  # one pass over the parameters instead of ~10
+        opt = torch.optim.Adam(model.parameters(), lr=self.config.lr, betas=self.config.betas, fused=fused)
+        if self.previous is not None and not ckpt.load_optimizer(self.root, model, opt):
+            log.warning("%s has no optimizer state; Adam's moments restart", self.root)
+        for group in opt.param_groups:  # the command line's learning rate wins over the stored one
+            group["lr"], group["betas"] = self.config.lr, self.config.betas
+        if self.config.gemm and self.device.type == "cpu" and self.amp == torch.bfloat16:
+            x = torch.zeros(1, 3, model.input_size, model.input_size, device=self.device)
+            enable_gemm(model, x, run=lambda: model(x, "a"))
+        return model, opt, step
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp)
+
+    # ---- the loop --------------------------------------------------------------------------
+    def run(self, on_step: Callable[[StepInfo], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> TrainSummary:
+        """Train until ``config.steps`` or ``config.minutes`` is reached or ``should_stop()`` is true.
+
+        A checkpoint is saved every ``save_every`` steps and at the end, also when the run ends
+        by ``KeyboardInterrupt`` (which is then not re-raised: ``summary.interrupted`` is set).
+        """
+        cfg = self.config
+        size = MODELS.create(cfg.model).input_size if self.previous is None else int(self.previous["input_size"])
+        pools, held = self._load_data(size)
+        shifts = self._color_shift(pools)
+        start_step = int(self.previous["step"]) if self.previous else 0
+        stream = BatchStream(pools, cfg.batch, size, cfg.coverage, shifts, cfg.augment, seed=cfg.seed + 7919 * start_step)
+        loader = batch_loader(stream, cfg.workers, pin_memory=self.device.type == "cuda")
+        batches = iter(loader)  # start the workers before torch spins up its threads
+        model, opt, step = self._build()
+        scaler = torch.amp.GradScaler("cuda", enabled=self.amp == torch.float16)
+        faces_prev = [preview_batch(h, range(len(h)), size, cfg.coverage, s) for h, s in zip(held, shifts)]
+        writer = _summary_writer(self.root, step)
+        ctx = _RunContext(self, model, opt, pools, shifts, faces_prev, writer)
+        try:
+            return ctx.loop(batches, step, scaler, on_step, should_stop)
+        finally:
+            writer.close()
+            del batches, loader
+
+    def state(self, model: SwapModel, step: int, pools: tuple[FacePool, FacePool],
+              shifts: tuple[np.ndarray, np.ndarray], extra: dict[str, Any]) -> dict[str, Any]:
+        """The ``state.json`` content at ``step``."""
+        cfg = self.config
+        config = dataclasses.asdict(cfg)
+        config["betas"] = list(cfg.betas)
+        return {
+            "model": model.name, "step": step, "input_size": model.input_size, "arch": model.arch.to_json(),
+            "align": {"centering": "face", "coverage": cfg.coverage, "size": model.input_size},
+            "mask": cfg.mask, "facesets": self.facesets,
+            "faces": {"a": len(pools[0]), "b": len(pools[1])}, "holdout_every": cfg.holdout_every,
+            "color_shift": {"a": [round(float(v), 6) for v in shifts[0]], "b": [round(float(v), 6) for v in shifts[1]]},
+            "device": describe(self.device), "precision": str(self.amp or torch.float32).replace("torch.", ""),
+            "params": model.param_count(), "flops_per_example": model.flops_per_example(),
+            "config": config, "masque_version": __version__,
+            "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra,
+        }
+
+
+class _RunContext:
+    """The mutable part of one :meth:`Trainer.run`: model, optimiser, counters, writers."""
+
+    def __init__(self, trainer: Trainer, model: SwapModel, opt: torch.optim.Optimizer,
+                 pools: tuple[FacePool, FacePool], shifts: tuple[np.ndarray, np.ndarray],
+                 faces_prev: list[np.ndarray], writer: Any) -> None:
+        self.t, self.model, self.opt, self.pools, self.shifts = trainer, model, opt, pools, shifts
+        self.faces_prev, self.writer = faces_prev, writer
+        self.cfg = trainer.config
+        self.examples = int((trainer.previous or {}).get("examples", 0))
+        self.losses: dict[str, float] = dict((trainer.previous or {}).get("loss", {}))
+        self.history: list[tuple[int, float]] = []
+
+    def loop(self, batches: Any, step: int, scaler: torch.amp.GradScaler, on_step: Callable[[StepInfo], None] | None,
+             should_stop: Callable[[], bool] | None) -> TrainSummary:
+        cfg, start_step = self.cfg, step
+        begin = time.perf_counter()
+        deadline = begin + cfg.minutes * 60 if cfg.minutes is not None else math.inf
+        window_t, window_steps, rate, interrupted = begin, 0, 0.0, False
+        pending: list[dict[str, torch.Tensor]] = []
+        try:
+            while (cfg.steps is None or step < cfg.steps) and time.perf_counter() < deadline:
+                if should_stop is not None and should_stop():
+                    interrupted = True
+                    break
+                pending.append(self.step(next(batches), scaler))
+                step += 1
+                self.examples += 2 * cfg.batch
+                window_steps += 1
+                if step % cfg.log_every == 0 or step == cfg.steps:
+                    now = time.perf_counter()
+                    rate = 2 * cfg.batch * window_steps / max(now - window_t, 1e-9)
+                    window_t, window_steps = now, 0
+                    self.read_out(step, pending, rate)
+                    pending = []
+                if on_step is not None:
+                    on_step(StepInfo(step, cfg.steps, rate, dict(self.losses), self.opt.param_groups[0]["lr"],
+                                     time.perf_counter() - begin))
+                if step % cfg.preview_every == 0:
+                    self.preview(step)
+                if step % cfg.save_every == 0:
+                    self.save(step)
+        except KeyboardInterrupt:
+            interrupted = True
+        if pending:
+            self.read_out(step, pending, rate)
+        seconds = time.perf_counter() - begin
+        if step != start_step:
+            self.save(step)
+            if step % cfg.preview_every != 0:
+                self.preview(step)
+        done = step - start_step
+        return TrainSummary(start_step, step, seconds, 2 * cfg.batch * done / seconds if seconds > 0 else 0.0,
+                            dict(self.losses), self.history, interrupted, self.t.previous is not None)
+
+    def step(self, batch: dict[str, torch.Tensor], scaler: torch.amp.GradScaler) -> dict[str, torch.Tensor]:
+        """One optimisation step on a batch from :func:`masque.train.data.make_batch`."""
+        dev, b = self.t.device, self.cfg.batch
+        nb = dev.type == "cuda"
+
+        def nchw(t: torch.Tensor) -> torch.Tensor:
+            t = t.to(dev, non_blocking=nb).permute(0, 3, 1, 2)  # NHWC memory: channels_last for free
+            return t if self.cfg.channels_last else t.contiguous()
+
+        x, target, aux = nchw(batch["warped"]), nchw(batch["target"]), nchw(batch["aux"])
+        mask, weight = aux[:, :1] * (1 / 255), aux[:, 1:2]
+        with self.t._autocast():
+            z = self.model.encoder(x)
+            outs = [self.model.decoders[side](zs) for side, zs in zip(SIDES, z.split(b))]
+        losses: dict[str, torch.Tensor] = {}
+        total = torch.zeros((), device=dev)
+        for i, (side, (rgb, mask_pred)) in enumerate(zip(SIDES, outs)):
+            part = slice(i * b, (i + 1) * b)
+            terms = face_loss(rgb, mask_pred, target[part], mask[part], weight[part], self.cfg.loss)
+            total = total + terms["total"]
+            losses.update({f"{k}_{side}": v.detach() for k, v in terms.items()})
+        self.opt.zero_grad(set_to_none=True)
+        scaler.scale(total).backward()
+        scaler.step(self.opt)
+        scaler.update()
+        return losses
+
+    def read_out(self, step: int, pending: list[dict[str, torch.Tensor]], rate: float) -> None:
+        """Average the pending per-step losses (one device sync), log them to TensorBoard."""
+        keys = pending[0].keys()
+        means = torch.stack([torch.stack([p[k] for p in pending]).float().mean() for k in keys]).tolist()
+        self.losses = {k: round(v, 6) for k, v in zip(keys, means)}
+        self.history.append((step, self.losses["total_a"] + self.losses["total_b"]))
+        for k, v in self.losses.items():
+            self.writer.add_scalar(f"loss/{k}", v, step)
+        self.writer.add_scalar("speed/examples_per_s", rate, step)
+        self.writer.add_scalar("lr", self.opt.param_groups[0]["lr"], step)
+
+    def preview(self, step: int) -> None:
+        grid = preview_grid(self.model, self.faces_prev[0], self.faces_prev[1], self.t.device, self.t._autocast())
+        write_preview(self.t.root / "previews" / f"step_{step:07d}.png", grid, label=self.cfg.label_previews)
+        self.writer.add_image("preview", grid, step, dataformats="HWC")
+
+    def save(self, step: int) -> None:
+        extra = {"examples": self.examples, "loss": self.losses}
+        ckpt.save_checkpoint(self.t.root, self.model, self.opt, self.t.state(self.model, step, self.pools,
+                                                                             self.shifts, extra))
+        self.writer.flush()
+
+
+def _summary_writer(root: Path, step: int) -> Any:
+    """A TensorBoard writer on ``root/logs``; events after ``step`` from an interrupted run are dropped."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(root / "logs"), purge_step=step if step > 0 else None)
