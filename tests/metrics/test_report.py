@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 
-from masque import assets
 from masque.media import read_image, write_image
 from masque.metrics import evaluate, format_summary, write_report
 from masque.provenance import verify_file
