@@ -13,7 +13,7 @@ from masque.errors import InvalidMediaError
 from masque.face import AnalyzerConfig, FaceAnalyzer
 from masque.media import is_image_path, is_video_path, read_image
 from masque.oneshot import OneShotSwapper, SwapConfig, TargetSelector
-from masque.oneshot.files import swap_path
+from masque.oneshot.files import swap_path, target_files
 from masque.oneshot.track import TrackerConfig
 from masque.provenance import Labeler
 from masque.provenance.manifest import MIME_TYPES
@@ -74,7 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _check_output(target: Path, output: Path, labelled: bool) -> None:
-    """Refuse, before any work, an output the target's kind or the labeller cannot have."""
+    """Refuse, before any work, a missing target, or an output its kind or the labeller cannot have."""
+    target_files(target)
     if target.is_dir():
         if output.exists() and not output.is_dir():
             raise InvalidMediaError(f"TARGET {target} is a folder, so OUTPUT must be a folder; {output} is a file")
@@ -101,8 +102,11 @@ def run(args: argparse.Namespace) -> int:
         ref = Path(args.target_face)
         selector = TargetSelector.from_reference(read_image(ref), analyzer, name=str(ref))
     tracking = TrackerConfig(redetect_every=args.redetect_every, smooth=args.smooth)
-    with progress_bar("swap", unit="frame") as cb:
-        s = swap_path(swapper, args.target, args.output, analyzer, labeler, selector, tracking, progress=cb)
+    if is_image_path(args.target):  # one image: nothing to show progress of
+        s = swap_path(swapper, args.target, args.output, analyzer, labeler, selector, tracking)
+    else:
+        with progress_bar("swap", unit="frame" if is_video_path(args.target) else "file") as cb:
+            s = swap_path(swapper, args.target, args.output, analyzer, labeler, selector, tracking, progress=cb)
     print(f"{s.frames} frame(s) in {s.files} file(s), {s.swapped} with a face swapped, {s.seconds:.1f} s, "
           f"{s.fps:.1f} frames/s -> {args.output}")
     return 0

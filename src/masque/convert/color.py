@@ -24,7 +24,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from masque.convert.blend import harmonic_fill
+from masque.convert.blend import expand, harmonic_fill, shrink
 from masque.registry import Registry
 
 #: the registered colour matchers: ``COLOR_MATCHERS.get(name)(face, target, mask)``
@@ -67,9 +67,13 @@ def rct(face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     m = _check(face, target, mask).astype(np.uint8)
     if cv2.countNonZero(m) < MIN_PIXELS:
         return face.copy()
-    f_lab, t_lab = cv2.cvtColor(face, cv2.COLOR_RGB2LAB), cv2.cvtColor(target, cv2.COLOR_RGB2LAB)
-    f_mu, f_sd = _stats(f_lab, m)
-    t_mu, t_sd = _stats(t_lab, m)
+    f_lab = cv2.cvtColor(face, cv2.COLOR_RGB2LAB)
+    # statistics on a half-size copy of both (4x fewer pixels, same means; spreads shrink alike)
+    m2 = (shrink(m * np.uint8(255), 2) == 255).astype(np.uint8)
+    if cv2.countNonZero(m2) < MIN_PIXELS:
+        m2 = (shrink(m * np.uint8(255), 2) > 0).astype(np.uint8)
+    f_mu, f_sd = _stats(cv2.cvtColor(shrink(face, 2), cv2.COLOR_RGB2LAB), m2)
+    t_mu, t_sd = _stats(cv2.cvtColor(shrink(target, 2), cv2.COLOR_RGB2LAB), m2)
     gain = np.clip(t_sd / np.maximum(f_sd, 1e-3), 1 / _MAX_STD_RATIO, _MAX_STD_RATIO)
     affine = np.concatenate([np.diag(gain), (t_mu - f_mu * gain)[:, None]], axis=1)
     return cv2.cvtColor(cv2.transform(f_lab, affine), cv2.COLOR_LAB2RGB)
@@ -117,15 +121,15 @@ def _local_gain(face: np.ndarray, target: np.ndarray, m: np.ndarray, luma: bool)
     _, _, bw, bh = cv2.boundingRect(m)
     sigma = max(1.0, _RATIO_SIGMA * max(bw, bh))
     # Everything here is smooth at the scale of sigma: work on a grid ~sigma/3 px apart
-    factor = max(1.0, sigma / 3.0)
-    size = (max(1, int(round(w / factor))), max(1, int(round(h / factor))))
-    small_sigma = sigma * size[0] / w
+    factor = max(1, int(round(sigma / 3.0)))
+    small_sigma = sigma / factor
 
     def low_pass(image: np.ndarray) -> np.ndarray:
-        if luma:
-            image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
-        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-        return cv2.GaussianBlur(small, (0, 0), small_sigma).reshape(size[1], size[0], -1)
+        small = shrink(image, factor)
+        if luma and small.ndim == 3:
+            small = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)  # grey is linear: shrink first
+        small = cv2.GaussianBlur(small.astype(np.float32), (0, 0), small_sigma)
+        return small.reshape(small.shape[0], small.shape[1], -1)
 
     weight = low_pass(m * np.uint8(255)) / 255.0
     blur_f = low_pass(cv2.bitwise_and(face, face, mask=m))
@@ -138,12 +142,13 @@ def _local_gain(face: np.ndarray, target: np.ndarray, m: np.ndarray, luma: bool)
     if known.any():
         gain = harmonic_fill(gain.astype(np.float32), known)
     gain = np.clip(gain, 1 / _MAX_GAIN, _MAX_GAIN).astype(np.float32)
-    return cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, -1)
+    return expand(gain, factor, (w, h)).reshape(h, w, -1)
 
 
 def _apply_gain(face: np.ndarray, gain: np.ndarray) -> np.ndarray:
-    out = face * gain
-    return np.clip(out + 0.5, 0, 255, out=out).astype(np.uint8)
+    if gain.shape[2] == 1:
+        gain = cv2.merge([gain, gain, gain])
+    return cv2.multiply(face, gain, dtype=cv2.CV_8U)  # saturating, rounded
 
 
 @COLOR_MATCHERS.register("ratio")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from masque.convert.blend import expand, shrink
 from masque.face.mask import MaskKind, mask_points
 
 _SUBPIXEL_BITS = 4
@@ -72,12 +73,11 @@ def skin_like(image: np.ndarray, reference: np.ndarray, region: np.ndarray, step
         ``(H, W)`` ``uint8`` 0/255, zero outside ``region``.
     """
     h, w = region.shape
-    size = (max(1, w // step), max(1, h // step))
-    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small = shrink(image, step)
     lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
-    ref = lab[cv2.resize(reference, size, interpolation=cv2.INTER_NEAREST).ravel() > 0]
-    keep = np.zeros(size[::-1], np.uint8)
-    idx = np.flatnonzero(cv2.resize(region, size, interpolation=cv2.INTER_NEAREST).ravel())
+    ref = lab[shrink(reference, step).ravel() == 255]
+    keep = np.zeros(small.shape[:2], np.uint8)
+    idx = np.flatnonzero(shrink(region, step).ravel() == 255)
     if len(ref) < 20 or len(idx) == 0:
         return np.zeros_like(region)
     # a floor of 3 levels on every axis: a flat, evenly lit face must not make the model a needle
@@ -86,7 +86,7 @@ def skin_like(image: np.ndarray, reference: np.ndarray, region: np.ndarray, step
     dist2 = np.einsum("ij,jk,ik->i", d, np.linalg.inv(cov).astype(np.float32), d)
     keep.ravel()[idx[dist2 < _SKIN_DISTANCE2]] = 255
     keep = cv2.morphologyEx(cv2.morphologyEx(keep, cv2.MORPH_CLOSE, _disk(1)), cv2.MORPH_OPEN, _disk(1))
-    out = cv2.resize(keep, (w, h), interpolation=cv2.INTER_LINEAR)
+    out = expand(keep, step, (w, h))
     out = np.where(out > 127, np.uint8(255), np.uint8(0))
     out[region == 0] = 0
     return out

@@ -121,28 +121,36 @@ def warp_mesh(src_image: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, t
     """
     x0, y0, x1, y1 = (int(v) for v in roi)
     w, h = x1 - x0, y1 - y0
-    gw, gh = -(-w // step), -(-h // step)  # the coarse grid; it may overhang the box by a pixel
+    # the coarse grid starts one cell before the box and ends one after: upsampling it then
+    # interpolates everywhere in the box and never clamps at its border
+    pad = 1 if step > 1 else 0
+    gx0, gy0 = x0 - pad * step, y0 - pad * step
+    gw, gh = -(-w // step) + 2 * pad, -(-h // step) + 2 * pad
     table, ok = triangle_affines(src_pts, dst_pts, triangles)
     labels = np.zeros((gh, gw), np.uint16)
-    # coarse pixel j sits at x = x0 + step * j + (step - 1) / 2, the centre of its block
+    # coarse pixel j sits at x = gx0 + step * j + (step - 1) / 2, the centre of its block
     centre = (step - 1) / 2
-    local = (np.asarray(dst_pts, np.float64) - (x0 + centre, y0 + centre)) / step
+    local = (np.asarray(dst_pts, np.float64) - (gx0 + centre, gy0 + centre)) / step
     local = np.round(local * (1 << _SUBPIXEL_BITS)).astype(np.int32)
     for k in np.flatnonzero(ok):
         cv2.fillConvexPoly(labels, local[triangles[k]], int(k) + 1, lineType=cv2.LINE_8, shift=_SUBPIXEL_BITS)
-    # label 0 (no triangle) maps to a point far outside the source: remap returns 0 there
+    # label 0 (no triangle) maps to a point far outside the source (remap returns 0 there);
+    # next to a triangle it borrows that triangle's map, so that interpolating the coarse map
+    # (step > 1) stays right up to the covered edge
     table = np.concatenate([np.array([[0, 0, -1e4, 0, 0, -1e4]], np.float32), table], axis=0)
-    coef = table[labels]  # (gh, gw, 6)
-    xs = (x0 + centre + step * np.arange(gw, dtype=np.float32))[None, :]
-    ys = (y0 + centre + step * np.arange(gh, dtype=np.float32))[:, None]
+    grown = np.where(labels > 0, labels, cv2.dilate(labels, np.ones((3, 3), np.uint8))) if step > 1 else labels
+    coef = table[grown]  # (gh, gw, 6)
+    xs = (gx0 + centre + step * np.arange(gw, dtype=np.float32))[None, :]
+    ys = (gy0 + centre + step * np.arange(gh, dtype=np.float32))[:, None]
     map_x = coef[..., 0] * xs + coef[..., 1] * ys + coef[..., 2]
     map_y = coef[..., 3] * xs + coef[..., 4] * ys + coef[..., 5]
     if step > 1:
         # resize's half-pixel convention puts coarse pixel j at fine x = step * j + (step - 1) / 2
         full = (gw * step, gh * step)
-        map_x = cv2.resize(map_x, full, interpolation=cv2.INTER_LINEAR)[:h, :w]
-        map_y = cv2.resize(map_y, full, interpolation=cv2.INTER_LINEAR)[:h, :w]
-        labels = cv2.resize(labels, full, interpolation=cv2.INTER_NEAREST)[:h, :w]
+        crop = np.s_[step : step + h, step : step + w]
+        map_x = cv2.resize(map_x, full, interpolation=cv2.INTER_LINEAR)[crop]
+        map_y = cv2.resize(map_y, full, interpolation=cv2.INTER_LINEAR)[crop]
+        labels = cv2.resize(labels, full, interpolation=cv2.INTER_NEAREST)[crop]
     warped = cv2.remap(src_image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     covered = labels > 0
     warped[~covered] = 0
