@@ -119,9 +119,23 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, size: int = 256,
                centering: Centering = "face", coverage: float = 1.0) -> AlignedFace:
     """Warp the face with ``landmarks`` (68, 2, source pixels) out of an RGB ``uint8`` image."""
     mat = alignment_matrix(landmarks, size, centering, coverage)
-    crop = cv2.warpAffine(image, mat, (size, size), flags=cv2.INTER_AREA if mat_scale(mat) < 1 else cv2.INTER_CUBIC,
-                          borderMode=cv2.BORDER_REFLECT101)
-    return AlignedFace(crop, mat, transform_points(landmarks, mat))
+    return AlignedFace(warp_crop(image, mat, size), mat, transform_points(landmarks, mat))
+
+
+def warp_crop(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """Warp ``image`` by ``matrix`` into a ``size`` x ``size`` crop without aliasing.
+
+    warpAffine has no area filter, so a big shrink (a face in a large photo) would alias: warp
+    at about the source's scale first, then shrink with ``INTER_AREA``.
+    """
+    scale = mat_scale(matrix)
+    if scale >= 0.75:
+        return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REFLECT101)
+    big = int(np.ceil(size / scale))
+    up = np.asarray(matrix, np.float64) * (big / size)
+    crop = cv2.warpAffine(image, up, (big, big), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
 
 
 def mat_scale(matrix: np.ndarray) -> float:

@@ -1,0 +1,48 @@
+"""``masque convert``: swap faces in a video, image or folder with a trained model."""
+
+from __future__ import annotations
+
+import argparse
+
+from masque.commands._labels import add_label_arguments, label_config_from_args
+from masque.commands._progress import progress_bar
+from masque.convert.files import convert_path
+from masque.convert.pipeline import ConvertConfig, Converter, model_input_check
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("convert", help="swap faces with a trained model",
+                       description="Encode each face with the shared encoder, decode it with the other person's "
+                       "decoder, and paste it back. Video keeps its size, frame rate, frame count and audio.")
+    p.add_argument("input", metavar="INPUT", help="video, image or folder of images")
+    p.add_argument("-m", "--model", required=True, metavar="MODEL_DIR", help="folder written by `masque train`")
+    p.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="same kind as INPUT")
+    p.add_argument("--to", choices=["a", "b"], default="b", help="draw the faces as person a or b (default b)")
+    p.add_argument("--color", default="rct", help="colour matching: rct, hist, avg, ratio, none (default rct)")
+    p.add_argument("--blend", default="gaussian", help="gaussian (feathered), poisson, seamless, none")
+    p.add_argument("--mask", choices=["learned", "components", "extended"], default="learned")
+    p.add_argument("--erode", type=float, default=0.0, metavar="PX", help="shrink the mask (negative grows it)")
+    p.add_argument("--feather", type=float, default=None, metavar="PX", help="blend width (default 6%% of face)")
+    p.add_argument("--smooth", type=float, default=0.5, metavar="F", help="temporal landmark smoothing, 0-0.95")
+    p.add_argument("--identity", metavar="REF_IMAGE", help="swap only this person")
+    p.add_argument("--crf", type=int, default=18, metavar="N", help="H.264 quality (lower is better)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    add_label_arguments(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from masque.faceset.extract import reference_embeddings
+    from masque.train.checkpoint import load_model
+    from masque.train.device import pick_device
+
+    model, state = load_model(args.model, device=pick_device(args.device))
+    model_input_check(model, state, args.model)
+    identity = reference_embeddings([args.identity])[0] if args.identity else None
+    config = ConvertConfig(to=args.to, color=args.color, blend=args.blend, mask=args.mask, erode=args.erode,
+                           feather=args.feather, smooth=args.smooth, identity=identity, crf=args.crf)
+    converter = Converter(model, state, config)
+    with progress_bar("convert", unit="frame") as cb:
+        s = convert_path(converter, args.input, args.output, label_config_from_args(args, "composite"), progress=cb)
+    print(f"{s.frames} frames, {s.faces} faces swapped, {s.seconds:.1f} s, {s.fps:.1f} frames/s -> {args.output}")
+    return 0
