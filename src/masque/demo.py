@@ -73,14 +73,15 @@ def _extract(clip: Path, faceset: Path, log: Log, result: DemoResult) -> Path:
 
 
 def _train(facesets: dict[str, Path], model_dir: Path, config: DemoConfig, log: Log, result: DemoResult) -> None:
-    from masque.train.trainer import TrainConfig, train
+    from masque.train.trainer import TrainConfig, Trainer
 
     tc = TrainConfig(model=config.model, batch=config.batch, minutes=config.minutes, device=config.device)
-    s = train(facesets["a"], facesets["b"], model_dir, tc)
-    log(f"train {config.model}: step {s.start_step} -> {s.step}, {s.examples_per_s:.1f} examples/s, "
-        f"loss {s.loss:.4f}")
-    result.summary["train"] = {"model": config.model, "step": s.step, "examples_per_s": round(s.examples_per_s, 1),
-                               "loss": round(float(s.loss), 5)}
+    s = Trainer(facesets["a"], facesets["b"], model_dir, tc).run()
+    losses = ", ".join(f"{k} {v:.4f}" for k, v in s.losses.items())
+    log(f"train {config.model}: step {s.start_step} -> {s.step} ({'resumed' if s.resumed else 'new'}), "
+        f"{s.examples_per_s:.1f} examples/s, {losses}")
+    result.summary["train"] = {"model": config.model, "start_step": s.start_step, "step": s.step,
+                               "examples_per_s": round(s.examples_per_s, 1), "losses": s.losses}
     previews = sorted((model_dir / "previews").glob("*.png"))
     if previews:
         shutil.copyfile(previews[-1], config.out / "preview.png")

@@ -6,7 +6,6 @@ import and one entry below.
 
 from types import ModuleType
 
-from masque.commands import evaluate, extract, faceset, swap, verify
-from masque.commands import model, train
+from masque.commands import convert, demo, evaluate, extract, faceset, model, swap, train, verify
 
-COMMANDS: list[ModuleType] = [extract, faceset, train, model, swap, verify, evaluate]
+COMMANDS: list[ModuleType] = [extract, faceset, train, model, convert, swap, evaluate, verify, demo]

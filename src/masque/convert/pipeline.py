@@ -88,6 +88,11 @@ class Converter:
         # 8-bit output cannot show the difference
         self.amp = amp_dtype(self.device) if self.config_precision(config) else None
         self.config = config or ConvertConfig()
+        # the trainer shifted each side's colours toward the mean of both; the faces fed in here
+        # are of the side that is not ``to``, so they get that side's shift (RGB in [0, 1])
+        source_side = "a" if self.config.to == "b" else "b"
+        shift = (state.get("color_shift") or {}).get(source_side, (0.0, 0.0, 0.0))
+        self.shift = torch.tensor(shift, dtype=torch.float32).view(1, 3, 1, 1)
         align = state.get("align") or {}
         self.centering = str(align.get("centering", "face"))
         self.coverage = float(align.get("coverage", 1.0))
@@ -117,7 +122,7 @@ class Converter:
                  for f, per in zip(frames, mats) for m in per]
         if not crops:
             return [f.copy() for f in frames]
-        x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(255)
+        x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(255).add_(self.shift).clamp_(0, 1)
         x = x.to(self.device).contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None):
             rgb, mask = self.model.swap(x, self.config.to)
