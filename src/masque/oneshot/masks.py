@@ -57,38 +57,40 @@ def _disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
-def skin_like(image: np.ndarray, reference: np.ndarray, region: np.ndarray, step: int = 4) -> np.ndarray:
-    """The pixels of ``region`` whose colour is like that of the ``reference`` pixels.
+def skin_like(image: np.ndarray, reference: np.ndarray, region: np.ndarray, keep: np.ndarray,
+              step: int = 4) -> np.ndarray:
+    """``keep`` grown into the pixels of ``region`` whose colour is like the ``reference`` pixels'.
 
     A Gaussian colour model in CIE Lab (mean and covariance of the reference pixels); a pixel is
     skin when its squared Mahalanobis distance is under 16 (99.9 % of a Gaussian's own pixels).
-    The test runs on a grid ``step`` pixels apart and the answer is interpolated, with small
-    gaps closed and lone specks removed.
+    The test runs on a grid ``step`` pixels apart; skin cells are joined to ``keep`` and small
+    gaps closed there (so no seam opens between the two), then the answer is interpolated.
 
     Args:
         image: ``(H, W, 3)`` ``uint8`` RGB.
-        reference, region: ``(H, W)`` ``uint8`` masks (non-zero = in).
+        reference, region, keep: ``(H, W)`` ``uint8`` masks (non-zero = in).
 
     Returns:
-        ``(H, W)`` ``uint8`` 0/255, zero outside ``region``.
+        ``(H, W)`` ``uint8`` 0/255: ``keep``, plus the skin-coloured part of ``region``.
     """
     h, w = region.shape
     small = shrink(image, step)
     lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
     ref = lab[shrink(reference, step).ravel() == 255]
-    keep = np.zeros(small.shape[:2], np.uint8)
-    idx = np.flatnonzero(shrink(region, step).ravel() == 255)
-    if len(ref) < 20 or len(idx) == 0:
-        return np.zeros_like(region)
-    # a floor of 3 levels on every axis: a flat, evenly lit face must not make the model a needle
-    cov = np.cov(ref.T) + np.eye(3) * 9.0
-    d = lab[idx] - ref.mean(0)
-    dist2 = np.einsum("ij,jk,ik->i", d, np.linalg.inv(cov).astype(np.float32), d)
-    keep.ravel()[idx[dist2 < _SKIN_DISTANCE2]] = 255
-    keep = cv2.morphologyEx(cv2.morphologyEx(keep, cv2.MORPH_CLOSE, _disk(1)), cv2.MORPH_OPEN, _disk(1))
-    out = expand(keep, step, (w, h))
-    out = np.where(out > 127, np.uint8(255), np.uint8(0))
-    out[region == 0] = 0
+    cells = np.zeros(small.shape[:2], np.uint8)
+    idx = np.flatnonzero(shrink(region, step).ravel())  # every cell that touches the region
+    if len(ref) >= 20 and len(idx):
+        # a floor of 3 levels on every axis: an evenly lit face must not make the model a needle
+        cov = np.cov(ref.T) + np.eye(3) * 9.0
+        d = lab[idx] - ref.mean(0)
+        dist2 = np.einsum("ij,jk,ik->i", d, np.linalg.inv(cov).astype(np.float32), d)
+        cells.ravel()[idx[dist2 < _SKIN_DISTANCE2]] = 255
+    cells = cv2.morphologyEx(cells, cv2.MORPH_OPEN, _disk(1))  # lone specks among hair
+    cells[shrink(keep, step) > 0] = 255
+    cells = cv2.morphologyEx(cells, cv2.MORPH_CLOSE, _disk(1))
+    grown = expand(cells, step, (w, h)) > 127
+    out = np.where(grown & (region > 0), np.uint8(255), np.uint8(0))
+    out[keep > 0] = 255
     return out
 
 
@@ -120,12 +122,11 @@ def swap_masks(landmarks: np.ndarray, roi: tuple[int, int, int, int], target: np
         _fill(stats, part, off, 0, grow=2 * grow)
     for part in (lm[36:42], lm[42:48]):  # lashes and eye shadow reach well past the lids
         _fill(stats, part, off, 0, grow=3 * grow)
-    paste = core.copy()
+    paste = core
     if kind == "extended":
-        band = np.zeros_like(core)
-        _fill(band, mask_points(lm, "extended"), off)
-        band[core > 0] = 0
-        paste[skin_like(target, stats, band) > 0] = 255
+        hull = np.zeros_like(core)
+        _fill(hull, mask_points(lm, "extended"), off)
+        paste = skin_like(target, stats, hull, core)
     if keep_mouth:
         # An open mouth keeps the target's teeth and tongue, with a margin so no source lip
         # stretched over the opening shows. A closed one still keeps its lip line: a source

@@ -26,6 +26,7 @@ from masque.errors import NoFaceFoundError
 from masque.face import SAME_PERSON_THRESHOLD, Face, FaceAnalyzer, identity_distance
 from masque.face.mask import MaskKind, mask_points
 from masque.oneshot.masks import MOUTH_OPEN_RATIO, face_width, swap_masks
+from masque.oneshot.symmetry import far_side, mirror_face, mirror_weights
 from masque.oneshot.warp import mesh_points, triangulate, warp_mesh
 
 _ROI_PAD = 4
@@ -62,11 +63,45 @@ class SwapConfig:
             raise ValueError(f"feather is a fraction of the face width in [0, 0.5), got {self.feather}")
 
 
+@dataclass(frozen=True)
+class _SourceMesh:
+    """A source face ready to warp: its triangulation and an image pyramid with mesh points."""
+
+    triangles: np.ndarray
+    levels: list[tuple[np.ndarray, np.ndarray]]
+    width: float
+
+    @classmethod
+    def build(cls, image: np.ndarray, landmarks: np.ndarray) -> _SourceMesh:
+        """Crop the face's surroundings, then halve them per octave down to a 48 px face, so a
+        big source photo is never aliased onto a small target face."""
+        width = face_width(landmarks)
+        pts = mesh_points(landmarks)
+        pad = 0.1 * width
+        x0, y0 = np.maximum(np.floor(pts.min(0) - pad), 0).astype(int)
+        x1, y1 = np.minimum(np.ceil(pts.max(0) + pad), image.shape[1::-1]).astype(int)
+        img = np.ascontiguousarray(image[y0:y1, x0:x1])
+        pts = pts - np.array([x0, y0], np.float32)
+        levels = [(img, pts)]
+        while width / 2 ** len(levels) >= 48 and min(img.shape[:2]) >= 32:
+            img = cv2.pyrDown(img)
+            pts = (pts - 0.5) / 2  # pyrDown pixel i covers source pixels 2i and 2i + 1
+            levels.append((img, pts))
+        return cls(triangulate(landmarks), levels, width)
+
+    def warp(self, dst: np.ndarray, target_width: float, roi: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`warp_mesh` from the pyramid level whose face is the smallest at least as wide."""
+        level = int(np.clip(np.floor(np.log2(self.width / max(target_width, 1.0))), 0, len(self.levels) - 1))
+        img, pts = self.levels[level]
+        return warp_mesh(img, pts, dst, self.triangles, roi)
+
+
 class OneShotSwapper:
     """Pastes one source face onto any number of target faces.
 
     Everything that depends on the source alone (triangulation, mesh, an image pyramid so a big
-    source photo is not aliased onto a small target face) is computed once, here.
+    source photo is not aliased onto a small target face) is computed once, here. A source
+    turned clearly to one side is also prepared mirrored (:mod:`masque.oneshot.symmetry`).
 
     Args:
         source_image: ``(H, W, 3)`` ``uint8`` RGB photo of the source person.
@@ -80,26 +115,12 @@ class OneShotSwapper:
             raise ValueError(f"source image must be (H, W, 3) uint8 RGB, got {source_image.shape} {source_image.dtype}")
         self.config = config or SwapConfig()
         self.landmarks = np.asarray(source_landmarks, np.float32)
-        self.triangles = triangulate(self.landmarks)
-        self._width = face_width(self.landmarks)
-        self._pyramid = self._build_pyramid(source_image)
+        self._source = _SourceMesh.build(source_image, self.landmarks)
+        self.triangles = self._source.triangles
+        self._side, self._mirror_strength = far_side(self.landmarks)
+        self._mirror = _SourceMesh.build(*mirror_face(source_image, self.landmarks)) if self._mirror_strength > 0 else None
         self._blend = BLENDERS.get(self.config.blend)
         self._match = COLOR_MATCHERS.get(self.config.color)
-
-    def _build_pyramid(self, image: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(image, mesh points) per octave, cropped to the face's surroundings to save memory."""
-        pts = mesh_points(self.landmarks)
-        pad = 0.1 * self._width
-        x0, y0 = np.maximum(np.floor(pts.min(0) - pad), 0).astype(int)
-        x1, y1 = np.minimum(np.ceil(pts.max(0) + pad), image.shape[1::-1]).astype(int)
-        img = np.ascontiguousarray(image[y0:y1, x0:x1])
-        pts = pts - np.array([x0, y0], np.float32)
-        levels = [(img, pts)]
-        while self._width / 2 ** len(levels) >= 48 and min(img.shape[:2]) >= 32:
-            img = cv2.pyrDown(img)
-            pts = (pts - 0.5) / 2  # pyrDown pixel i covers source pixels 2i and 2i + 1
-            levels.append((img, pts))
-        return levels
 
     @classmethod
     def from_image(cls, image: np.ndarray, analyzer: FaceAnalyzer, face_index: int = 0,
@@ -149,9 +170,13 @@ class OneShotSwapper:
             return  # the face is (almost) entirely outside the frame
         roi = (int(x0), int(y0), int(x1), int(y1))
         target_width = face_width(landmarks)
-        level = int(np.clip(np.floor(np.log2(self._width / max(target_width, 1.0))), 0, len(self._pyramid) - 1))
-        src_img, src_pts = self._pyramid[level]
-        warped, covered = warp_mesh(src_img, src_pts, dst, self.triangles, roi)
+        warped, covered = self._source.warp(dst, target_width, roi)
+        if self._mirror is not None:
+            # the source's far side is foreshortened: take that half from the mirrored source
+            mirrored, covered_m = self._mirror.warp(dst, target_width, roi)
+            weight = mirror_weights(landmarks, roi, self._side, self._mirror_strength, target_width)
+            warped = cv2.blendLinear(mirrored, warped, weight, 1.0 - weight)
+            covered &= covered_m
         crop = frame[y0:y1, x0:x1]
         paste, stats = swap_masks(landmarks, roi, crop, self.config.mask, self.config.keep_mouth,
                                   self.config.mouth_open_ratio)

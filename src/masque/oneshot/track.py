@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from masque.face import Face, FaceAnalyzer
+from masque.face import Detection, Face, FaceAnalyzer
 from masque.face.landmarks import landmarks_bbox
+from masque.face.pose import head_pose
 from masque.oneshot.masks import face_width
 from masque.oneshot.swap import TargetSelector
 
@@ -114,7 +115,7 @@ class FaceTracker:
         self._tracks = kept
         self._since_detect += 1
         if self._detect_next or not self._tracks or self._since_detect >= self.config.redetect_every:
-            self._redetect(frame)
+            self._redetect(frame, gray)
         for track in self._tracks:
             track.smoothed = self._smooth(track.smoothed, track.face.landmarks)
         return [t.smoothed.copy() for t in self._tracks]
@@ -134,17 +135,24 @@ class FaceTracker:
         keep = self.config.smooth * float(np.exp(-motion / _MOTION_SCALE))
         return (keep * previous + (1.0 - keep) * current).astype(np.float32)
 
-    def _redetect(self, frame: np.ndarray) -> None:
+    def _redetect(self, frame: np.ndarray, gray: np.ndarray) -> None:
+        """Confirm the tracked faces with detector boxes, drop lost ones, start new ones.
+
+        Only the boxes are needed to confirm a tracked face, so landmarks (about 3 ms a face) are
+        predicted only for the faces that start a new track.
+        """
         self.detections += 1
         self._since_detect = 0
         self._detect_next = False
-        detections = self.analyzer.detect(frame)
-        free = list(range(len(detections)))  # indices: Face holds arrays, so == is ambiguous
+        min_face = self.analyzer.config.min_face
+        boxes = [d for d in self.analyzer.detector.detect(frame) if d.bbox[2] - d.bbox[0] >= min_face]
+        boxes.sort(key=lambda d: -(d.bbox[2] - d.bbox[0]) * (d.bbox[3] - d.bbox[1]))
+        free = list(range(len(boxes)))
         survivors = []
         for track in self._tracks:
             box = landmarks_bbox(track.face.landmarks)
-            best = max(free, key=lambda i: _iou(box, detections[i].bbox), default=None)
-            if best is not None and _iou(box, detections[best].bbox) >= self.config.min_iou:
+            best = max(free, key=lambda i: _iou(box, boxes[i].bbox), default=None)
+            if best is not None and _iou(box, boxes[best].bbox) >= self.config.min_iou:
                 free.remove(best)
                 track.misses = 0
                 survivors.append(track)
@@ -152,19 +160,24 @@ class FaceTracker:
                 track.misses += 1
                 self._detect_next = True  # look again next frame rather than in N frames
                 survivors.append(track)
-        self._tracks = self._admit(frame, survivors, detections, free)
+        self._tracks = self._admit(frame, gray, survivors, boxes, free)
 
-    def _admit(self, frame: np.ndarray, tracks: list[_Track], detections: list[Face],
+    def _face(self, gray: np.ndarray, detection: Detection) -> Face:
+        lm = self.analyzer.predictor.predict(gray, detection.bbox)
+        return Face(detection.bbox, lm, detection.score, pose=head_pose(lm, gray.shape[:2]))
+
+    def _admit(self, frame: np.ndarray, gray: np.ndarray, tracks: list[_Track], boxes: list[Detection],
                free: list[int]) -> list[_Track]:
-        """Start tracks for new faces (``detections[i]`` for ``i`` in ``free``), as the selector allows."""
+        """Start tracks for new faces (``boxes[i]`` for ``i`` in ``free``), as the selector allows."""
         mode = self.selector.mode
-        new = [detections[i] for i in free]
         if mode == "all":
-            return tracks + [_Track(f, f.landmarks) for f in new]
+            return tracks + [_Track(f, f.landmarks) for f in (self._face(gray, boxes[i]) for i in free)]
         if mode == "largest":
             if 0 in free:  # the largest face is not the one followed so far: switch to it
-                return [_Track(detections[0], detections[0].landmarks)]
+                face = self._face(gray, boxes[0])
+                return [_Track(face, face.landmarks)]
             return tracks[:1]
-        if tracks or not new:  # reference: one person, already followed or absent
+        if tracks or not free:  # reference: one person, already followed or absent
             return tracks[:1]
+        new = [self._face(gray, boxes[i]) for i in free]
         return [_Track(f, f.landmarks) for f in self.selector.select(frame, new, self.analyzer)]
