@@ -11,7 +11,9 @@ from masque.errors import NoFaceFoundError
 from masque.face import identity_distance, landmark_mask
 from masque.face.types import Face
 from masque.oneshot import OneShotSwapper, SwapConfig, TargetSelector, swap_image
+from masque.media import VideoReader
 from masque.oneshot.masks import face_width, mouth_openness
+from masque.oneshot.symmetry import far_side
 
 PAIRS = [("obama.jpg", "biden.jpg"), ("biden.jpg", "obama.jpg")]
 
@@ -139,6 +141,29 @@ def test_face_at_the_frame_edge_is_handled(analyzer, photo) -> None:
     swapper = OneShotSwapper.from_image(photo("obama.jpg"), analyzer)
     out = swapper.swap(half, [face.landmarks - np.array([x0, 0], np.float32)])
     assert out.shape == half.shape and np.any(out != half)
+
+
+def test_turned_source_does_not_smear_background_over_the_far_cheek(analyzer, photo, fixture_path) -> None:
+    # Biden is turned to one side: his far cheek is foreshortened, with the curtain behind it
+    assert far_side(analyzer.detect(photo("biden.jpg"))[0].landmarks)[1] > 0.5
+    assert far_side(analyzer.detect(photo("obama.jpg"))[0].landmarks)[1] == 0
+    frame = next(iter(VideoReader(fixture_path("clip_short.mp4"))))
+    lm = analyzer.detect(frame)[0].landmarks
+    width = face_width(lm)
+
+    def cheek_chroma_gap(img: np.ndarray) -> float:
+        lab = cv2.cvtColor(img, cv2.COLOR_RGB2LAB).astype(float)
+        means = []
+        for a, b in ((2, 31), (14, 35)):  # halfway from the jaw to the nostril: mid-cheek
+            x, y = ((lm[a] + lm[b]) / 2).astype(int)
+            r = int(0.06 * width)
+            means.append(lab[y - r:y + r, x - r:x + r, 1:].reshape(-1, 2).mean(0))
+        return float(np.linalg.norm(means[0] - means[1]))
+
+    plain = OneShotSwapper.from_image(photo("biden.jpg"), analyzer, config=SwapConfig(mirror=False))
+    mirrored = OneShotSwapper.from_image(photo("biden.jpg"), analyzer)
+    gap_plain, gap_mirrored = cheek_chroma_gap(plain.swap(frame, [lm])), cheek_chroma_gap(mirrored.swap(frame, [lm]))
+    assert gap_mirrored < 0.6 * gap_plain and gap_mirrored < 12, (gap_plain, gap_mirrored)
 
 
 def test_config_rejects_unknown_names() -> None:

@@ -44,6 +44,8 @@ class SwapConfig:
             identity distance to the source from about 0.56 to 0.48.
         feather: width of the soft edge inside the mask, as a fraction of the face's width.
         keep_mouth: keep the target's mouth interior (teeth, tongue) when its mouth is open.
+        mirror: when the source face is turned to one side, take its far (foreshortened) half
+            from the mirrored near half.
         mouth_open_ratio: inner-lip gap over mouth width above which a mouth counts as open.
     """
 
@@ -52,6 +54,7 @@ class SwapConfig:
     mask: MaskKind = "extended"
     feather: float = 0.06
     keep_mouth: bool = True
+    mirror: bool = True
     mouth_open_ratio: float = MOUTH_OPEN_RATIO
 
     def __post_init__(self) -> None:
@@ -118,7 +121,9 @@ class OneShotSwapper:
         self._source = _SourceMesh.build(source_image, self.landmarks)
         self.triangles = self._source.triangles
         self._side, self._mirror_strength = far_side(self.landmarks)
-        self._mirror = _SourceMesh.build(*mirror_face(source_image, self.landmarks)) if self._mirror_strength > 0 else None
+        self._mirror = None
+        if self.config.mirror and self._mirror_strength > 0:
+            self._mirror = _SourceMesh.build(*mirror_face(source_image, self.landmarks))
         self._blend = BLENDERS.get(self.config.blend)
         self._match = COLOR_MATCHERS.get(self.config.color)
 
