@@ -104,3 +104,14 @@ def test_scene_without_faces_then_with(analyzer, short_frames, fixture_path) -> 
     tracker = FaceTracker(analyzer, TargetSelector("all"))
     assert tracker.update(cv2.resize(empty, (640, 360))) == []
     assert len(tracker.update(short_frames[0])) == 1
+
+
+def test_damaged_video_leaves_no_output(tmp_path, analyzer, swapper, fixture_path) -> None:
+    from masque.errors import InvalidMediaError
+
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    out = tmp_path / "out.mp4"
+    with pytest.raises(InvalidMediaError, match="damaged.mp4"):
+        swap_video(swapper, damaged, out, analyzer, Labeler(LabelConfig(kind="composite")))
+    assert list(tmp_path.iterdir()) == [damaged]  # no output, no temporary file left behind

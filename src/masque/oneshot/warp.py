@@ -101,6 +101,18 @@ def triangle_affines(src_pts: np.ndarray, dst_pts: np.ndarray, triangles: np.nda
     return m.transpose(0, 2, 1).reshape(-1, 6).astype(np.float32), ok
 
 
+def _label_triangles(points: np.ndarray, triangles: np.ndarray, ids: np.ndarray, origin: tuple[float, float],
+                     step: int, shape: tuple[int, int]) -> np.ndarray:
+    """``(h, w)`` ``uint16`` map of which triangle covers each cell of a grid ``step`` px apart
+    whose cell (0, 0) is centred on ``origin``; 0 where none does."""
+    labels = np.zeros(shape, np.uint16)
+    local = (np.asarray(points, np.float64) - origin) / step
+    local = np.round(local * (1 << _SUBPIXEL_BITS)).astype(np.int32)
+    for tri, k in zip(triangles, ids):
+        cv2.fillConvexPoly(labels, local[tri], int(k), lineType=cv2.LINE_8, shift=_SUBPIXEL_BITS)
+    return labels
+
+
 def warp_mesh(src_image: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, triangles: np.ndarray,
               roi: tuple[int, int, int, int], step: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Warp ``src_image`` so its mesh lands on ``dst_pts``, rendering only the box ``roi``.
@@ -127,13 +139,10 @@ def warp_mesh(src_image: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, t
     gx0, gy0 = x0 - pad * step, y0 - pad * step
     gw, gh = -(-w // step) + 2 * pad, -(-h // step) + 2 * pad
     table, ok = triangle_affines(src_pts, dst_pts, triangles)
-    labels = np.zeros((gh, gw), np.uint16)
     # coarse pixel j sits at x = gx0 + step * j + (step - 1) / 2, the centre of its block
     centre = (step - 1) / 2
-    local = (np.asarray(dst_pts, np.float64) - (gx0 + centre, gy0 + centre)) / step
-    local = np.round(local * (1 << _SUBPIXEL_BITS)).astype(np.int32)
-    for k in np.flatnonzero(ok):
-        cv2.fillConvexPoly(labels, local[triangles[k]], int(k) + 1, lineType=cv2.LINE_8, shift=_SUBPIXEL_BITS)
+    labels = _label_triangles(dst_pts, triangles[ok], np.flatnonzero(ok) + 1, (gx0 + centre, gy0 + centre),
+                              step, (gh, gw))
     # label 0 (no triangle) maps to a point far outside the source (remap returns 0 there);
     # next to a triangle it borrows that triangle's map, so that interpolating the coarse map
     # (step > 1) stays right up to the covered edge
