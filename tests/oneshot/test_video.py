@@ -115,3 +115,12 @@ def test_damaged_video_leaves_no_output(tmp_path, analyzer, swapper, fixture_pat
     with pytest.raises(InvalidMediaError, match="damaged.mp4"):
         swap_video(swapper, damaged, out, analyzer, Labeler(LabelConfig(kind="composite")))
     assert list(tmp_path.iterdir()) == [damaged]  # no output, no temporary file left behind
+
+
+def test_reference_mode_ignores_other_people_cheaply(analyzer, photo, short_frames) -> None:
+    other = TargetSelector.from_reference(photo("obama.jpg"), analyzer)
+    tracker = FaceTracker(analyzer, other, TrackerConfig(redetect_every=10))
+    assert all(tracker.update(f) == [] for f in short_frames[:30])
+    assert tracker.detections == 3  # not every frame: the face there is known to be someone else
+    same = TargetSelector.from_reference(short_frames[40], analyzer)
+    assert len(FaceTracker(analyzer, same).update(short_frames[0])) == 1

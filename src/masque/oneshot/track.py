@@ -96,6 +96,9 @@ class FaceTracker:
         self._since_detect = 0
         self._detect_next = True
         self._thumb: np.ndarray | None = None
+        # faces seen at the last detection that the selector turned down (other people): no
+        # need to detect and embed them again on the very next frame
+        self._only_others = False
         self.detections = 0  # how many frames ran the detector (for benchmarks and tests)
 
     def update(self, frame: np.ndarray) -> list[np.ndarray]:
@@ -104,6 +107,7 @@ class FaceTracker:
         shape = gray.shape[:2]
         if self._scene_cut(gray):
             self._tracks = []  # after a cut, the predictor would still "find" a face where one was
+            self._only_others = False
         kept = []
         for track in self._tracks:
             moved = self.analyzer.relocate(frame, track.face, gray)
@@ -114,7 +118,8 @@ class FaceTracker:
                 self._detect_next = True
         self._tracks = kept
         self._since_detect += 1
-        if self._detect_next or not self._tracks or self._since_detect >= self.config.redetect_every:
+        idle = not self._tracks and not self._only_others
+        if self._detect_next or idle or self._since_detect >= self.config.redetect_every:
             self._redetect(frame, gray)
         for track in self._tracks:
             track.smoothed = self._smooth(track.smoothed, track.face.landmarks)
@@ -144,6 +149,7 @@ class FaceTracker:
         self.detections += 1
         self._since_detect = 0
         self._detect_next = False
+        self._only_others = False
         min_face = self.analyzer.config.min_face
         boxes = [d for d in self.analyzer.detector.detect(frame) if d.bbox[2] - d.bbox[0] >= min_face]
         boxes.sort(key=lambda d: -(d.bbox[2] - d.bbox[0]) * (d.bbox[3] - d.bbox[1]))
@@ -180,4 +186,6 @@ class FaceTracker:
         if tracks or not free:  # reference: one person, already followed or absent
             return tracks[:1]
         new = [self._face(gray, boxes[i]) for i in free]
-        return [_Track(f, f.landmarks) for f in self.selector.select(frame, new, self.analyzer)]
+        chosen = self.selector.select(frame, new, self.analyzer)
+        self._only_others = not chosen
+        return [_Track(f, f.landmarks) for f in chosen]
