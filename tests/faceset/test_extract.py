@@ -187,3 +187,19 @@ def test_tracking_between_detections_matches_detecting_every_frame(tmp_path, sho
         gaps.append(float(np.linalg.norm(a.embedding - b.embedding)))
     # a track's embedding is its person's: far inside the 0.6 same-person radius, exact on detections
     assert max(gaps) < 0.35 and np.mean(gaps) < 0.15 and gaps[0] < 1e-3
+
+
+def test_extract_workers_start_after_torch_has_run_threads(tmp_path, fixture_path) -> None:
+    """Forked workers used to hang in torch after the parent had run torch's OpenMP threads."""
+    script = (
+        "import torch, sys\n"
+        "torch.set_num_threads(2)\n"
+        "torch.nn.functional.conv2d(torch.rand(8, 16, 64, 64), torch.rand(16, 16, 3, 3)).sum()\n"
+        "from masque.faceset.extract import ExtractConfig, extract_faceset\n"
+        "s = extract_faceset([sys.argv[1]], sys.argv[2], ExtractConfig(workers=2, every=12))\n"
+        "print(s.faces)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(fixture_path("clip_short.mp4")), str(tmp_path / "fs")],
+                          capture_output=True, text=True, timeout=180, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "6"

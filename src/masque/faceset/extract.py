@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from masque.cpu import torch_threads
 from masque.errors import InputNotFoundError, InvalidMediaError, MasqueError, NoFaceFoundError
 from masque.faceset import worker
 from masque.faceset.store import FaceSet
@@ -135,7 +136,7 @@ def extract_faceset(inputs: Sequence[str | os.PathLike[str]], output: str | os.P
         total = sum(j.todo for j in jobs)
         if progress:
             progress(0, total)
-        with worker.pool(config, Path(output)) as pool:
+        with worker.pool(config) as pool, torch_threads(1):  # torch runs here beside the workers
             for job in jobs:
                 _run_job(fs, pool, job, config, summary, progress, total)
     summary.seconds = time.perf_counter() - start
@@ -217,8 +218,9 @@ def _run_job(fs: FaceSet, pool: worker.Pool, job: _Job, config: ExtractConfig, s
              progress: Progress | None, total: int) -> None:
     gate = threading.Semaphore(max(2, 2 * config.workers) + 1)
     failure: list[BaseException] = []
-    for result in pool.map(_chunks(job, config, gate, failure)):
-        for frame in result.frames:
+    embedder = pool.state.analyzer.embedder
+    for pending in pool.map(_chunks(job, config, gate, failure)):
+        for frame in worker.finish_chunk(pending, embedder, config, fs.root):
             fs.commit_frame(job.source_id, frame.index, frame.records)
             summary.frames += 1
             summary.faces += len(frame.records)

@@ -1,6 +1,9 @@
-"""The per-frame work of extract, run in worker processes: detect, landmark, embed, align, write.
+"""The per-frame work of extract.
 
-Each worker loads the models once (pool initializer) and handles chunks of consecutive frames.
+Worker processes detect, track, landmark, align, score and PNG-encode; they never touch torch.
+The parent runs the identity network on the chips they return, filters by identity, writes the
+PNGs and commits. Keeping torch in one process matters: a process forked after torch's OpenMP
+threads have run can hang in its first parallel region.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from masque.faceset.store import FACES_DIR, FaceRecord
 from masque.media.image import atomic_write_bytes, encode_image
 
 if TYPE_CHECKING:
+    from masque.face.embed import DlibEmbedder
     from masque.faceset.extract import ExtractConfig
 
 
@@ -35,91 +39,87 @@ class Chunk:
 
 
 @dataclass
-class FrameResult:
-    index: int
-    records: list[FaceRecord]
-    rejected: int
+class PendingFace:
+    """A face analysed by a worker, waiting for its embedding.
+
+    ``chip`` is the ResNet input when the face was detected; a tracked face has ``parent``
+    instead: its index in the previous frame, whose embedding it keeps.
+    """
+
+    record: FaceRecord
+    png: bytes
+    chip: np.ndarray | None
+    parent: int | None
 
 
 @dataclass
-class ChunkResult:
-    frames: list[FrameResult]
+class FrameResult:
+    index: int
+    records: list[FaceRecord]
+    rejected: int = 0
 
 
 class _State:
-    """What one worker holds: the models, loaded once."""
+    """What a worker holds: the detector and landmark predictor, loaded once."""
 
-    def __init__(self, config: ExtractConfig, root: Path) -> None:
+    def __init__(self, config: ExtractConfig) -> None:
         from masque.face import AnalyzerConfig, FaceAnalyzer
 
         self.config = config
-        self.root = root
         self.analyzer = FaceAnalyzer(AnalyzerConfig(detector=config.detector, upsample=config.upsample,
                                                     max_side=config.max_side, min_face=config.min_face))
-        self.reference = None if config.identity is None else np.asarray(config.identity, np.float32).mean(0)
 
 
 _STATE: _State | None = None  # per worker process; set by the pool initializer only
 
 
-def _init(state: _State, threads: int) -> None:
+def _init(state: _State) -> None:
     global _STATE
-    import torch
-
-    # one core per worker: the workers already run in parallel, and nested thread pools on
-    # the same cores only add switching
-    torch.set_num_threads(threads)
-    cv2.setNumThreads(threads)
+    cv2.setNumThreads(1)  # the workers already fill the cores
     _STATE = state
 
 
-def _process(chunk: Chunk) -> ChunkResult:
+Analysed = list[tuple[int, list[PendingFace]]]  # (frame index, its faces) for each frame of a chunk
+
+
+def _process(chunk: Chunk) -> Analysed:
     if _STATE is None:
         raise RuntimeError("extract worker used before its initializer ran")
-    return process_chunk(_STATE, chunk)
+    return analyse_chunk(_STATE, chunk)
 
 
-def process_chunk(state: _State, chunk: Chunk) -> ChunkResult:
-    """Analyse every frame of ``chunk`` and write its aligned faces as PNGs.
+def analyse_chunk(state: _State, chunk: Chunk) -> Analysed:
+    """Faces of every frame of ``chunk``, aligned and encoded, embeddings still to compute.
 
     Faces are tracked between consecutive frames (landmarks re-predicted around the previous
-    ones) and fully re-detected every ``detect_every`` frames. A tracked face keeps the identity
-    embedding computed where it was detected, unless ``embed_every_frame``; the embeddings a
-    chunk needs go through the network as one batch.
+    ones) and fully re-detected every ``detect_every`` frames.
     """
-    found, parents = _find_faces(state, chunk)
-    todo = [(k, j) for k, per_frame in enumerate(found) for j in range(len(per_frame)) if (k, j) not in parents]
-    if todo:
-        chips = np.stack([face_chip(chunk.frames[k][1], found[k][j].landmarks) for k, j in todo])
-        for (k, j), emb in zip(todo, state.analyzer.embedder.embed_chips(chips)):
-            found[k][j] = dataclasses.replace(found[k][j], embedding=emb)
-    for (k, j), (pk, pj) in sorted(parents.items()):  # frame order: a parent is filled before its child
-        found[k][j] = dataclasses.replace(found[k][j], embedding=found[pk][pj].embedding)
-    return ChunkResult([_write_frame(state, chunk.source_id, index, frame, faces)
-                        for (index, frame), faces in zip(chunk.frames, found)])
-
-
-def _find_faces(state: _State, chunk: Chunk) -> tuple[list[list[Face]], dict[tuple[int, int], tuple[int, int]]]:
-    """Faces of each frame, and for each tracked face whose embedding its track gives, the
-    ``(frame, face)`` position of the face it was tracked from."""
-    out: list[list[Face]] = []
-    parents: dict[tuple[int, int], tuple[int, int]] = {}
+    out: Analysed = []
+    previous: list[Face] = []
     prev_index = -10
     for k, (index, frame) in enumerate(chunk.frames):
-        if k == 0 or k % state.config.detect_every == 0 or index - prev_index > 2:
-            out.append(state.analyzer.detect(frame))
+        if k % state.config.detect_every == 0 or index - prev_index > 2:
+            faces = state.analyzer.detect(frame)
+            parents: list[int | None] = [None] * len(faces)
         else:
-            gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-            kept = []
-            for j, before in enumerate(out[-1]):
-                moved = state.analyzer.relocate(frame, before, gray)
-                if _plausible(before, moved):
-                    if not state.config.embed_every_frame:
-                        parents[(k, len(kept))] = (k - 1, j)
-                    kept.append(moved)
-            out.append(kept)
-        prev_index = index
-    return out, parents
+            faces, parents = _track(state, frame, previous)
+        if state.config.embed_every_frame:
+            parents = [None] * len(faces)
+        out.append((index, [_pending(state, chunk.source_id, index, frame, j, f, p)
+                            for j, (f, p) in enumerate(zip(faces, parents))]))
+        previous, prev_index = faces, index
+    return out
+
+
+def _track(state: _State, frame: np.ndarray, previous: list[Face]) -> tuple[list[Face], list[int | None]]:
+    gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    faces, parents = [], []
+    for j, before in enumerate(previous):
+        moved = state.analyzer.relocate(frame, before, gray)
+        if _plausible(before, moved):
+            faces.append(moved)
+            parents.append(j)
+    return faces, parents
 
 
 def _plausible(before: Face, after: Face) -> bool:
@@ -130,46 +130,54 @@ def _plausible(before: Face, after: Face) -> bool:
     return bool(0.8 < s1 / max(s0, 1e-6) < 1.25 and shift < 0.25 * s0)
 
 
-def _write_frame(state: _State, source_id: int, index: int, frame: np.ndarray, faces: list[Face]) -> FrameResult:
-    records, rejected = [], 0
-    for face_index, face in enumerate(faces):
-        if state.reference is not None and face.embedding is not None and \
-                identity_distance(face.embedding, state.reference) > state.config.identity_threshold:
-            rejected += 1
-            continue
-        aligned = align_face(frame, face.landmarks, state.config.size, state.config.centering)  # type: ignore[arg-type]
-        mask = landmark_mask(aligned.landmarks, aligned.image.shape[:2])
-        name = f"{FACES_DIR}/{source_id:04d}_{index:07d}_{face_index}.png"
-        atomic_write_bytes(state.root / name, encode_image(aligned.image, ".png"))
-        yaw, pitch, roll = face.pose or (float("nan"),) * 3
-        records.append(FaceRecord("", index, face_index, face.bbox, face.landmarks, aligned.matrix,
-                                  face.embedding, yaw, pitch, roll, blur_score(aligned.image, mask), face.score,
-                                  name))
-    return FrameResult(index, records, rejected)
+def _pending(state: _State, source_id: int, index: int, frame: np.ndarray, face_index: int, face: Face,
+             parent: int | None) -> PendingFace:
+    aligned = align_face(frame, face.landmarks, state.config.size, state.config.centering)  # type: ignore[arg-type]
+    mask = landmark_mask(aligned.landmarks, aligned.image.shape[:2])
+    yaw, pitch, roll = face.pose or (float("nan"),) * 3
+    record = FaceRecord("", index, face_index, face.bbox, face.landmarks, aligned.matrix, None, yaw, pitch, roll,
+                        blur_score(aligned.image, mask), face.score,
+                        f"{FACES_DIR}/{source_id:04d}_{index:07d}_{face_index}.png")
+    chip = face_chip(frame, face.landmarks) if parent is None else None
+    return PendingFace(record, encode_image(aligned.image, ".png"), chip, parent)
+
+
+def finish_chunk(pending: Analysed, embedder: DlibEmbedder, config: ExtractConfig, root: Path) -> list[FrameResult]:
+    """Embed (one batch per chunk), give tracked faces their track's embedding, drop other
+    people when an identity is set, and write the kept faces' PNGs."""
+    chips = [p.chip for _, frame in pending for p in frame if p.chip is not None]
+    embs = iter(embedder.embed_chips(np.stack(chips)) if chips else ())
+    reference = None if config.identity is None else np.asarray(config.identity, np.float32).mean(0)
+    results, previous = [], []
+    for index, frame in pending:
+        current = [next(embs) if p.chip is not None else previous[p.parent] for p in frame]  # type: ignore[index]
+        result = FrameResult(index, [])
+        for p, emb in zip(frame, current):
+            if reference is not None and identity_distance(emb, reference) > config.identity_threshold:
+                result.rejected += 1
+                continue
+            atomic_write_bytes(root / p.record.image, p.png)
+            result.records.append(dataclasses.replace(p.record, embedding=emb))
+        results.append(result)
+        previous = current
+    return results
 
 
 class Pool:
     """Ordered map of chunks over worker processes, or inline when ``workers == 0``."""
 
-    def __init__(self, config: ExtractConfig, root: Path) -> None:
-        self.workers = config.workers
-        if self.workers <= 0:
-            self._state: _State | None = _State(config, root)
+    def __init__(self, config: ExtractConfig) -> None:
+        self.state = _State(config)
+        if config.workers <= 0:
             self._pool = None
         else:
-            self._state = None
-            # fork, as torch's DataLoader does on Linux: starts in milliseconds, needs no
-            # `if __name__ == "__main__"` guard in the user's script, and passes initargs
-            # without pickling, so the models load once, here, and the workers share their memory
-            ctx = mp.get_context("fork")
-            state = _State(config, root)
-            state.analyzer.embedder  # noqa: B018 - load the lazy ResNet before forking too
-            self._pool = ctx.Pool(self.workers, initializer=_init, initargs=(state, 1))
+            # fork: starts in milliseconds, needs no `if __name__ == "__main__"` guard in the
+            # user's script, and hands the loaded models to the workers without pickling
+            self._pool = mp.get_context("fork").Pool(config.workers, initializer=_init, initargs=(self.state,))
 
-    def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
+    def map(self, chunks: Iterable[Chunk]) -> Iterator[Analysed]:
         if self._pool is None:
-            state = self._state
-            return (process_chunk(state, c) for c in chunks)  # type: ignore[arg-type]
+            return (analyse_chunk(self.state, c) for c in chunks)
         return self._pool.imap(_process, chunks)
 
     def close(self) -> None:
@@ -179,8 +187,8 @@ class Pool:
 
 
 @contextmanager
-def pool(config: ExtractConfig, root: Path | None = None) -> Iterator[Pool]:
-    p = Pool(config, root or Path(os.getcwd()))
+def pool(config: ExtractConfig) -> Iterator[Pool]:
+    p = Pool(config)
     try:
         yield p
     finally:
