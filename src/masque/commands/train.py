@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--lr", type=float, default=5e-5, help="Adam learning rate (default 5e-5)")
     p.add_argument("--workers", type=int, default=1, help="augmentation processes (default 1)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads (default: measured, all cores or one, whichever steps faster)")
     p.add_argument("--no-amp", action="store_true", help="train in float32 even where bf16/fp16 is available")
     p.add_argument("--seed", type=int, default=0, help="initialisation and augmentation seed")
     p.set_defaults(func=run)
@@ -56,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     model = args.model or (previous or {}).get("model") or "original"
     config = TrainConfig(model=model, batch=args.batch, steps=args.steps, minutes=args.minutes,
                          save_every=args.save_every, preview_every=args.preview_every, device=args.device,
-                         lr=args.lr, workers=args.workers, amp=not args.no_amp, seed=args.seed)
+                         lr=args.lr, workers=args.workers, amp=not args.no_amp, seed=args.seed,
+                         threads=args.threads)
     trainer = Trainer(args.faceset_a, args.faceset_b, args.model_dir, config)
     start = int((previous or {}).get("step", 0))
     if previous:

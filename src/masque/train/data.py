@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import signal
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,13 +109,19 @@ def load_pool(path: str | Path, input_size: int, coverage: float, mask_kind: Mas
             raise FaceSetError(f"face set {path} has no faces to train on; extract more footage of this person")
         images = np.empty((len(records), res, res, 3), np.uint8)
         aux = np.empty((len(records), res, res, 2), np.uint8)
-        for i, rec in enumerate(records):
+
+        def load(i: int) -> None:
+            rec = records[i]
             crop = read_image(fs.image_path(rec))
             if crop.shape[:2] != (CROP, CROP):
                 raise FaceSetError(f"{fs.image_path(rec)} is {crop.shape[1]}x{crop.shape[0]}, not {CROP} px")
             images[i] = cv2.resize(crop, (res, res), interpolation=cv2.INTER_AREA)
             # crop pixel centres -> stored pixel centres
             aux[i] = face_aux((rec.aligned_landmarks + 0.5) * (res / CROP) - 0.5, res, mask_kind)
+
+        # PNG decoding releases the GIL: threads overlap it
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            list(pool.map(load, range(len(records))))
     return FacePool(images, aux, np.array([r.id for r in records]), str(path))
 
 

@@ -37,7 +37,8 @@ from masque.train import checkpoint as ckpt
 from masque.train.data import AugmentConfig, BatchStream, FacePool, batch_loader, load_pool, mean_color, preview_batch
 from masque.train.device import amp_dtype, describe, pick_device
 from masque.train.losses import LossConfig, face_loss
-from masque.train.preview import write_preview, preview_grid
+from masque.train.preview import preview_grid, write_preview
+from masque.train.threads import ThreadTuner
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ class TrainConfig:
         seed: weight initialisation and augmentation seed.
         preview_faces: rows of the preview grid.
         log_every: steps between loss read-outs (TensorBoard, progress).
+        threads: CPU threads for the step; ``None`` measures all-cores against one thread
+            every 200 steps and keeps the faster (see :mod:`masque.train.threads`).
         label_previews: watermark and sign preview PNGs as synthetic.
     """
 
@@ -87,6 +90,7 @@ class TrainConfig:
     seed: int = 0
     preview_faces: int = 4
     log_every: int = 10
+    threads: int | None = None
     label_previews: bool = True
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -204,7 +208,7 @@ class Trainer:
             group["lr"], group["betas"] = self.config.lr, self.config.betas
         if self.config.gemm and self.device.type == "cpu" and self.amp == torch.bfloat16:
             x = torch.zeros(1, 3, model.input_size, model.input_size, device=self.device)
-            enable_gemm(model, x, run=lambda: model(x, "a"))
+            enable_gemm(model, x, run=lambda: [model(x, side) for side in SIDES])
         return model, opt, step
 
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -270,41 +274,36 @@ class _RunContext:
         self.examples = int((trainer.previous or {}).get("examples", 0))
         self.losses: dict[str, float] = dict((trainer.previous or {}).get("loss", {}))
         self.history: list[tuple[int, float]] = []
+        self.pending: list[dict[str, torch.Tensor]] = []
+        self.begin = self.window_t = self.rate = 0.0
+        self.window_steps = 0
 
     def loop(self, batches: Any, step: int, scaler: torch.amp.GradScaler, on_step: Callable[[StepInfo], None] | None,
              should_stop: Callable[[], bool] | None) -> TrainSummary:
         cfg, start_step = self.cfg, step
-        begin = time.perf_counter()
-        deadline = begin + cfg.minutes * 60 if cfg.minutes is not None else math.inf
-        window_t, window_steps, rate, interrupted = begin, 0, 0.0, False
-        pending: list[dict[str, torch.Tensor]] = []
+        self.begin = self.window_t = time.perf_counter()
+        self.window_steps, self.rate, self.pending = 0, 0.0, []
+        deadline = self.begin + cfg.minutes * 60 if cfg.minutes is not None else math.inf
+        tuner, interrupted = self.thread_tuner(), False
         try:
             while (cfg.steps is None or step < cfg.steps) and time.perf_counter() < deadline:
                 if should_stop is not None and should_stop():
                     interrupted = True
                     break
-                pending.append(self.step(next(batches), scaler))
+                batch = next(batches)
+                if tuner is not None:
+                    tuner.before_step()
+                t0 = time.perf_counter()
+                self.pending.append(self.step(batch, scaler))
+                if tuner is not None:
+                    tuner.after_step(time.perf_counter() - t0)
                 step += 1
-                self.examples += 2 * cfg.batch
-                window_steps += 1
-                if step % cfg.log_every == 0 or step == cfg.steps:
-                    now = time.perf_counter()
-                    rate = 2 * cfg.batch * window_steps / max(now - window_t, 1e-9)
-                    window_t, window_steps = now, 0
-                    self.read_out(step, pending, rate)
-                    pending = []
-                if on_step is not None:
-                    on_step(StepInfo(step, cfg.steps, rate, dict(self.losses), self.opt.param_groups[0]["lr"],
-                                     time.perf_counter() - begin))
-                if step % cfg.preview_every == 0:
-                    self.preview(step)
-                if step % cfg.save_every == 0:
-                    self.save(step)
+                self.after_step(step, on_step)
         except KeyboardInterrupt:
             interrupted = True
-        if pending:
-            self.read_out(step, pending, rate)
-        seconds = time.perf_counter() - begin
+        if self.pending:
+            self.read_out(step)
+        seconds = time.perf_counter() - self.begin
         if step != start_step:
             self.save(step)
             if step % cfg.preview_every != 0:
@@ -312,6 +311,34 @@ class _RunContext:
         done = step - start_step
         return TrainSummary(start_step, step, seconds, 2 * cfg.batch * done / seconds if seconds > 0 else 0.0,
                             dict(self.losses), self.history, interrupted, self.t.previous is not None)
+
+    def after_step(self, step: int, on_step: Callable[[StepInfo], None] | None) -> None:
+        """Count, read losses out, report, preview and save on their schedules."""
+        cfg = self.cfg
+        self.examples += 2 * cfg.batch
+        self.window_steps += 1
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            now = time.perf_counter()
+            self.rate = 2 * cfg.batch * self.window_steps / max(now - self.window_t, 1e-9)
+            self.window_t, self.window_steps = now, 0
+            self.read_out(step)
+        if on_step is not None:
+            on_step(StepInfo(step, cfg.steps, self.rate, dict(self.losses), self.opt.param_groups[0]["lr"],
+                             time.perf_counter() - self.begin))
+        if step % cfg.preview_every == 0:
+            self.preview(step)
+        if step % cfg.save_every == 0:
+            self.save(step)
+
+    def thread_tuner(self) -> ThreadTuner | None:
+        """A tuner on CPU when ``threads`` is ``None``; a fixed count otherwise."""
+        if self.t.device.type != "cpu":
+            return None
+        if self.cfg.threads is not None:
+            torch.set_num_threads(max(1, self.cfg.threads))
+            return None
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return ThreadTuner([cores, 1]) if cores > 1 else None
 
     def step(self, batch: dict[str, torch.Tensor], scaler: torch.amp.GradScaler) -> dict[str, torch.Tensor]:
         """One optimisation step on a batch from :func:`masque.train.data.make_batch`."""
@@ -340,8 +367,9 @@ class _RunContext:
         scaler.update()
         return losses
 
-    def read_out(self, step: int, pending: list[dict[str, torch.Tensor]], rate: float) -> None:
+    def read_out(self, step: int) -> None:
         """Average the pending per-step losses (one device sync), log them to TensorBoard."""
+        pending, rate, self.pending = self.pending, self.rate, []
         keys = pending[0].keys()
         means = torch.stack([torch.stack([p[k] for p in pending]).float().mean() for k in keys]).tolist()
         self.losses = {k: round(v, 6) for k, v in zip(keys, means)}
