@@ -190,7 +190,8 @@ def test_tracking_between_detections_matches_detecting_every_frame(tmp_path, sho
 
 
 def test_extract_workers_start_after_torch_has_run_threads(tmp_path, fixture_path) -> None:
-    """Forked workers used to hang in torch after the parent had run torch's OpenMP threads."""
+    """A full-suite run once hung with forked workers stuck in ``torch.set_num_threads``; workers no
+    longer touch torch. This covers the case closest to it that reproduces outside the suite."""
     script = (
         "import torch, sys\n"
         "torch.set_num_threads(2)\n"
