@@ -49,7 +49,7 @@ class FaceAnalyzer:
     @property
     def embedder(self) -> DlibEmbedder:
         if self._embedder is None:  # the ResNet is big; load it only when identities are asked for
-            self._embedder = _default_embedder()
+            self._embedder = default_embedder()
         return self._embedder
 
     def detect(self, image: np.ndarray) -> list[Face]:
@@ -87,7 +87,7 @@ def _shift_box(previous: Face, landmarks: np.ndarray) -> tuple[float, float, flo
     return (x0 + float(d[0]), y0 + float(d[1]), x1 + float(d[0]), y1 + float(d[1]))
 
 
-def _default_embedder() -> DlibEmbedder:
+def default_embedder() -> DlibEmbedder:
     """The fastest embedder available: the PyTorch port of dlib's ResNet, else dlib itself."""
     try:
         from masque.face.resnet import FaceEmbedder

@@ -8,6 +8,7 @@ decode, analysis and writes overlap.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -19,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from masque.cpu import torch_threads
+from masque.face.analyze import default_embedder
+from masque.face.embed import DlibEmbedder
 from masque.errors import InputNotFoundError, InvalidMediaError, MasqueError, NoFaceFoundError
 from masque.faceset import worker
 from masque.faceset.store import FaceSet
@@ -136,9 +139,12 @@ def extract_faceset(inputs: Sequence[str | os.PathLike[str]], output: str | os.P
         total = sum(j.todo for j in jobs)
         if progress:
             progress(0, total)
+        if total <= config.chunk:  # a few images: not worth starting worker processes
+            config = dataclasses.replace(config, workers=0)
+        embedder = default_embedder() if jobs else None
         with worker.pool(config) as pool, torch_threads(1):  # torch runs here beside the workers
             for job in jobs:
-                _run_job(fs, pool, job, config, summary, progress, total)
+                _run_job(fs, pool, embedder, job, config, summary, progress, total)
     summary.seconds = time.perf_counter() - start
     if summary.errors and len(summary.errors) == len(files):
         raise InvalidMediaError("nothing could be read: " + "; ".join(summary.errors))
@@ -214,11 +220,10 @@ def _chunks(job: _Job, config: ExtractConfig, gate: threading.Semaphore,
         yield worker.Chunk(job.source_id, batch)
 
 
-def _run_job(fs: FaceSet, pool: worker.Pool, job: _Job, config: ExtractConfig, summary: ExtractSummary,
-             progress: Progress | None, total: int) -> None:
+def _run_job(fs: FaceSet, pool: worker.Pool, embedder: DlibEmbedder, job: _Job, config: ExtractConfig,
+             summary: ExtractSummary, progress: Progress | None, total: int) -> None:
     gate = threading.Semaphore(max(2, 2 * config.workers) + 1)
     failure: list[BaseException] = []
-    embedder = pool.state.analyzer.embedder
     for pending in pool.map(_chunks(job, config, gate, failure)):
         for frame in worker.finish_chunk(pending, embedder, config, fs.root):
             fs.commit_frame(job.source_id, frame.index, frame.records)

@@ -1,9 +1,14 @@
 """The per-frame work of extract.
 
-Worker processes detect, track, landmark, align, score and PNG-encode; they never touch torch.
-The parent runs the identity network on the chips they return, filters by identity, writes the
-PNGs and commits. Keeping torch in one process matters: a process forked after torch's OpenMP
-threads have run can hang in its first parallel region.
+Worker processes detect, track, landmark, align, score and PNG-encode (dlib holds the GIL, so
+threads would not run them in parallel); they never touch torch. The parent runs the identity
+network on the chips they return, filters by identity, writes the PNGs and commits.
+
+Workers come from a fork server, not from a fork of the caller: a process forked from one whose
+thread pools (OpenMP, OpenCV) have run can hang the first time it touches them (seen in the test
+suite: children stuck in ``pthread_cond_destroy`` inside ``cv2.setNumThreads``). The fork server
+is a clean single-threaded process, so its children are safe; as with ``spawn``, a script that
+calls extract with workers needs the usual ``if __name__ == "__main__":`` guard.
 """
 
 from __future__ import annotations
@@ -73,10 +78,10 @@ class _State:
 _STATE: _State | None = None  # per worker process; set by the pool initializer only
 
 
-def _init(state: _State) -> None:
+def _init(config: ExtractConfig) -> None:
     global _STATE
     cv2.setNumThreads(1)  # the workers already fill the cores
-    _STATE = state
+    _STATE = _State(config)
 
 
 Analysed = list[tuple[int, list[PendingFace]]]  # (frame index, its faces) for each frame of a chunk
@@ -167,17 +172,19 @@ class Pool:
     """Ordered map of chunks over worker processes, or inline when ``workers == 0``."""
 
     def __init__(self, config: ExtractConfig) -> None:
-        self.state = _State(config)
+        self._state: _State | None = None
+        self._pool = None
         if config.workers <= 0:
-            self._pool = None
+            self._state = _State(config)
         else:
-            # fork: starts in milliseconds, needs no `if __name__ == "__main__"` guard in the
-            # user's script, and hands the loaded models to the workers without pickling
-            self._pool = mp.get_context("fork").Pool(config.workers, initializer=_init, initargs=(self.state,))
+            ctx = mp.get_context("forkserver")
+            ctx.set_forkserver_preload(["masque.faceset.worker"])  # imports once, in the server
+            self._pool = ctx.Pool(config.workers, initializer=_init, initargs=(config,))
 
     def map(self, chunks: Iterable[Chunk]) -> Iterator[Analysed]:
         if self._pool is None:
-            return (analyse_chunk(self.state, c) for c in chunks)
+            state = self._state
+            return (analyse_chunk(state, c) for c in chunks)  # type: ignore[arg-type]
         return self._pool.imap(_process, chunks)
 
     def close(self) -> None:
