@@ -294,5 +294,9 @@ def batch_loader(stream: BatchStream, workers: int, pin_memory: bool = False, pr
     """
     if workers <= 0:
         return DataLoader(stream, batch_size=None, num_workers=0)
+    # forkserver, not fork: a child forked from a process whose OpenCV/OpenMP thread pools have
+    # run can hang in its first thread-pool call (seen: workers stuck in _worker_init when the
+    # test suite had used cv2 before); the fork server is a clean single-threaded process
     return DataLoader(stream, batch_size=None, num_workers=workers, worker_init_fn=_worker_init,
-                      prefetch_factor=prefetch, persistent_workers=True, pin_memory=pin_memory)
+                      prefetch_factor=prefetch, persistent_workers=True, pin_memory=pin_memory,
+                      multiprocessing_context="forkserver")
