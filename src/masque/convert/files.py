@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from masque.cpu import torch_threads
-from masque.convert.pipeline import ConvertConfig, Converter, Progress, _threaded, batches, check_inputs
+from masque.convert.pipeline import ConvertConfig, Converter, check_inputs
 from masque.errors import MasqueError
-from masque.media import VideoReader, VideoWriter, is_image_path, read_image, write_image
+from masque.media import is_image_path, read_image, write_image
+from masque.media.pipeline import Progress, process_video
 from masque.provenance import LabelConfig, Labeler
+from masque.provenance.manifest import labelled_name
 
 log = logging.getLogger(__name__)
 
@@ -57,41 +54,6 @@ def convert_path(converter: Converter, input_path: str | os.PathLike[str], outpu
     return summary
 
 
-class _Sink:
-    """Runs ``write`` on each item in a background thread, so labelling and H.264 encoding
-    overlap the next batch; an error in the thread is raised in the caller at the next put or
-    at exit."""
-
-    def __init__(self, write: Callable[[np.ndarray], None], depth: int = 16) -> None:
-        self._write = write
-        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(depth)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            if self._error is None:
-                try:
-                    self._write(item)
-                except BaseException as exc:  # handed to the caller
-                    self._error = exc
-
-    def put(self, item: np.ndarray) -> None:
-        if self._error is not None:
-            raise self._error
-        self._queue.put(item)
-
-    def __enter__(self) -> _Sink:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._queue.put(None)
-        self._thread.join()
-        if self._error is not None and exc[0] is None:
-            raise self._error
-
-
 def _convert_image(converter: Converter, src: Path, dst: Path, labeler: Labeler) -> Path:
     converter.reset()
     out = converter.convert_frames([read_image(src)])[0]
@@ -106,7 +68,7 @@ def _convert_folder(converter: Converter, src: Path, dst: Path, labeler: Labeler
     outputs = []
     for i, path in enumerate(images):
         try:
-            outputs.append(_convert_image(converter, path, dst / path.name, labeler))
+            outputs.append(_convert_image(converter, path, dst / labelled_name(path.name, False), labeler))
         except MasqueError as exc:  # one bad file must not cost the others
             log.warning("skipping %s: %s", path, exc)
         if progress:
@@ -116,16 +78,6 @@ def _convert_folder(converter: Converter, src: Path, dst: Path, labeler: Labeler
 
 def _convert_video(converter: Converter, src: Path, dst: Path, config: ConvertConfig, labeler: Labeler,
                    progress: Progress | None) -> ConvertSummary:
-    reader = VideoReader(src)
-    info = reader.info
-    done = 0
-    with VideoWriter(dst, info.fps, crf=config.crf, audio_from=src if info.has_audio else None) as writer, \
-            _Sink(lambda f: writer.write(labeler.mark(f))) as sink:
-        for batch in batches(_threaded(reader), config.batch):
-            for frame in converter.convert_frames(batch):
-                sink.put(frame)
-            done += len(batch)
-            if progress:
-                progress(done, info.frames or None)
-    labeler.finalize(dst)
+    done = process_video(src, dst, converter.convert_frames, labeler, crf=config.crf, batch=config.batch,
+                         progress=progress)
     return ConvertSummary(frames=done, outputs=(dst,))

@@ -1,17 +1,13 @@
 """``convert``: swap the faces of a video, image or folder with a trained model.
 
 Per frame: track faces, align each onto the model's crop, encode with the shared encoder,
-decode with the other person's decoder, paste back (colour match, blend), label, write.
-Decoding and encoding run in their own threads; faces of several frames go through the
-model as one batch.
+decode with the other person's decoder, paste back (colour match, blend). Faces of several
+frames go through the model as one batch; ``masque.convert.files`` runs it over files.
 """
 
 from __future__ import annotations
 
 import os
-import queue
-import threading
-from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -27,7 +23,6 @@ from masque.face.align import alignment_matrix, transform_points
 from masque.face.mask import landmark_mask
 from masque.models import SwapModel
 
-Progress = Callable[[int, int | None], None]
 MaskSource = Literal["learned", "components", "extended"]
 
 
@@ -143,37 +138,6 @@ class Converter:
             return learned
         s = self.model.input_size
         return landmark_mask(transform_points(landmarks, matrix), (s, s), self.config.mask).astype(np.float32) / 255
-
-
-def _threaded(items: Iterable[np.ndarray], depth: int = 16) -> Iterator[np.ndarray]:
-    """Iterate ``items`` produced by a background thread (decoding overlaps the model)."""
-    q: queue.Queue[object] = queue.Queue(depth)
-    done = object()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                q.put(item)
-        except BaseException as exc:  # handed to the consumer, raised there
-            q.put(exc)
-        q.put(done)
-
-    threading.Thread(target=produce, daemon=True).start()
-    while (item := q.get()) is not done:
-        if isinstance(item, BaseException):
-            raise item
-        yield item  # type: ignore[misc]
-
-
-def batches(frames: Iterable[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
-    batch: list[np.ndarray] = []
-    for f in frames:
-        batch.append(f)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def check_inputs(input_path: Path, output: Path) -> None:

@@ -5,42 +5,26 @@ Every output frame goes through ``labeler.mark`` and every finished file through
 functions to write an unlabelled file other than a :class:`~masque.provenance.LabelConfig` with
 labelling turned off.
 
-A video is processed as a three-stage pipeline: decoding runs in one thread, tracking + swapping
-in the caller's thread, labelling + encoding in another. FFmpeg and OpenCV release the GIL, so on
-two cores the stages overlap. Every decoded frame is written, so the frame count and frame rate
-are kept, and the audio is copied packet for packet; frames without a face pass through.
+A video goes through :func:`masque.media.pipeline.process_video` (decode, swap and encode
+overlapping in three threads; frame count, frame rate and audio kept); frames without a face pass
+through.
 """
 
 from __future__ import annotations
 
-import os
-import queue
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 from masque.errors import InputNotFoundError, InvalidMediaError
 from masque.face import FaceAnalyzer
-from masque.media import VideoReader, VideoWriter, is_image_path, is_video_path, read_image, write_image
+from masque.media import is_image_path, is_video_path, read_image, write_image
+from masque.media.pipeline import FrameLabeler, Progress, process_video
 from masque.oneshot.swap import OneShotSwapper, TargetSelector, swap_image
 from masque.oneshot.track import FaceTracker, TrackerConfig
-from masque.provenance.manifest import MIME_TYPES
-
-Progress = Callable[[int, int | None], None]
-_QUEUE_DEPTH = 8
-
-
-class FrameLabeler(Protocol):
-    """What :class:`masque.provenance.Labeler` offers: ``mark`` frames, ``finalize`` files."""
-
-    def mark(self, frame: np.ndarray) -> np.ndarray: ...
-
-    def finalize(self, path: str | os.PathLike[str]) -> None: ...
+from masque.provenance.manifest import labelled_name
 
 
 @dataclass(frozen=True)
@@ -80,82 +64,6 @@ def swap_image_file(swapper: OneShotSwapper, target: Path, output: Path, analyze
     return SwapStats(1, 1, int(bool(faces)), 1, time.perf_counter() - start)
 
 
-def _prefetch(frames: Iterable[np.ndarray], depth: int = _QUEUE_DEPTH) -> Iterator[np.ndarray]:
-    """Iterate ``frames`` with the iteration (decoding) running ahead in a thread."""
-    q: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    end = object()
-
-    def produce() -> None:
-        try:
-            for frame in frames:
-                while not stop.is_set():
-                    try:
-                        q.put(frame, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put(end)
-        except BaseException as exc:  # handed to the consumer, raised there
-            q.put(exc)
-
-    thread = threading.Thread(target=produce, name="masque-decode", daemon=True)
-    thread.start()
-    try:
-        while (item := q.get()) is not end:
-            if isinstance(item, BaseException):
-                raise item
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        thread.join()
-
-
-class _WriterThread:
-    """Labels and encodes frames in a background thread; errors surface on the next call."""
-
-    def __init__(self, writer: VideoWriter, labeler: FrameLabeler, depth: int = _QUEUE_DEPTH) -> None:
-        self._writer = writer
-        self._labeler = labeler
-        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=depth)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="masque-encode", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (frame := self._queue.get()) is not None:
-            if self._error is None:
-                try:
-                    self._writer.write(self._labeler.mark(frame))
-                except BaseException as exc:  # raised in the caller's thread
-                    self._error = exc
-
-    def put(self, frame: np.ndarray) -> None:
-        if self._error is not None:
-            raise self._error
-        self._queue.put(frame)
-
-    def join(self) -> None:
-        """Wait until every queued frame is written; raise what the thread raised."""
-        self._queue.put(None)
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-
-    def cancel(self) -> None:
-        """Stop after the frame being written; queued frames are dropped, errors ignored."""
-        self._error = self._error or InterruptedError("cancelled")
-        while True:  # make room for the end marker: the thread may be blocked on nothing else
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
-        self._queue.put(None)
-        self._thread.join()
-
-
 def swap_video(swapper: OneShotSwapper, target: Path, output: Path, analyzer: FaceAnalyzer,
                labeler: FrameLabeler, selector: TargetSelector | None = None,
                tracking: TrackerConfig | None = None, crf: int = 18,
@@ -166,27 +74,16 @@ def swap_video(swapper: OneShotSwapper, target: Path, output: Path, analyzer: Fa
     only when complete (written to a temporary name, then renamed).
     """
     start = time.perf_counter()
-    reader = VideoReader(target)
     tracker = FaceTracker(analyzer, selector or TargetSelector(), tracking)
-    total = reader.info.frames or None
-    frames = swapped = 0
-    writer = VideoWriter(output, reader.info.fps, crf=crf, audio_from=target if reader.info.has_audio else None)
-    encoder = _WriterThread(writer, labeler)
-    try:
-        for frame in _prefetch(reader):
-            faces = tracker.update(frame)
-            encoder.put(swapper.swap(frame, faces) if faces else frame)
-            frames += 1
-            swapped += bool(faces)
-            if progress is not None:
-                progress(frames, total)
-        encoder.join()
-        writer.close()
-    except BaseException:
-        encoder.cancel()
-        writer.abort()
-        raise
-    labeler.finalize(output)
+    swapped = 0
+
+    def swap_frames(frames: list[np.ndarray]) -> list[np.ndarray]:
+        nonlocal swapped
+        faces = tracker.update(frames[0])
+        swapped += bool(faces)
+        return [swapper.swap(frames[0], faces) if faces else frames[0]]
+
+    frames = process_video(target, output, swap_frames, labeler, crf=crf, progress=progress)
     return SwapStats(1, frames, swapped, tracker.detections, time.perf_counter() - start)
 
 
@@ -210,13 +107,6 @@ def target_files(target: Path) -> list[Path]:
                             "an .mp4/.mov/.mkv video, or a folder of them")
 
 
-def _labelled_name(path: Path) -> str:
-    """The output name of a folder member: its own, or .png / .mp4 where the manifest cannot go."""
-    if path.suffix.lower() in MIME_TYPES:
-        return path.name
-    return path.stem + (".mp4" if is_video_path(path) else ".png")
-
-
 def swap_path(swapper: OneShotSwapper, target: Path, output: Path, analyzer: FaceAnalyzer,
               labeler: FrameLabeler, selector: TargetSelector | None = None,
               tracking: TrackerConfig | None = None, progress: Progress | None = None) -> SwapStats:
@@ -229,10 +119,11 @@ def swap_path(swapper: OneShotSwapper, target: Path, output: Path, analyzer: Fac
     output.mkdir(parents=True, exist_ok=True)
     stats = SwapStats(0, 0, 0, 0, 0.0)
     for i, path in enumerate(files):
+        out = output / labelled_name(path.name, is_video_path(path))
         if is_video_path(path):
-            stats += swap_video(swapper, path, output / _labelled_name(path), analyzer, labeler, selector, tracking)
+            stats += swap_video(swapper, path, out, analyzer, labeler, selector, tracking)
         else:
-            stats += swap_image_file(swapper, path, output / _labelled_name(path), analyzer, labeler, selector)
+            stats += swap_image_file(swapper, path, out, analyzer, labeler, selector)
         if progress is not None:
             progress(i + 1, len(files))
     return stats

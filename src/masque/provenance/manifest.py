@@ -27,6 +27,18 @@ WATERMARK_ASSERTION = "org.masque.watermark"
 #: formats masque signs; c2pa-python reads more
 MIME_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".mp4": "video/mp4",
               ".m4v": "video/mp4", ".mov": "video/quicktime"}
+
+
+def labelled_name(name: str, is_video: bool) -> str:
+    """The file name to write so a manifest can be embedded: ``name`` itself where the format
+    takes one, else the same stem as ``.mp4`` (video) or ``.png`` (image)."""
+    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if suffix in MIME_TYPES:
+        return name
+    stem = name[: -len(suffix)] if suffix else name
+    return stem + (".mp4" if is_video else ".png")
+
+
 # Failure codes that say nothing about the bytes having changed, only about the credential.
 _CREDENTIAL_CODES = ("signingCredential.", "timeStamp.")
 
