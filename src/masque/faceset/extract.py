@@ -14,15 +14,16 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from masque.cpu import torch_threads
+from masque.errors import InputNotFoundError, InvalidMediaError, MasqueError, NoFaceFoundError
 from masque.face.analyze import default_embedder
 from masque.face.embed import DlibEmbedder
-from masque.errors import InputNotFoundError, InvalidMediaError, MasqueError, NoFaceFoundError
 from masque.faceset import worker
 from masque.faceset.store import FaceSet
 from masque.media import VideoReader, is_image_path, is_video_path, probe_video, read_image
@@ -141,14 +142,29 @@ def extract_faceset(inputs: Sequence[str | os.PathLike[str]], output: str | os.P
             progress(0, total)
         if total <= config.chunk:  # a few images: not worth starting worker processes
             config = dataclasses.replace(config, workers=0)
-        embedder = default_embedder() if jobs else None
+        embedder = _load_in_background(default_embedder) if jobs else None
         with worker.pool(config) as pool, torch_threads(1):  # torch runs here beside the workers
+            embedder = embedder.result() if embedder else None
             for job in jobs:
                 _run_job(fs, pool, embedder, job, config, summary, progress, total)
     summary.seconds = time.perf_counter() - start
     if summary.errors and len(summary.errors) == len(files):
         raise InvalidMediaError("nothing could be read: " + "; ".join(summary.errors))
     return summary
+
+
+def _load_in_background(load: Callable[[], DlibEmbedder]) -> Future[DlibEmbedder]:
+    """Start loading (the identity network) while the worker processes start."""
+    future: Future[DlibEmbedder] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(load())
+        except BaseException as exc:  # re-raised by result()
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="masque-load", daemon=True).start()
+    return future
 
 
 @dataclass

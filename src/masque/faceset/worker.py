@@ -31,6 +31,7 @@ from masque.faceset.store import FACES_DIR, FaceRecord
 from masque.media.image import atomic_write_bytes, encode_image
 
 if TYPE_CHECKING:
+    from masque.face import FaceAnalyzer
     from masque.face.embed import DlibEmbedder
     from masque.faceset.extract import ExtractConfig
 
@@ -67,21 +68,34 @@ class FrameResult:
 class _State:
     """What a worker holds: the detector and landmark predictor, loaded once."""
 
-    def __init__(self, config: ExtractConfig) -> None:
+    def __init__(self, config: ExtractConfig, analyzer: FaceAnalyzer | None = None) -> None:
         from masque.face import AnalyzerConfig, FaceAnalyzer
 
         self.config = config
-        self.analyzer = FaceAnalyzer(AnalyzerConfig(detector=config.detector, upsample=config.upsample,
-                                                    max_side=config.max_side, min_face=config.min_face))
+        wanted = AnalyzerConfig(detector=config.detector, upsample=config.upsample, max_side=config.max_side,
+                                min_face=config.min_face)
+        self.analyzer = analyzer if analyzer is not None and analyzer.config == wanted else FaceAnalyzer(wanted)
 
 
-_STATE: _State | None = None  # per worker process; set by the pool initializer only
+# Per process, never shared: _STATE is set by the pool initializer in each worker; _WARM is the
+# default analyzer the fork server loads once (``warm_up``), so workers forked from it start
+# with the models already in memory instead of each spending a second or two loading them.
+_STATE: _State | None = None
+_WARM: FaceAnalyzer | None = None
+
+
+def warm_up() -> None:
+    """Load the default detector and predictor into this process (the fork server's preload)."""
+    global _WARM
+    from masque.face import FaceAnalyzer
+
+    _WARM = FaceAnalyzer()
 
 
 def _init(config: ExtractConfig) -> None:
     global _STATE
     cv2.setNumThreads(1)  # the workers already fill the cores
-    _STATE = _State(config)
+    _STATE = _State(config, _WARM)
 
 
 Analysed = list[tuple[int, list[PendingFace]]]  # (frame index, its faces) for each frame of a chunk
@@ -178,7 +192,7 @@ class Pool:
             self._state = _State(config)
         else:
             ctx = mp.get_context("forkserver")
-            ctx.set_forkserver_preload(["masque.faceset.worker"])  # imports once, in the server
+            ctx.set_forkserver_preload(["masque.faceset._forkserver"])  # loads the models once, in the server
             self._pool = ctx.Pool(config.workers, initializer=_init, initargs=(config,))
 
     def map(self, chunks: Iterable[Chunk]) -> Iterator[Analysed]:
