@@ -111,18 +111,15 @@ def _convert(clips: dict[str, Path], model_dir: Path, out: Path, config: DemoCon
 def _evaluate(clips: dict[str, Path], facesets: dict[str, Path], model_dir: Path, out: Path, log: Log,
               result: DemoResult) -> None:
     from masque.metrics.evaluate import evaluate
+    from masque.metrics.report import format_summary
 
     for side, other in (("a", "b"), ("b", "a")):
         report = evaluate(out / f"{side}_as_{other}.mp4", clips[side], facesets[other],
                           model_dir=model_dir if side == "a" else None)
         summary = report.summary()
         result.summary.setdefault("evaluate", {})[f"{side}_as_{other}"] = summary
-        log(f"evaluate {side}_as_{other}: " + json.dumps(_headline(summary), default=str))
-
-
-def _headline(summary: dict[str, Any]) -> dict[str, Any]:
-    keep = ("identity", "pose", "expression", "jitter", "seam", "reconstruction")
-    return {k: summary[k] for k in keep if k in summary}
+        for line in format_summary(summary).splitlines():
+            log(line)
 
 
 def side_by_side(left: Path, right: Path, out: Path) -> Path:
