@@ -204,3 +204,29 @@ def test_extract_workers_start_after_torch_has_run_threads(tmp_path, fixture_pat
                           capture_output=True, text=True, timeout=180, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "6"
+
+
+def test_full_disk_is_a_clear_error_and_keeps_what_was_indexed(tmp_path, fixture_path, monkeypatch) -> None:
+    """The PNG write hitting ENOSPC mid-run: a MasqueError naming the cause; earlier faces stay."""
+    import errno
+
+    from masque.errors import OutOfSpaceError
+    from masque.faceset import worker
+
+    out = tmp_path / "full"
+    extract_faceset([fixture_path("obama.jpg")], out, ExtractConfig(workers=0))
+    real = worker.atomic_write_bytes
+
+    def no_space(path: Path, data: bytes) -> None:
+        raise OutOfSpaceError(f"disk full while writing {path}; free space and run again") from OSError(
+            errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(worker, "atomic_write_bytes", no_space)
+    with pytest.raises(OutOfSpaceError, match="disk full"):
+        extract_faceset([fixture_path("biden.jpg")], out, ExtractConfig(workers=0))
+    monkeypatch.setattr(worker, "atomic_write_bytes", real)
+    with FaceSet(out) as fs:
+        assert [Path(r.source).name for r in fs.faces()] == ["obama.jpg"]
+    extract_faceset([fixture_path("biden.jpg")], out, ExtractConfig(workers=0))  # resumes once there is space
+    with FaceSet(out) as fs:
+        assert len(fs) == 2

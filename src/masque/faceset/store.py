@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from masque.errors import FaceSetError, InputNotFoundError
+from masque.errors import FaceSetError, InputNotFoundError, OutOfSpaceError
 
 SCHEMA_VERSION = 1
 DB_NAME = "faceset.sqlite"
@@ -136,14 +136,24 @@ class FaceSet:
         return {r[0] for r in self.conn.execute("SELECT frame FROM frames WHERE source_id = ?", (source_id,))}
 
     def commit_frame(self, source_id: int, frame: int, faces: list[FaceRecord]) -> None:
-        """Record a finished frame and its faces atomically (their PNGs must already exist)."""
-        with self.conn:
-            self.conn.execute("DELETE FROM faces WHERE source_id = ? AND frame = ?", (source_id, frame))
-            self.conn.executemany(
-                "INSERT INTO faces (source_id, frame, face_index, bbox, landmarks, matrix, embedding, yaw, pitch, "
-                "roll, blur, score, image) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [_face_row(source_id, f) for f in faces])
-            self.conn.execute("INSERT OR REPLACE INTO frames VALUES (?, ?, ?)", (source_id, frame, len(faces)))
+        """Record a finished frame and its faces atomically (their PNGs must already exist).
+
+        Raises:
+            OutOfSpaceError: the disk is full; the frame is not recorded, earlier ones are kept.
+        """
+        try:
+            with self.conn:
+                self.conn.execute("DELETE FROM faces WHERE source_id = ? AND frame = ?", (source_id, frame))
+                self.conn.executemany(
+                    "INSERT INTO faces (source_id, frame, face_index, bbox, landmarks, matrix, embedding, yaw, "
+                    "pitch, roll, blur, score, image) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [_face_row(source_id, f) for f in faces])
+                self.conn.execute("INSERT OR REPLACE INTO frames VALUES (?, ?, ?)", (source_id, frame, len(faces)))
+        except sqlite3.OperationalError as exc:
+            if "full" in str(exc):
+                raise OutOfSpaceError(f"disk full while indexing {self.root}; free space and run the same "
+                                      "command again to resume") from exc
+            raise
 
     # ---- reading -------------------------------------------------------------------------
     def faces(self, order_by: str = "faces.id") -> Iterator[FaceRecord]:
