@@ -41,8 +41,19 @@ def facesets(root: Path) -> tuple[Path, Path]:
     return out[0], out[1]
 
 
-def plain_loop(sets: tuple[Path, Path], batch: int, steps: int, device: torch.device) -> dict[str, float]:
+def plain_loop(sets: tuple[Path, Path], batch: int, steps: int, device: torch.device,
+               threads: int | None = None) -> dict[str, float]:
     """The reference: original, fp32, contiguous, default Adam, augmentation inline."""
+    default_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _plain_loop(sets, batch, steps, device)
+    finally:
+        torch.set_num_threads(default_threads)
+
+
+def _plain_loop(sets: tuple[Path, Path], batch: int, steps: int, device: torch.device) -> dict[str, float]:
     torch.manual_seed(0)
     model = MODELS.create("original").to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=5e-5, betas=(0.5, 0.999))
@@ -69,7 +80,8 @@ def plain_loop(sets: tuple[Path, Path], batch: int, steps: int, device: torch.de
     return _rates(times[2:], batch)
 
 
-def masque_loop(sets: tuple[Path, Path], name: str, batch: int, steps: int, device: str) -> dict[str, float]:
+def masque_loop(sets: tuple[Path, Path], name: str, batch: int, steps: int, device: str,
+                threads: int | None = None) -> dict[str, float]:
     """masque's trainer, timed step to step from its progress callback (warm-up and probing skipped)."""
     stamps: list[float] = []
     warm = 12  # the thread tuner probes steps 3-10
@@ -81,13 +93,13 @@ def masque_loop(sets: tuple[Path, Path], name: str, batch: int, steps: int, devi
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(model=name, batch=batch, steps=warm + steps, save_every=10**9, preview_every=10**9,
-                          device=device, label_previews=False, log_every=10**9)
+                          device=device, label_previews=False, log_every=10**9, threads=threads)
         Trainer(*sets, Path(tmp) / "m", cfg).run(on_step=on_step)
     return _rates(list(np.diff(stamps[warm - 1:])), batch)
 
 
 def _rates(times: list[float], batch: int) -> dict[str, float]:
-    med = statistics.median(times)
+    med = float(statistics.median(times))
     return {"examples_per_s": 2 * batch / med, "step_s": med, "steps": len(times)}
 
 
@@ -119,29 +131,50 @@ def main() -> None:
         configs += [("original", 64), ("hires", 16)]
     print(f"device {device}; fp32 matmul {matmul_rate(torch.float32, device):.0f} GFLOP/s, "
           f"bf16 matmul {matmul_rate(torch.bfloat16, device):.0f} GFLOP/s")
+    gflop = {name: 3 * MODELS.create(name).flops_per_example() / 1e9 for name, _ in configs}
+    comparison = compare(sets, args.steps, device, args.device, gflop["original"])
     results = []
-    plain_runs, ours_runs = [], []
-    for _ in range(2):  # alternate so the two loops share the machine's load
-        plain_runs.append(plain_loop(sets, 16, args.steps, device))
-        ours_runs.append(masque_loop(sets, "original", 16, args.steps, args.device))
-    plain = max(plain_runs, key=lambda r: r["examples_per_s"])
-    gflop = 3 * MODELS.create("original").flops_per_example() / 1e9
-    print(f"plain loop  original b16: {plain['examples_per_s']:6.1f} ex/s  {plain['examples_per_s'] * gflop:6.0f} "
-          f"GFLOP/s   (runs: {[round(r['examples_per_s'], 1) for r in plain_runs]})")
     for name, batch in configs:
-        runs = ours_runs if (name, batch) == ("original", 16) else [masque_loop(sets, name, batch, args.steps,
-                                                                                args.device)]
-        best = max(runs, key=lambda r: r["examples_per_s"])
-        g = 3 * MODELS.create(name).flops_per_example() / 1e9
-        row = {"model": name, "batch": batch, "examples_per_s": round(best["examples_per_s"], 2),
-               "gflops": round(best["examples_per_s"] * g, 1),
-               "vs_plain": round(best["examples_per_s"] / plain["examples_per_s"], 2) if name == "original" else None}
+        run = (comparison["masque"] if (name, batch) == ("original", 16)
+               else masque_loop(sets, name, batch, args.steps, args.device))
+        row = {"model": name, "batch": batch, "examples_per_s": round(run["examples_per_s"], 2),
+               "gflops": round(run["examples_per_s"] * gflop[name], 1)}
         results.append(row)
-        ratio = f"  {row['vs_plain']:.2f}x plain" if row["vs_plain"] else ""
-        print(f"masque      {name:11s} b{batch:<3d}: {row['examples_per_s']:6.1f} ex/s  {row['gflops']:6.0f} GFLOP/s"
-              f"{ratio}   (runs: {[round(r['examples_per_s'], 1) for r in runs]})")
+        print(f"masque {name:11s} b{batch:<3d}: {row['examples_per_s']:6.1f} ex/s  {row['gflops']:6.0f} GFLOP/s")
     if args.json:
-        args.json.write_text(json.dumps({"device": str(device), "plain": plain, "masque": results}, indent=2))
+        args.json.write_text(json.dumps({"device": str(device), "comparison": comparison, "masque": results},
+                                        indent=2))
+
+
+def compare(sets: tuple[Path, Path], steps: int, device: torch.device, device_name: str,
+            gflop: float) -> dict[str, dict[str, float]]:
+    """original, batch 16: the plain loop against masque's, at default threads and at matched ones.
+
+    The runs alternate (twice) so both loops see the same machine load; the best of each is kept.
+    Defaults: the plain loop uses every core; masque measures all-cores against one thread.
+    """
+    cores = torch.get_num_threads()
+    variants = {"plain": lambda: plain_loop(sets, 16, steps, device),
+                "masque": lambda: masque_loop(sets, "original", 16, steps, device_name)}
+    pairs = [("masque", "plain")]
+    if device.type == "cpu" and cores > 1:
+        variants.update({"plain_1t": lambda: plain_loop(sets, 16, steps, device, 1),
+                         f"masque_{cores}t": lambda: masque_loop(sets, "original", 16, steps, device_name, cores),
+                         "masque_1t": lambda: masque_loop(sets, "original", 16, steps, device_name, 1)})
+        pairs += [(f"masque_{cores}t", "plain"), ("masque_1t", "plain_1t")]
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in variants}
+    for _ in range(2):
+        for key, fn in variants.items():
+            runs[key].append(fn())
+    best = {k: max(v, key=lambda r: r["examples_per_s"]) for k, v in runs.items()}
+    for key, r in best.items():
+        print(f"{key:10s} original b16: {r['examples_per_s']:6.1f} ex/s  {r['examples_per_s'] * gflop:6.0f} GFLOP/s"
+              f"   runs {[round(x['examples_per_s'], 1) for x in runs[key]]}")
+    for ours, ref in pairs:
+        ratio = best[ours]["examples_per_s"] / best[ref]["examples_per_s"]
+        best[ours][f"vs_{ref}"] = round(ratio, 2)
+        print(f"{ours} / {ref}: {ratio:.2f}x")
+    return best
 
 
 if __name__ == "__main__":
