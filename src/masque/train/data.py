@@ -300,4 +300,5 @@ def batch_loader(stream: BatchStream, workers: int, pin_memory: bool = False, pr
     # test suite had used cv2 before); the fork server is a clean single-threaded process
     return DataLoader(stream, batch_size=None, num_workers=workers, worker_init_fn=_worker_init,
                       prefetch_factor=prefetch, persistent_workers=True, pin_memory=pin_memory,
-                      multiprocessing_context="forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+                      multiprocessing_context="forkserver" if "forkserver" in mp.get_all_start_methods()
+                      else "spawn")

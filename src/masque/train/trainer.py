@@ -231,7 +231,7 @@ class Trainer:
         start_step = int(self.previous["step"]) if self.previous else 0
         stream = BatchStream(pools, cfg.batch, size, cfg.coverage, shifts, cfg.augment, seed=cfg.seed + 7919 * start_step)
         loader = batch_loader(stream, cfg.workers, pin_memory=self.device.type == "cuda")
-        batches = iter(loader)  # start the workers before torch spins up its threads
+        batches = iter(loader)  # the worker starts now and prepares batches while the model is built
         model, opt, step = self._build()
         scaler = torch.amp.GradScaler("cuda", enabled=self.amp == torch.float16)
         faces_prev = [preview_batch(h, range(len(h)), size, cfg.coverage, s) for h, s in zip(held, shifts)]
