@@ -77,12 +77,12 @@ class Converter:
 
         from masque.train.device import amp_dtype
 
+        self.config = config or ConvertConfig()
         self.model = model.eval().to(memory_format=torch.channels_last)
         self.device = next(model.parameters()).device
         # bf16 autocast where the hardware has it: half the model time on this CPU, and the
         # 8-bit output cannot show the difference
-        self.amp = amp_dtype(self.device) if self.config_precision(config) else None
-        self.config = config or ConvertConfig()
+        self.amp = amp_dtype(self.device) if self.config.precision == "auto" else None
         # the trainer shifted each side's colours toward the mean of both; the faces fed in here
         # are of the side that is not ``to``, so they get that side's shift (RGB in [0, 1])
         source_side = "a" if self.config.to == "b" else "b"
@@ -97,10 +97,6 @@ class Converter:
         self.tracker = FaceTracker(self.analyzer, selector, TrackerConfig(
             redetect_every=self.config.redetect_every, smooth=self.config.smooth))
         self.faces_swapped = 0
-
-    @staticmethod
-    def config_precision(config: ConvertConfig | None) -> bool:
-        return (config or ConvertConfig()).precision == "auto"
 
     def reset(self) -> None:
         """Forget tracked faces (between unrelated images)."""
