@@ -16,7 +16,7 @@ from masque.convert.pipeline import ConvertConfig, Converter
 from masque.face import FaceAnalyzer
 from masque.face.align import alignment_matrix, transform_points
 from masque.face.mask import landmark_mask
-from masque.media import VideoReader, probe_video, read_image, write_image
+from masque.media import VideoReader, probe_video, read_image
 from masque.models import MODELS
 from masque.provenance import LabelConfig
 

@@ -7,7 +7,7 @@ import argparse
 from masque.commands._labels import add_label_arguments, label_config_from_args
 from masque.commands._progress import progress_bar
 from masque.convert.files import convert_path
-from masque.convert.pipeline import ConvertConfig, Converter, model_input_check
+from masque.convert.pipeline import ConvertConfig, Converter
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -37,7 +37,6 @@ def run(args: argparse.Namespace) -> int:
     from masque.train.device import pick_device
 
     model, state = load_model(args.model, device=pick_device(args.device))
-    model_input_check(model, state, args.model)
     identity = reference_embeddings([args.identity])[0] if args.identity else None
     config = ConvertConfig(to=args.to, color=args.color, blend=args.blend, mask=args.mask, erode=args.erode,
                            feather=args.feather, smooth=args.smooth, identity=identity, crf=args.crf)

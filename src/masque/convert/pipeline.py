@@ -7,7 +7,6 @@ frames go through the model as one batch; ``masque.convert.files`` runs it over 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -17,7 +16,7 @@ import numpy as np
 import torch
 
 from masque.convert.paste import paste_face
-from masque.errors import InputNotFoundError, InvalidMediaError, ModelError
+from masque.errors import InputNotFoundError, InvalidMediaError
 from masque.face import FaceAnalyzer
 from masque.face.align import alignment_matrix, transform_points
 from masque.face.mask import landmark_mask
@@ -151,10 +150,3 @@ def check_inputs(input_path: Path, output: Path) -> None:
         raise InvalidMediaError(f"input {input_path} is an image; OUTPUT must be an image, got {output}")
     elif not (is_image_path(input_path) or is_video_path(input_path)):
         raise InvalidMediaError(f"{input_path} is neither an image nor a video masque reads")
-
-
-def model_input_check(model: SwapModel, state: dict, model_dir: os.PathLike[str] | str) -> None:
-    """The checkpoint's recorded input size must match the model's."""
-    if int(state.get("input_size", model.input_size)) != model.input_size:
-        raise ModelError(f"{model_dir}: state.json says input size {state.get('input_size')}, the weights are "
-                         f"{model.input_size} px; the model folder is inconsistent, retrain or restore it")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing as mp
-import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
