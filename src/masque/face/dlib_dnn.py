@@ -185,7 +185,7 @@ def _params_view(r: _Reader, params: np.ndarray, offset: int,
 def _read_con(r: _Reader, version: str) -> DlibLayer:
     params = r.tensor()
     attrs = {"filters": r.int(), **_read_window(r)}
-    filt, bias = r.alias_tensor(), r.alias_tensor()
+    filt, _bias = r.alias_tensor(), r.alias_tensor()  # the bias alias is read to move past it
     _skip_floats(r, 4)
     use_bias = r.bool() if version == "con_5" else True
     weight = _params_view(r, params, 0, filt)

@@ -114,10 +114,11 @@ def reference_embeddings(paths: Sequence[str | os.PathLike[str]]) -> np.ndarray:
     analyzer = FaceAnalyzer()
     embs = []
     for p in paths:
-        faces = analyzer.detect(read_image(p))
+        image = read_image(p)
+        faces = analyzer.detect(image)
         if not faces:
             raise NoFaceFoundError(f"no face found in the identity reference {p}; use a clear frontal photo")
-        embs.append(analyzer.embed(read_image(p), faces[:1])[0].embedding)
+        embs.append(analyzer.embed(image, faces[:1])[0].embedding)
     return np.stack(embs).astype(np.float32)
 
 
