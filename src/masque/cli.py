@@ -13,11 +13,15 @@ import sys
 from collections.abc import Sequence
 
 from masque import __version__
-from masque.commands import COMMANDS
 from masque.errors import MasqueError
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Imported here, not at the top: extract's worker processes re-import the main module (the
+    # ``masque`` script, which imports this one), and the commands pull in torch and the rest of
+    # masque, which would cost each worker a second and a half of start-up for nothing.
+    from masque.commands import COMMANDS
+
     parser = argparse.ArgumentParser(
         prog="masque",
         description="Face swapping toolkit. Use it only with the consent of the people whose faces "

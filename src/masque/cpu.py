@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 
 @contextmanager
@@ -17,6 +19,10 @@ def torch_threads(n: int, device: torch.device | str = "cpu") -> Iterator[None]:
     for each other: measured on 2 cores, convert ran at 7.5 frames/s with 2 torch threads and 30
     with 1. No-op for a CUDA device.
     """
+    # Imported here, not at the top: extract imports this module, and its worker processes
+    # re-import the caller's main module, which should not cost each of them torch's import.
+    import torch
+
     if torch.device(device).type != "cpu":
         yield
         return
