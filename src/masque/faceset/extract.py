@@ -25,6 +25,7 @@ from masque.errors import InputNotFoundError, InvalidMediaError, MasqueError, No
 from masque.face.analyze import default_embedder
 from masque.face.embed import DlibEmbedder
 from masque.faceset import worker
+from masque.faceset.ring import Chunk, FrameRing
 from masque.faceset.store import FaceSet
 from masque.media import VideoReader, is_image_path, is_video_path, probe_video, read_image
 
@@ -176,6 +177,8 @@ class _Job:
     frames: int
     done: set[int]
     todo: int
+    width: int = 0
+    height: int = 0
 
 
 def _plan(fs: FaceSet, files: list[Path], config: ExtractConfig, summary: ExtractSummary) -> list[_Job]:
@@ -202,7 +205,7 @@ def _job_for(fs: FaceSet, path: Path, config: ExtractConfig) -> _Job:
         wanted = len(range(0, info.frames, config.every)) if info.frames else 1
         done = fs.frames_done(sid)
         todo = 0 if fs.source_done(key) else max(wanted - len(done), 1)
-        return _Job(path, sid, True, info.frames, done, todo)
+        return _Job(path, sid, True, info.frames, done, todo, info.width, info.height)
     if not is_image_path(path):
         raise InvalidMediaError(f"{path} is neither an image nor a video masque reads")
     sid = fs.add_source(key, "image", 0, 0, 0.0, 1)
@@ -219,42 +222,54 @@ def _frames(job: _Job, config: ExtractConfig) -> Iterator[tuple[int, np.ndarray]
             yield index, frame
 
 
-def _chunks(job: _Job, config: ExtractConfig, gate: threading.Semaphore,
-            failure: list[BaseException]) -> Iterator[worker.Chunk]:
-    """Consecutive frames in chunks; ``gate`` bounds how many are in flight."""
-    batch: list[tuple[int, np.ndarray]] = []
+def _chunks(job: _Job, config: ExtractConfig, ring: FrameRing, failure: list[BaseException]) -> Iterator[Chunk]:
+    """Consecutive frames in chunks, each in a ring slot (which bounds how many are in flight)."""
+    chunk: Chunk | None = None
     try:
-        for item in _frames(job, config):
-            batch.append(item)
-            if len(batch) == config.chunk:
-                gate.acquire()
-                yield worker.Chunk(job.source_id, batch)
-                batch = []
+        for index, frame in _frames(job, config):
+            chunk = chunk or ring.chunk(job.source_id)
+            chunk.add(index, frame)
+            if len(chunk) == config.chunk:
+                yield chunk
+                chunk = None
     except MasqueError as exc:  # a corrupt tail: keep what decoded, report the rest
         failure.append(exc)
-    if batch:
-        gate.acquire()
-        yield worker.Chunk(job.source_id, batch)
+    if chunk:
+        yield chunk
+
+
+def _ring(job: _Job, config: ExtractConfig) -> FrameRing:
+    slots = max(2, 2 * config.workers) + 1
+    shape = (job.height, job.width, 3) if job.is_video and config.workers > 0 else None  # inline: no copies
+    return FrameRing(slots, config.chunk, shape)
 
 
 def _run_job(fs: FaceSet, pool: worker.Pool, embedder: DlibEmbedder, job: _Job, config: ExtractConfig,
              summary: ExtractSummary, progress: Progress | None, total: int) -> None:
-    gate = threading.Semaphore(max(2, 2 * config.workers) + 1)
     failure: list[BaseException] = []
-    for pending in pool.map(_chunks(job, config, gate, failure)):
-        for frame in worker.finish_chunk(pending, embedder, config, fs.root):
-            fs.commit_frame(job.source_id, frame.index, frame.records)
-            summary.frames += 1
-            summary.faces += len(frame.records)
-            summary.faces_rejected += frame.rejected
-            summary.frames_without_face += not frame.records
-            if not job.is_video and not frame.records:
-                log.warning("no face found in %s", job.path)
-        gate.release()
-        if progress:
-            progress(summary.frames, total)
+    ring = _ring(job, config)
+    try:
+        chunks = _chunks(job, config, ring, failure)
+        for chunk, pending in pool.map(chunks):
+            ring.release(chunk)
+            for frame in worker.finish_chunk(pending, embedder, config, fs.root):
+                _commit(fs, job, frame, summary)
+            if progress:
+                progress(summary.frames, total)
+    finally:
+        ring.close()
     if failure:
         log.warning("%s: %s", job.path, failure[0])
         summary.errors.append(f"{job.path}: {failure[0]}")
     else:
         fs.mark_source_done(job.source_id)
+
+
+def _commit(fs: FaceSet, job: _Job, frame: worker.FrameResult, summary: ExtractSummary) -> None:
+    fs.commit_frame(job.source_id, frame.index, frame.records)
+    summary.frames += 1
+    summary.faces += len(frame.records)
+    summary.faces_rejected += frame.rejected
+    summary.frames_without_face += not frame.records
+    if not job.is_video and not frame.records:
+        log.warning("no face found in %s", job.path)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing as mp
+from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ import numpy as np
 
 from masque.face import Face, align_face, blur_score, identity_distance, landmark_mask
 from masque.face.embed import face_chip
+from masque.faceset.ring import Attached, Chunk
 from masque.faceset.store import FACES_DIR, FaceRecord
 from masque.media.image import atomic_write_bytes, encode_image
 
@@ -33,14 +35,6 @@ if TYPE_CHECKING:
     from masque.face import FaceAnalyzer
     from masque.face.embed import DlibEmbedder
     from masque.faceset.extract import ExtractConfig
-
-
-@dataclass
-class Chunk:
-    """Consecutive frames ``[(index, RGB uint8 (H, W, 3)), ...]`` of one source."""
-
-    source_id: int
-    frames: list[tuple[int, np.ndarray]]
 
 
 @dataclass
@@ -78,9 +72,11 @@ class _State:
 
 # Per process, never shared: _STATE is set by the pool initializer in each worker; _WARM is the
 # default analyzer the fork server loads once (``warm_up``), so workers forked from it start
-# with the models already in memory instead of each spending a second or two loading them.
+# with the models already in memory instead of each spending a second or two loading them;
+# _SHARED maps the parent's shared frame segment (masque.faceset.ring).
 _STATE: _State | None = None
 _WARM: FaceAnalyzer | None = None
+_SHARED = Attached()
 
 
 def warm_up() -> None:
@@ -103,11 +99,12 @@ Analysed = list[tuple[int, list[PendingFace]]]  # (frame index, its faces) for e
 def _process(chunk: Chunk) -> Analysed:
     if _STATE is None:
         raise RuntimeError("extract worker used before its initializer ran")
-    return analyse_chunk(_STATE, chunk)
+    return analyse_chunk(_STATE, chunk.source_id, _SHARED.frames(chunk))
 
 
-def analyse_chunk(state: _State, chunk: Chunk) -> Analysed:
-    """Faces of every frame of ``chunk``, aligned and encoded, embeddings still to compute.
+def analyse_chunk(state: _State, source_id: int, frames: list[tuple[int, np.ndarray]]) -> Analysed:
+    """Faces of consecutive ``frames`` ``[(index, RGB uint8 (H, W, 3))]`` of one source, aligned
+    and encoded, embeddings still to compute.
 
     Faces are tracked between consecutive frames (landmarks re-predicted around the previous
     ones) and fully re-detected every ``detect_every`` frames.
@@ -115,7 +112,7 @@ def analyse_chunk(state: _State, chunk: Chunk) -> Analysed:
     out: Analysed = []
     previous: list[Face] = []
     prev_index = -10
-    for k, (index, frame) in enumerate(chunk.frames):
+    for k, (index, frame) in enumerate(frames):
         if k % state.config.detect_every == 0 or index - prev_index > 2:
             faces = state.analyzer.detect(frame)
             parents: list[int | None] = [None] * len(faces)
@@ -123,7 +120,7 @@ def analyse_chunk(state: _State, chunk: Chunk) -> Analysed:
             faces, parents = _track(state, frame, previous)
         if state.config.embed_every_frame:
             parents = [None] * len(faces)
-        out.append((index, [_pending(state, chunk.source_id, index, frame, j, f, p)
+        out.append((index, [_pending(state, source_id, index, frame, j, f, p)
                             for j, (f, p) in enumerate(zip(faces, parents))]))
         previous, prev_index = faces, index
     return out
@@ -194,11 +191,19 @@ class Pool:
             ctx.set_forkserver_preload(["masque.faceset._forkserver"])  # loads the models once, in the server
             self._pool = ctx.Pool(config.workers, initializer=_init, initargs=(config,))
 
-    def map(self, chunks: Iterable[Chunk]) -> Iterator[Analysed]:
+    def map(self, chunks: Iterable[Chunk]) -> Iterator[tuple[Chunk, Analysed]]:
+        """Each chunk with its analysis, in order."""
         if self._pool is None:
             state = self._state
-            return (analyse_chunk(state, c) for c in chunks)  # type: ignore[arg-type]
-        return self._pool.imap(_process, chunks)
+            return ((c, analyse_chunk(state, c.source_id, _SHARED.frames(c))) for c in chunks)  # type: ignore[arg-type]
+        sent: deque[Chunk] = deque()  # filled by the pool's feeder thread before each chunk goes out
+
+        def feed() -> Iterator[Chunk]:
+            for c in chunks:
+                sent.append(c)
+                yield c
+
+        return ((sent.popleft(), result) for result in self._pool.imap(_process, feed()))
 
     def close(self) -> None:
         if self._pool is not None:
