@@ -57,3 +57,13 @@ class ProvenanceError(MasqueError, RuntimeError):
 
 class OutOfSpaceError(MasqueError, OSError):
     """The disk filled up while writing; what was written before is kept."""
+
+
+class MissingDependencyError(MasqueError, ImportError):
+    """An optional component was asked for but its package is not installed (or is the wrong version)."""
+
+
+class UnsupportedOptionError(MasqueError, ValueError):
+    """An option was given a value that the chosen component cannot honour."""
+
+    exit_code = 2

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from masque.commands._progress import progress_bar
+from masque.face import DETECTORS
 from masque.faceset.extract import ExtractConfig, extract_faceset, reference_embeddings
 
 
@@ -22,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--identity", nargs="+", metavar="REF_IMAGE", help="keep only faces of this person")
     p.add_argument("--identity-threshold", type=float, default=0.6, metavar="D",
                    help="max embedding distance to the reference (default 0.6)")
-    p.add_argument("--detector", default="hog", help="face detector: hog (fast) or cnn (slow, finds more)")
+    p.add_argument("--detector", default="hog",
+                   help="face detector: hog (default), cnn (slow, finds more) or mediapipe (fastest; optional extra)")
     p.add_argument("--upsample", type=int, default=0, help="detector upsampling, finds smaller faces (slower)")
     p.add_argument("--detect-every", type=int, default=4, metavar="N",
                    help="in videos, detect every N frames and track faces in between (default 4; 1 = always detect)")
@@ -33,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    check_detector(args.detector, args.upsample)
     identity = reference_embeddings(args.identity) if args.identity else None
     kwargs = {} if args.workers is None else {"workers": args.workers}
     config = ExtractConfig(size=args.size, centering=args.centering, every=args.every, min_face=args.min_face,
@@ -47,3 +50,12 @@ def run(args: argparse.Namespace) -> int:
     for err in s.errors:
         print(f"masque: warning: {err}")
     return 0
+
+
+def check_detector(name: str, upsample: int) -> None:
+    """Build the detector once, here: an unknown name, an option it refuses or a missing optional
+    package then fails with one message, instead of in each worker process as it starts."""
+    detector = DETECTORS.create(name, upsample=upsample)
+    close = getattr(detector, "close", None)
+    if close is not None:
+        close()

@@ -68,7 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--redetect-every", type=_positive, default=TrackerConfig.redetect_every, metavar="N",
                    help=f"video: run the face detector every N frames, track in between "
                    f"(default {TrackerConfig.redetect_every})")
-    p.add_argument("--detector", default="hog", help="face detector: hog (fast) or cnn (slow, finds more)")
+    p.add_argument("--detector", default="hog",
+                   help="face detector: hog (default), cnn (slow, finds more) or mediapipe (fastest; optional extra)")
     add_label_arguments(p)
     p.set_defaults(func=run)
 
