@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from masque.errors import RegistryError
 from masque.faceset import FaceSet
 from masque.faceset.extract import ExtractConfig, extract_faceset, reference_embeddings
 from masque.media import read_image
@@ -189,6 +190,18 @@ def test_tracking_between_detections_matches_detecting_every_frame(tmp_path, sho
     assert max(gaps) < 0.35 and np.mean(gaps) < 0.15 and gaps[0] < 1e-3
 
 
+@pytest.mark.timeout(120)
+def test_a_detector_the_workers_cannot_build_fails_once_instead_of_hanging(tmp_path, short_run) -> None:
+    """A worker whose initializer raised used to exit and be replaced, forever; now the error
+    reaches the caller with the first chunk, and nothing is indexed."""
+    with pytest.raises(RegistryError, match="unknown detector 'nope'"):
+        extract_faceset([short_run], tmp_path / "x", ExtractConfig(detector="nope", workers=2))
+    with FaceSet(tmp_path / "x") as fs:
+        assert len(fs) == 0
+    proc = masque("extract", str(short_run), "-o", str(tmp_path / "y"), "--detector", "nope", timeout=120)
+    assert proc.returncode == 1 and "unknown detector 'nope'" in proc.stderr
+
+
 def test_extract_workers_start_after_torch_has_run_threads(tmp_path, fixture_path) -> None:
     """A full-suite run once hung with forked workers stuck in ``torch.set_num_threads``; workers no
     longer touch torch. This covers the case closest to it that reproduces outside the suite."""
@@ -230,3 +243,33 @@ def test_full_disk_is_a_clear_error_and_keeps_what_was_indexed(tmp_path, fixture
     extract_faceset([fixture_path("biden.jpg")], out, ExtractConfig(workers=0))  # resumes once there is space
     with FaceSet(out) as fs:
         assert len(fs) == 2
+
+
+@pytest.mark.timeout(180)
+def test_full_disk_mid_video_with_workers_stops_cleanly_and_resumes(tmp_path, fixture_path, monkeypatch) -> None:
+    """The error lands while the decoder thread waits for a free shared-memory slot and the
+    workers hold chunks: the run must end (not hang, not touch freed memory) and leave no segment."""
+    from masque.errors import OutOfSpaceError
+    from masque.faceset import ring, worker
+
+    clip, out = fixture_path("clip_short.mp4"), tmp_path / "full"
+    real, writes = worker.atomic_write_bytes, []
+
+    def fills_up(path: Path, data: bytes) -> None:
+        writes.append(path)
+        if len(writes) > 20:
+            raise OutOfSpaceError(f"disk full while writing {path}; free space and run again")
+        real(path, data)
+
+    monkeypatch.setattr(worker, "atomic_write_bytes", fills_up)
+    with pytest.raises(OutOfSpaceError):
+        extract_faceset([clip], out, ExtractConfig(workers=2))
+    mine = f"{ring._PREFIX}{os.getpid()}-"
+    if os.path.isdir("/dev/shm"):
+        assert not [e for e in os.listdir("/dev/shm") if e.startswith(mine)], "the frame segment outlived the run"
+    with FaceSet(out) as fs:
+        assert 0 < len(fs) <= 20
+    monkeypatch.setattr(worker, "atomic_write_bytes", real)
+    extract_faceset([clip], out, ExtractConfig(workers=2))
+    with FaceSet(out) as fs:
+        assert sorted(r.frame for r in fs.faces()) == list(range(72))

@@ -29,7 +29,7 @@ def test_frames_cross_as_a_slot_number_and_come_back_equal() -> None:
         frames = _frames(4)
         chunk = r.chunk(source_id=7)
         for i, f in enumerate(frames):
-            chunk.add(10 + i, f)
+            r.add(chunk, 10 + i, f)
         wire = pickle.dumps(chunk)
         assert len(wire) < 2_000  # the frames themselves (27 KB) stay out of the pipe
         got = Attached().frames(pickle.loads(wire))
@@ -44,9 +44,9 @@ def test_a_frame_of_another_size_travels_inline() -> None:
     try:
         small, big = _frames(1)[0], _frames(1, (40, 70, 3))[0]
         chunk = r.chunk(0)
-        chunk.add(0, small)
-        chunk.add(1, big)
-        chunk.add(2, small)
+        r.add(chunk, 0, small)
+        r.add(chunk, 1, big)
+        r.add(chunk, 2, small)
         got = Attached().frames(pickle.loads(pickle.dumps(chunk)))
         assert [f.shape for _, f in got] == [SHAPE, big.shape, SHAPE]
         assert np.array_equal(got[1][1], big) and np.array_equal(got[2][1], small)
@@ -76,10 +76,32 @@ def test_without_room_in_shared_memory_frames_go_inline(monkeypatch) -> None:
     assert not r.shared
     chunk = r.chunk(0)
     frame = _frames(1)[0]
-    chunk.add(5, frame)
+    r.add(chunk, 5, frame)
     got = Attached().frames(pickle.loads(pickle.dumps(chunk)))
     assert got[0][0] == 5 and np.array_equal(got[0][1], frame)
     r.close()
+
+
+def test_closing_stops_a_waiting_producer_and_refuses_further_copies() -> None:
+    r = FrameRing(slots=1, per_slot=2, shape=SHAPE)
+    held = r.chunk(0)
+    outcome: list[str] = []
+
+    def producer() -> None:
+        try:
+            r.chunk(0)  # no slot free: waits until the ring closes
+            outcome.append("got a slot")
+        except ring.RingClosed:
+            outcome.append("closed")
+
+    t = threading.Thread(target=producer, daemon=True)
+    t.start()
+    r.close()
+    t.join(5)
+    assert outcome == ["closed"]
+    with pytest.raises(ring.RingClosed):
+        r.add(held, 0, _frames(1)[0])  # the segment is gone: no write may reach it
+    r.close()  # twice is fine
 
 
 @pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="POSIX shared memory folder only")

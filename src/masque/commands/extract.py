@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from masque.commands._progress import progress_bar
-from masque.face import DETECTORS
 from masque.faceset.extract import ExtractConfig, extract_faceset, reference_embeddings
 
 
@@ -35,7 +34,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    check_detector(args.detector, args.upsample)
     identity = reference_embeddings(args.identity) if args.identity else None
     kwargs = {} if args.workers is None else {"workers": args.workers}
     config = ExtractConfig(size=args.size, centering=args.centering, every=args.every, min_face=args.min_face,
@@ -51,11 +49,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"masque: warning: {err}")
     return 0
 
-
-def check_detector(name: str, upsample: int) -> None:
-    """Build the detector once, here: an unknown name, an option it refuses or a missing optional
-    package then fails with one message, instead of in each worker process as it starts."""
-    detector = DETECTORS.create(name, upsample=upsample)
-    close = getattr(detector, "close", None)
-    if close is not None:
-        close()

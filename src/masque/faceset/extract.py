@@ -25,7 +25,7 @@ from masque.errors import InputNotFoundError, InvalidMediaError, MasqueError, No
 from masque.face.analyze import default_embedder
 from masque.face.embed import DlibEmbedder
 from masque.faceset import worker
-from masque.faceset.ring import Chunk, FrameRing
+from masque.faceset.ring import Chunk, FrameRing, RingClosed
 from masque.faceset.store import FaceSet
 from masque.media import VideoReader, is_image_path, is_video_path, probe_video, read_image
 
@@ -223,15 +223,18 @@ def _frames(job: _Job, config: ExtractConfig) -> Iterator[tuple[int, np.ndarray]
 
 
 def _chunks(job: _Job, config: ExtractConfig, ring: FrameRing, failure: list[BaseException]) -> Iterator[Chunk]:
-    """Consecutive frames in chunks, each in a ring slot (which bounds how many are in flight)."""
+    """Consecutive frames in chunks, each in a ring slot (which bounds how many are in flight).
+    Stops when the ring is closed (the job failed)."""
     chunk: Chunk | None = None
     try:
         for index, frame in _frames(job, config):
             chunk = chunk or ring.chunk(job.source_id)
-            chunk.add(index, frame)
+            ring.add(chunk, index, frame)
             if len(chunk) == config.chunk:
                 yield chunk
                 chunk = None
+    except RingClosed:
+        return
     except MasqueError as exc:  # a corrupt tail: keep what decoded, report the rest
         failure.append(exc)
     if chunk:

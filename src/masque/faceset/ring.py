@@ -49,70 +49,86 @@ class Chunk:
     frames: list[tuple[int, np.ndarray | int]] = field(default_factory=list)
     slot: int | None = None
     segment: Segment | None = None
-    _view: np.ndarray | None = field(default=None, repr=False, compare=False)
-
-    def add(self, index: int, frame: np.ndarray) -> None:
-        """Append a frame: copied into the shared slot when there is one and it fits."""
-        pos = sum(isinstance(f, int) for _, f in self.frames)
-        if self._view is not None and frame.shape == self._view.shape[1:]:
-            self._view[pos] = frame
-            self.frames.append((index, pos))
-        else:  # no slot, or a frame of another size (a stream that changes resolution)
-            self.frames.append((index, frame))
 
     def __len__(self) -> int:
         return len(self.frames)
 
-    def __getstate__(self) -> dict[str, object]:
-        state = self.__dict__.copy()
-        state["_view"] = None  # the worker maps the segment itself; the parent's view is not sent
-        return state
+
+class RingClosed(Exception):
+    """The ring was closed (the job ended or failed): the producer stops."""
 
 
 class FrameRing:
     """``slots`` chunk slots of ``per_slot`` frames of ``shape`` in one shared segment.
 
-    :meth:`chunk` blocks until a slot is free; :meth:`release` frees it. Without shared memory
-    (``shape`` is None or ``/dev/shm`` too small) it only counts slots and chunks carry their
-    frames inline.
+    A producer thread calls :meth:`chunk` (waits for a free slot) and :meth:`add`; the consumer
+    calls :meth:`release` when a chunk's results are back, and :meth:`close` at the end, also
+    on error: the producer's next call then raises :class:`RingClosed`, and a copy in progress
+    finishes before the memory is unmapped. Without shared memory (``shape`` is None or
+    ``/dev/shm`` too small) the ring only counts slots and chunks carry their frames inline.
     """
 
     def __init__(self, slots: int, per_slot: int, shape: tuple[int, int, int] | None) -> None:
         self.per_slot = per_slot
-        self._free: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self.shape = shape
+        self._free: queue.SimpleQueue[int | None] = queue.SimpleQueue()
         for i in range(slots):
             self._free.put(i)
         self._shm: shared_memory.SharedMemory | None = None
         self._array: np.ndarray | None = None
-        self.shape = shape
+        self._lock = threading.Lock()  # held while copying into the segment and while unmapping it
+        self._closed = False
         nbytes = slots * per_slot * int(np.prod(shape)) if shape else 0
-        if nbytes and _room_for(nbytes):
+        if shape and nbytes and _room_for(nbytes):
             _remove_orphans()
             name = f"{_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
             self._shm = shared_memory.SharedMemory(name=name, create=True, size=nbytes)
-            self._array = np.ndarray((slots, per_slot, *shape), np.uint8, self._shm.buf)  # type: ignore[misc]
-        self._lock = threading.Lock()
+            self._array = np.ndarray((slots, per_slot, *shape), np.uint8, self._shm.buf)
 
     @property
     def shared(self) -> bool:
         return self._shm is not None
 
     def chunk(self, source_id: int) -> Chunk:
-        """An empty chunk holding a free slot (waits for one)."""
+        """An empty chunk holding a free slot (waits for one).
+
+        Raises:
+            RingClosed: the ring was closed, before or while waiting.
+        """
         slot = self._free.get()
-        if self._array is None or self._shm is None or self.shape is None:
-            return Chunk(source_id, slot=slot)
-        segment = Segment(self._shm.name, self.per_slot, self.shape)
-        return Chunk(source_id, slot=slot, segment=segment, _view=self._array[slot])
+        if slot is None or self._closed:
+            self._free.put(None)  # wake any other waiter too
+            raise RingClosed
+        segment = Segment(self._shm.name, self.per_slot, self.shape) if self._shm and self.shape else None
+        return Chunk(source_id, slot=slot, segment=segment)
+
+    def add(self, chunk: Chunk, index: int, frame: np.ndarray) -> None:
+        """Append a frame to ``chunk``: copied into its slot when it has one and the frame fits,
+        else kept inline (a stream that changes resolution mid-way).
+
+        Raises:
+            RingClosed: the ring was closed.
+        """
+        with self._lock:
+            if self._closed:
+                raise RingClosed
+            if self._array is not None and chunk.segment is not None and frame.shape == self.shape:
+                pos = sum(isinstance(f, int) for _, f in chunk.frames)
+                self._array[chunk.slot, pos] = frame
+                chunk.frames.append((index, pos))
+            else:
+                chunk.frames.append((index, frame))
 
     def release(self, chunk: Chunk) -> None:
         """Give the chunk's slot back (its frames may be overwritten from now on)."""
         if chunk.slot is not None:
-            chunk._view = None  # see Attached.frames: a view must not outlive the mapping
             self._free.put(chunk.slot)
 
     def close(self) -> None:
+        """Stop the producer and free the segment. Idempotent."""
         with self._lock:
+            self._closed = True
+            self._free.put(None)
             if self._shm is not None:
                 self._array = None
                 self._shm.close()

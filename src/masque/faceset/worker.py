@@ -77,6 +77,7 @@ class _State:
 _STATE: _State | None = None
 _WARM: FaceAnalyzer | None = None
 _SHARED = Attached()
+_INIT_ERROR: Exception | None = None
 
 
 def warm_up() -> None:
@@ -88,15 +89,22 @@ def warm_up() -> None:
 
 
 def _init(config: ExtractConfig) -> None:
-    global _STATE
+    global _STATE, _INIT_ERROR
     cv2.setNumThreads(1)  # the workers already fill the cores
-    _STATE = _State(config, _WARM)
+    try:
+        _STATE = _State(config, _WARM)
+    except Exception as exc:  # an unknown detector, a missing optional package...
+        # Raised again with the first chunk, so the parent sees it: a worker whose initializer
+        # raises exits, and the pool would start another, forever.
+        _INIT_ERROR = exc
 
 
 Analysed = list[tuple[int, list[PendingFace]]]  # (frame index, its faces) for each frame of a chunk
 
 
 def _process(chunk: Chunk) -> Analysed:
+    if _INIT_ERROR is not None:
+        raise _INIT_ERROR
     if _STATE is None:
         raise RuntimeError("extract worker used before its initializer ran")
     return analyse_chunk(_STATE, chunk.source_id, _SHARED.frames(chunk))
