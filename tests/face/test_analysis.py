@@ -110,3 +110,25 @@ def test_blur_score_rises_when_blurred(analyzer, photo) -> None:
     aligned = align_face(img, analyzer.detect(img)[0].landmarks).image
     soft = cv2.GaussianBlur(aligned, (0, 0), 3)
     assert blur_score(soft) > 2 * blur_score(aligned)
+
+
+def test_cached_frontal_detector_finds_the_same_boxes(tmp_path, photo) -> None:
+    """The detector read back from masque's cached copy is dlib's own, box for box; a damaged
+    copy is rebuilt rather than trusted."""
+    import dlib
+
+    from masque.face.detect import frontal_face_detector
+
+    cache = tmp_path / "hog.svm"
+    built = frontal_face_detector(cache)  # no copy yet: built from dlib, then written
+    assert cache.is_file()
+    cached = frontal_face_detector(cache)
+    reference = dlib.get_frontal_face_detector()
+    for name in ("obama.jpg", "biden.jpg", "multi_face.jpg"):
+        img = photo(name)
+        want = [(r.left(), r.top(), r.right(), r.bottom()) for r in reference(img, 0)]
+        assert want and [(r.left(), r.top(), r.right(), r.bottom()) for r in cached(img, 0)] == want
+        assert [(r.left(), r.top(), r.right(), r.bottom()) for r in built(img, 0)] == want
+    cache.write_bytes(b"not a detector")
+    repaired = frontal_face_detector(cache)
+    assert len(repaired(photo("obama.jpg"), 0)) == 1 and cache.stat().st_size > 1000

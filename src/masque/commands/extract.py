@@ -25,8 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--detector", default="hog",
                    help="face detector: hog (default), cnn (slow, finds more) or mediapipe (fastest; optional extra)")
     p.add_argument("--upsample", type=int, default=0, help="detector upsampling, finds smaller faces (slower)")
-    p.add_argument("--detect-every", type=int, default=4, metavar="N",
-                   help="in videos, detect every N frames and track faces in between (default 4; 1 = always detect)")
+    p.add_argument("--detect-every", type=int, default=8, metavar="N",
+                   help="in videos, detect every N frames and track faces in between (default 8; 1 = always detect)")
     p.add_argument("--embed-every-frame", action="store_true",
                    help="compute the identity embedding on every frame, not once per detection")
     p.add_argument("--workers", type=int, default=None, help="analysis processes (default: cores, max 2)")
