@@ -37,13 +37,18 @@ class AnalyzerConfig:
 
 
 class FaceAnalyzer:
-    """Finds faces and measures them. Models load once, at construction."""
+    """Finds faces and measures them. Models load once, at construction.
 
-    def __init__(self, config: AnalyzerConfig | None = None) -> None:
+    Args:
+        config: how faces are found.
+        predictor: a landmark predictor to share (it takes 0.4 s and 100 MB to load); default: a new one.
+    """
+
+    def __init__(self, config: AnalyzerConfig | None = None, *, predictor: LandmarkPredictor | None = None) -> None:
         self.config = config or AnalyzerConfig()
         self.detector: Detector = DETECTORS.create(self.config.detector, upsample=self.config.upsample,
                                                    max_side=self.config.max_side)
-        self.predictor = LandmarkPredictor()
+        self.predictor = predictor or LandmarkPredictor()
         self._embedder: DlibEmbedder | None = None
 
     @property

@@ -67,7 +67,10 @@ class _State:
         self.config = config
         wanted = AnalyzerConfig(detector=config.detector, upsample=config.upsample, max_side=config.max_side,
                                 min_face=config.min_face)
-        self.analyzer = analyzer if analyzer is not None and analyzer.config == wanted else FaceAnalyzer(wanted)
+        if analyzer is not None and analyzer.config == wanted:
+            self.analyzer = analyzer
+        else:  # another detector or option: build it, but keep the fork server's landmark model
+            self.analyzer = FaceAnalyzer(wanted, predictor=analyzer.predictor if analyzer else None)
 
 
 # Per process, never shared: _STATE is set by the pool initializer in each worker; _WARM is the
