@@ -273,3 +273,22 @@ def test_full_disk_mid_video_with_workers_stops_cleanly_and_resumes(tmp_path, fi
     extract_faceset([clip], out, ExtractConfig(workers=2))
     with FaceSet(out) as fs:
         assert sorted(r.frame for r in fs.faces()) == list(range(72))
+
+
+def test_videos_of_two_sizes_in_one_run_each_get_their_frames(tmp_path, short_run) -> None:
+    """Each video has its own shared-memory ring; the workers switch to the next one's."""
+    from masque.media import VideoReader, VideoWriter
+
+    small = tmp_path / "small.mp4"
+    with VideoWriter(small, 30, crf=12) as w:
+        for frame in VideoReader(short_run):
+            w.write(np.ascontiguousarray(frame[::2, ::2]))  # half size, same face
+    s = extract_faceset([short_run, small], tmp_path / "both", ExtractConfig(workers=2))
+    assert s.frames == 40 and s.faces == 40 and not s.errors
+    with FaceSet(tmp_path / "both") as fs:
+        by_source: dict[str, list[float]] = {}
+        for r in fs.faces():
+            by_source.setdefault(Path(r.source).name, []).append(r.bbox[2] - r.bbox[0])
+    assert sorted(by_source) == ["run20.mp4", "small.mp4"]
+    ratio = np.median(by_source["small.mp4"]) / np.median(by_source["run20.mp4"])
+    assert 0.4 < ratio < 0.6  # the small video's faces are measured in its own pixels
