@@ -292,3 +292,26 @@ def test_videos_of_two_sizes_in_one_run_each_get_their_frames(tmp_path, short_ru
     assert sorted(by_source) == ["run20.mp4", "small.mp4"]
     ratio = np.median(by_source["small.mp4"]) / np.median(by_source["run20.mp4"])
     assert 0.4 < ratio < 0.6  # the small video's faces are measured in its own pixels
+
+
+def test_a_folder_of_photos_runs_on_the_workers_like_inline(tmp_path, fixture_path) -> None:
+    """More photos than a chunk holds: read and analysed by the worker processes in parallel;
+    the damaged one and the faceless one are reported by name, the rest indexed as inline."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    names = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "multi_face.jpg", "no_face.jpg",
+             "expression_su.jpg", "expression_hao.jpg", "expression_anc.jpg"]
+    for name in names:
+        shutil.copy(fixture_path(name), folder / name)
+    (folder / "damaged.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+    runs = {}
+    for workers in (2, 0):
+        s = extract_faceset([folder], tmp_path / f"w{workers}", ExtractConfig(workers=workers, chunk=4))
+        assert s.frames == 9 and s.frames_without_face == 1
+        assert len(s.errors) == 1 and "damaged.jpg" in s.errors[0]
+        with FaceSet(tmp_path / f"w{workers}") as fs:
+            runs[workers] = sorted((Path(r.source).name, r.face_index, tuple(np.round(r.landmarks[30], 1)))
+                                   for r in fs.faces())
+    assert runs[2] == runs[0] and len(runs[2]) == 11  # one face a portrait, HOG finds 4 in the group
+    again = extract_faceset([folder], tmp_path / "w2", ExtractConfig(workers=2, chunk=4))
+    assert again.frames == 0 and again.frames_skipped == 9  # resumed: nothing redone

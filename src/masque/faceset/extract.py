@@ -153,8 +153,12 @@ def extract_faceset(inputs: Sequence[str | os.PathLike[str]], output: str | os.P
             config = dataclasses.replace(config, workers=0)
         if jobs:
             with _Identity(default_embedder) as identity, worker.pool(config) as pool:
+                images = [job for job in jobs if not job.is_video]
+                if images:
+                    _run_images(fs, pool, identity, images, config, summary, progress, total)
                 for job in jobs:
-                    _run_job(fs, pool, identity, job, config, summary, progress, total)
+                    if job.is_video:
+                        _run_job(fs, pool, identity, job, config, summary, progress, total)
     summary.seconds = time.perf_counter() - start
     if summary.errors and len(summary.errors) == len(files):
         raise InvalidMediaError("nothing could be read: " + "; ".join(summary.errors))
@@ -241,9 +245,6 @@ def _job_for(fs: FaceSet, path: Path, config: ExtractConfig) -> _Job:
 
 
 def _frames(job: _Job, config: ExtractConfig) -> Iterator[tuple[int, np.ndarray]]:
-    if not job.is_video:
-        yield 0, read_image(job.path)
-        return
     for index, frame in enumerate(VideoReader(job.path)):
         if index % config.every == 0 and index not in job.done:
             yield index, frame
@@ -272,10 +273,32 @@ def _ring(job: _Job, config: ExtractConfig) -> FrameRing:
     """Two chunks in flight a worker and one being decoded, or more while they fit in
     ``_RING_BYTES``: the workers can then run ahead while the parent is busy (loading the
     identity network at the start)."""
-    shape = (job.height, job.width, 3) if job.is_video and config.workers > 0 else None  # inline: no copies
+    shape = (job.height, job.width, 3) if config.workers > 0 else None  # inline: no copies
     slot_bytes = config.chunk * job.height * job.width * 3 if shape else 1
     slots = max(max(2, 2 * config.workers) + 1, min(_MAX_SLOTS, _RING_BYTES // slot_bytes))
     return FrameRing(slots, config.chunk, shape)
+
+
+def _run_images(fs: FaceSet, pool: worker.Pool, identity: _Identity, jobs: list[_Job], config: ExtractConfig,
+                summary: ExtractSummary, progress: Progress | None, total: int) -> None:
+    """Image files, ``config.chunk`` to a work unit, each read and analysed by a worker."""
+    batches = [jobs[i:i + config.chunk] for i in range(0, len(jobs), config.chunk)]
+    chunks = (worker.ImageChunk([(job.source_id, str(job.path)) for job in batch]) for batch in batches)
+    for batch, results in zip(batches, pool.map_images(chunks)):
+        read: list[tuple[_Job, worker.Analysed]] = []
+        for job, result in zip(batch, results):
+            if isinstance(result, MasqueError):
+                log.warning("%s: %s", job.path, result)
+                summary.errors.append(f"{job.path}: {result}")
+            else:
+                read.append((job, result))
+        # every face of an image is a detection: one identity batch for the whole chunk
+        pending = [frame for _, analysed in read for frame in analysed]
+        for (job, _), frame in zip(read, worker.finish_chunk(pending, identity.embedder(), config, fs.root)):
+            _commit(fs, job, frame, summary)
+            fs.mark_source_done(job.source_id)
+        if progress:
+            progress(summary.frames, total)
 
 
 def _run_job(fs: FaceSet, pool: worker.Pool, identity: _Identity, job: _Job, config: ExtractConfig,

@@ -29,7 +29,8 @@ from masque.face import Face, align_face, blur_score, identity_distance, landmar
 from masque.face.embed import face_chip
 from masque.faceset.ring import Attached, Chunk
 from masque.faceset.store import FACES_DIR, FaceRecord
-from masque.media.image import atomic_write_bytes, encode_image
+from masque.errors import MasqueError
+from masque.media.image import atomic_write_bytes, encode_image, read_image
 
 if TYPE_CHECKING:
     from masque.face import FaceAnalyzer
@@ -105,12 +106,42 @@ def _init(config: ExtractConfig) -> None:
 Analysed = list[tuple[int, list[PendingFace]]]  # (frame index, its faces) for each frame of a chunk
 
 
-def _process(chunk: Chunk) -> Analysed:
+@dataclass
+class ImageChunk:
+    """Image files ``[(source id, path)]`` for one work unit. The worker reads them itself, so
+    decoding runs in parallel too and only paths cross the pipe."""
+
+    images: list[tuple[int, str]]
+
+
+def _state() -> _State:
     if _INIT_ERROR is not None:
         raise _INIT_ERROR
     if _STATE is None:
         raise RuntimeError("extract worker used before its initializer ran")
-    return analyse_chunk(_STATE, chunk.source_id, _SHARED.frames(chunk))
+    return _STATE
+
+
+def _process(chunk: Chunk) -> Analysed:
+    return analyse_chunk(_state(), chunk.source_id, _SHARED.frames(chunk))
+
+
+def _process_images(chunk: ImageChunk) -> list[Analysed | MasqueError]:
+    return analyse_images(_state(), chunk)
+
+
+def analyse_images(state: _State, chunk: ImageChunk) -> list[Analysed | MasqueError]:
+    """Each image of ``chunk`` read and analysed as a one-frame source (frame 0), or the error
+    that made it unreadable, in order."""
+    out: list[Analysed | MasqueError] = []
+    for source_id, path in chunk.images:
+        try:
+            image = read_image(path)
+        except MasqueError as exc:  # reported by the parent; the other images go on
+            out.append(exc)
+            continue
+        out.append(analyse_chunk(state, source_id, [(0, image)]))
+    return out
 
 
 def analyse_chunk(state: _State, source_id: int, frames: list[tuple[int, np.ndarray]]) -> Analysed:
@@ -215,6 +246,13 @@ class Pool:
                 yield c
 
         return ((sent.popleft(), result) for result in self._pool.imap(_process, feed()))
+
+    def map_images(self, chunks: Iterable[ImageChunk]) -> Iterator[list[Analysed | MasqueError]]:
+        """Each image chunk's results (see :func:`analyse_images`), in order."""
+        if self._pool is None:
+            state = self._state
+            return (analyse_images(state, c) for c in chunks)  # type: ignore[arg-type]
+        return self._pool.imap(_process_images, chunks)
 
     def close(self) -> None:
         if self._pool is not None:
