@@ -104,6 +104,18 @@ def test_closing_stops_a_waiting_producer_and_refuses_further_copies() -> None:
     r.close()  # twice is fine
 
 
+def test_a_small_shared_memory_gets_fewer_slots_not_none(monkeypatch) -> None:
+    slot = 2 * int(np.prod(SHAPE))
+    monkeypatch.setattr(ring, "_room_for", lambda nbytes: nbytes <= 3 * slot)  # room for 3 slots
+    r = FrameRing(slots=8, per_slot=2, shape=SHAPE, min_slots=2)
+    assert r.shared and r.slots == 3
+    r.close()
+    monkeypatch.setattr(ring, "_room_for", lambda nbytes: nbytes < 2 * slot)  # not even the minimum
+    r = FrameRing(slots=8, per_slot=2, shape=SHAPE, min_slots=2)
+    assert not r.shared and r.slots == 2
+    r.close()
+
+
 @pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="POSIX shared memory folder only")
 def test_segments_of_dead_processes_are_removed_and_ours_unlinked_on_close() -> None:
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,

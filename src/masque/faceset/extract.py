@@ -275,8 +275,8 @@ def _ring(job: _Job, config: ExtractConfig) -> FrameRing:
     identity network at the start)."""
     shape = (job.height, job.width, 3) if config.workers > 0 else None  # inline: no copies
     slot_bytes = config.chunk * job.height * job.width * 3 if shape else 1
-    slots = max(max(2, 2 * config.workers) + 1, min(_MAX_SLOTS, _RING_BYTES // slot_bytes))
-    return FrameRing(slots, config.chunk, shape)
+    least = max(2, 2 * config.workers) + 1
+    return FrameRing(max(least, min(_MAX_SLOTS, _RING_BYTES // slot_bytes)), config.chunk, shape, min_slots=least)
 
 
 def _run_images(fs: FaceSet, pool: worker.Pool, identity: _Identity, jobs: list[_Job], config: ExtractConfig,

@@ -9,8 +9,8 @@ of slots also bounds how many chunks are in flight, so memory stays flat on long
 The segment is made with :class:`multiprocessing.shared_memory.SharedMemory`, whose resource
 tracker removes it if the parent is killed. A ``kill -9`` of the whole process group kills the
 tracker too, so segments are named after their creator's pid and the next run removes those of
-dead processes. Where ``/dev/shm`` is too small for the ring (Docker's default is 64 MB), frames
-go through the pipe as before.
+dead processes. Where ``/dev/shm`` is small (Docker's default is 64 MB) the ring gets fewer
+slots, and where not even the fewest fit, frames go through the pipe.
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ class RingClosed(Exception):
 
 
 class FrameRing:
-    """``slots`` chunk slots of ``per_slot`` frames of ``shape`` in one shared segment.
+    """``slots`` chunk slots of ``per_slot`` frames of ``shape`` in one shared segment (as many
+    as fit in ``/dev/shm``, down to ``min_slots``).
 
     A producer thread calls :meth:`chunk` (waits for a free slot) and :meth:`add`; the consumer
     calls :meth:`release` when a chunk's results are back, and :meth:`close` at the end, also
@@ -68,22 +69,30 @@ class FrameRing:
     ``/dev/shm`` too small) the ring only counts slots and chunks carry their frames inline.
     """
 
-    def __init__(self, slots: int, per_slot: int, shape: tuple[int, int, int] | None) -> None:
+    def __init__(self, slots: int, per_slot: int, shape: tuple[int, int, int] | None,
+                 min_slots: int | None = None) -> None:
         self.per_slot = per_slot
         self.shape = shape
-        self._free: queue.SimpleQueue[int | None] = queue.SimpleQueue()
-        for i in range(slots):
-            self._free.put(i)
         self._shm: shared_memory.SharedMemory | None = None
         self._array: np.ndarray | None = None
         self._lock = threading.Lock()  # held while copying into the segment and while unmapping it
         self._closed = False
-        nbytes = slots * per_slot * int(np.prod(shape)) if shape else 0
-        if shape and nbytes and _room_for(nbytes):
+        min_slots = min(slots, min_slots or slots)
+        slot_bytes = per_slot * int(np.prod(shape)) if shape else 0
+        if shape and slot_bytes:
             _remove_orphans()
+            while slots > min_slots and not _room_for(slots * slot_bytes):  # a small /dev/shm: fewer slots
+                slots -= 1
+        if shape and slot_bytes and _room_for(slots * slot_bytes):
             name = f"{_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
-            self._shm = shared_memory.SharedMemory(name=name, create=True, size=nbytes)
+            self._shm = shared_memory.SharedMemory(name=name, create=True, size=slots * slot_bytes)
             self._array = np.ndarray((slots, per_slot, *shape), np.uint8, self._shm.buf)
+        else:
+            slots = min_slots  # frames through the pipe: keep fewer in flight
+        self.slots = slots
+        self._free: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        for i in range(slots):
+            self._free.put(i)
 
     @property
     def shared(self) -> bool:
