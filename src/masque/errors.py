@@ -67,3 +67,7 @@ class UnsupportedOptionError(MasqueError, ValueError):
     """An option was given a value that the chosen component cannot honour."""
 
     exit_code = 2
+
+
+class WorkerDiedError(MasqueError, RuntimeError):
+    """A worker process died mid-run (killed, out of memory, a native crash, or it could not start)."""

@@ -317,3 +317,55 @@ def test_a_folder_of_photos_runs_on_the_workers_like_inline(tmp_path, fixture_pa
     assert runs[2] == runs[0] and len(runs[2]) == 11  # one face a portrait, HOG finds 4 in the group
     again = extract_faceset([folder], tmp_path / "w2", ExtractConfig(workers=2, chunk=4))
     assert again.frames == 0 and again.frames_skipped == 9  # resumed: nothing redone
+
+
+def _grandchildren() -> list[int]:
+    """Pids of this process's children's children (the fork server's workers), from /proc."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat[stat.rindex(")") + 2:].split()[1])
+    children = {pid for pid, ppid in parents.items() if ppid == os.getpid()}
+    return [pid for pid, ppid in parents.items() if ppid in children]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds the workers through /proc")
+@pytest.mark.timeout(180)
+def test_a_worker_killed_mid_run_is_an_error_not_a_hang(tmp_path, fixture_path) -> None:
+    """The OOM killer's case: a worker dies holding a chunk. A multiprocessing pool would start
+    another and wait for the lost chunk forever; extract stops with WorkerDiedError, keeps what
+    it committed, and the rerun finishes."""
+    from masque.errors import WorkerDiedError
+
+    clip, out, killed = fixture_path("clip_short.mp4"), tmp_path / "killed", []
+
+    def kill_a_worker(done: int, total: int | None) -> None:
+        if done and not killed:
+            workers = _grandchildren()
+            assert workers, "no worker process found"
+            os.kill(workers[0], signal.SIGKILL)
+            killed.append(workers[0])
+
+    with pytest.raises(WorkerDiedError, match="run the same extract again"):
+        extract_faceset([clip], out, ExtractConfig(workers=2), progress=kill_a_worker)
+    with FaceSet(out) as fs:
+        assert 0 < len(fs) < 72
+    extract_faceset([clip], out, ExtractConfig(workers=2))
+    with FaceSet(out) as fs:
+        assert sorted(r.frame for r in fs.faces()) == list(range(72))
+
+
+@pytest.mark.timeout(180)
+def test_a_script_without_a_main_guard_gets_told_instead_of_hanging(tmp_path, fixture_path) -> None:
+    """Workers re-import the caller's main module (as with any spawn or fork-server pool); an
+    unguarded script's workers then fail as they start, which used to hang the run."""
+    script = tmp_path / "unguarded.py"
+    script.write_text("from masque.faceset.extract import ExtractConfig, extract_faceset\n"
+                      f"extract_faceset([{str(fixture_path('clip_short.mp4'))!r}], {str(tmp_path / 'fs')!r}, "
+                      "ExtractConfig(workers=2))\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=150)
+    assert proc.returncode != 0 and 'if __name__ == "__main__":' in proc.stderr

@@ -8,19 +8,24 @@ Workers come from a fork server, not from a fork of the caller: a process forked
 thread pools (OpenMP, OpenCV) have run can hang the first time it touches them (seen in the test
 suite: children stuck in ``pthread_cond_destroy`` inside ``cv2.setNumThreads``). The fork server
 is a clean single-threaded process, so its children are safe; as with ``spawn``, a script that
-calls extract with workers needs the usual ``if __name__ == "__main__":`` guard.
+calls extract with workers needs the usual ``if __name__ == "__main__":`` guard (without it the
+workers fail as they start, and extract raises :class:`~masque.errors.WorkerDiedError`), and
+its main module's imports run again in each worker: keep torch's inside the guard.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import multiprocessing as mp
-from collections import deque
-from collections.abc import Iterable, Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import cv2
 import numpy as np
@@ -29,8 +34,11 @@ from masque.face import Face, align_face, blur_score, identity_distance, landmar
 from masque.face.embed import face_chip
 from masque.faceset.ring import Attached, Chunk
 from masque.faceset.store import FACES_DIR, FaceRecord
-from masque.errors import MasqueError
+from masque.errors import MasqueError, WorkerDiedError
 from masque.media.image import atomic_write_bytes, encode_image, read_image
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 if TYPE_CHECKING:
     from masque.face import FaceAnalyzer
@@ -221,43 +229,85 @@ def finish_chunk(pending: Analysed, embedder: DlibEmbedder, config: ExtractConfi
 
 
 class Pool:
-    """Ordered map of chunks over worker processes, or inline when ``workers == 0``."""
+    """Ordered map of chunks over worker processes, or inline when ``workers == 0``.
+
+    A :class:`~concurrent.futures.ProcessPoolExecutor`, not a :class:`multiprocessing.pool.Pool`:
+    when a worker dies (killed, out of memory, a crash in native code, or it could not even
+    start) the executor says so, where a ``multiprocessing`` pool starts another and waits
+    forever for the lost chunk.
+    """
 
     def __init__(self, config: ExtractConfig) -> None:
         self._state: _State | None = None
-        self._pool = None
+        self._executor: ProcessPoolExecutor | None = None
         if config.workers <= 0:
             self._state = _State(config)
         else:
             ctx = mp.get_context("forkserver")
             ctx.set_forkserver_preload(["masque.faceset._forkserver"])  # loads the models once, in the server
-            self._pool = ctx.Pool(config.workers, initializer=_init, initargs=(config,))
+            self._executor = ProcessPoolExecutor(config.workers, mp_context=ctx, initializer=_init,
+                                                 initargs=(config,))
 
     def map(self, chunks: Iterable[Chunk]) -> Iterator[tuple[Chunk, Analysed]]:
-        """Each chunk with its analysis, in order."""
-        if self._pool is None:
+        """Each chunk with its analysis, in order.
+
+        Raises:
+            WorkerDiedError: a worker process died.
+        """
+        if self._executor is None:
             state = self._state
             return ((c, analyse_chunk(state, c.source_id, _SHARED.frames(c))) for c in chunks)  # type: ignore[arg-type]
-        sent: deque[Chunk] = deque()  # filled by the pool's feeder thread before each chunk goes out
-
-        def feed() -> Iterator[Chunk]:
-            for c in chunks:
-                sent.append(c)
-                yield c
-
-        return ((sent.popleft(), result) for result in self._pool.imap(_process, feed()))
+        return self._ordered(_process, chunks)
 
     def map_images(self, chunks: Iterable[ImageChunk]) -> Iterator[list[Analysed | MasqueError]]:
-        """Each image chunk's results (see :func:`analyse_images`), in order."""
-        if self._pool is None:
+        """Each image chunk's results (see :func:`analyse_images`), in order.
+
+        Raises:
+            WorkerDiedError: a worker process died.
+        """
+        if self._executor is None:
             state = self._state
             return (analyse_images(state, c) for c in chunks)  # type: ignore[arg-type]
-        return self._pool.imap(_process_images, chunks)
+        return (result for _, result in self._ordered(_process_images, chunks))
+
+    def _ordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R]]:
+        """Submit ``items`` from a thread of their own (drawing one may wait: for a free ring
+        slot, for the decoder) and hand back each with its result, in order."""
+        assert self._executor is not None
+        executor = self._executor
+        submitted: queue.SimpleQueue[tuple[T, Future[R]] | BaseException | None] = queue.SimpleQueue()
+
+        def submit_all() -> None:
+            try:
+                for item in items:
+                    submitted.put((item, executor.submit(fn, item)))
+                submitted.put(None)
+            except BaseException as exc:  # raised again below, in the caller
+                submitted.put(exc)
+
+        threading.Thread(target=submit_all, name="masque-submit", daemon=True).start()
+        while (entry := submitted.get()) is not None:
+            if isinstance(entry, BaseException):
+                raise _explained(entry)
+            item, future = entry
+            try:
+                result = future.result()
+            except BrokenProcessPool as exc:
+                raise _explained(exc) from exc
+            yield item, result
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _explained(exc: BaseException) -> BaseException:
+    if not isinstance(exc, BrokenProcessPool):
+        return exc
+    return WorkerDiedError(
+        "an extract worker process died (killed, out of memory, or a crash in native code; or it could not "
+        "start: a script that calls extract_faceset with workers needs `if __name__ == \"__main__\":`, "
+        "as with any process pool); what was committed is kept: run the same extract again to resume")
 
 
 @contextmanager
