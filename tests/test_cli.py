@@ -26,3 +26,14 @@ def test_the_parser_still_lists_every_command() -> None:
     text = build_parser().format_help()
     for name in ("extract", "faceset", "train", "convert", "swap", "evaluate", "verify", "demo"):
         assert name in text
+
+
+def test_ctrl_c_while_the_commands_load_is_an_interrupt(monkeypatch, capsys) -> None:
+    from masque import cli
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["extract", "x", "-o", "y"]) == 130
+    assert "masque: interrupted" in capsys.readouterr().err

@@ -36,11 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="masque: %(levelname)s: %(message)s", stream=sys.stderr)
     try:
-        return int(args.func(args) or 0)
+        return _run(argv)
     except MasqueError as exc:
         print(f"masque: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -50,6 +47,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `masque faceset list | head`: the reader left; not an error
         sys.stderr.close()
         return 0
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    # building the parser imports every command (a second or so): Ctrl-C there is an interrupt too
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="masque: %(levelname)s: %(message)s", stream=sys.stderr)
+    return int(args.func(args) or 0)
 
 
 if __name__ == "__main__":
