@@ -369,3 +369,27 @@ def test_a_script_without_a_main_guard_gets_told_instead_of_hanging(tmp_path, fi
                       "ExtractConfig(workers=2))\n")
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=150)
     assert proc.returncode != 0 and 'if __name__ == "__main__":' in proc.stderr
+
+
+def test_a_folder_of_frames_with_sequence_is_tracked_like_the_video(tmp_path, short_run) -> None:
+    """--sequence: consecutive frames as image files are tracked (a detection every 8, tracked
+    faces keep their detection's embedding), giving what the video itself gives."""
+    from masque.media import VideoReader, write_image
+
+    folder = tmp_path / "frames"
+    for i, frame in enumerate(VideoReader(short_run)):
+        write_image(folder / f"{i:05d}.png", frame)
+    video = extract_faceset([short_run], tmp_path / "v", ExtractConfig(workers=2))
+    frames = extract_faceset([folder], tmp_path / "s", ExtractConfig(workers=2, sequence=True))
+    single = extract_faceset([folder], tmp_path / "i", ExtractConfig(workers=2))
+    assert video.faces == frames.faces == single.faces == 20
+    with FaceSet(tmp_path / "v") as fv, FaceSet(tmp_path / "s") as fs, FaceSet(tmp_path / "i") as fi:
+        v = sorted(fv.faces(), key=lambda r: r.frame)
+        s = sorted(fs.faces(), key=lambda r: r.source)
+        i = sorted(fi.faces(), key=lambda r: r.source)
+    for a, b in zip(v, s):  # the same frames, the same analysis: tracked identically
+        assert np.abs(a.landmarks - b.landmarks).max() <= 1.0
+        assert np.allclose(a.embedding, b.embedding, atol=1e-4)
+    same_as_first = [np.array_equal(r.embedding, s[0].embedding) for r in s[:8]]
+    assert all(same_as_first)  # frames 1-7 tracked from frame 0's detection
+    assert not any(np.array_equal(r.embedding, i[0].embedding) for r in i[1:8])  # each image on its own

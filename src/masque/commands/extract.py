@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--upsample", type=int, default=0, help="detector upsampling, finds smaller faces (slower)")
     p.add_argument("--detect-every", type=int, default=8, metavar="N",
                    help="in videos, detect every N frames and track faces in between (default 8; 1 = always detect)")
+    p.add_argument("--sequence", action="store_true",
+                   help="the images are consecutive video frames (a folder written by ffmpeg or DeepFaceLab): "
+                   "track faces between them as in a video")
     p.add_argument("--embed-every-frame", action="store_true",
                    help="compute the identity embedding on every frame, not once per detection")
     p.add_argument("--workers", type=int, default=None, help="analysis processes (default: cores, max 2)")
@@ -39,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     config = ExtractConfig(size=args.size, centering=args.centering, every=args.every, min_face=args.min_face,
                            detector=args.detector, upsample=args.upsample, identity=identity,
                            detect_every=args.detect_every, embed_every_frame=args.embed_every_frame,
+                           sequence=args.sequence,
                            identity_threshold=args.identity_threshold, **kwargs)
     with progress_bar("extract", unit="frame") as cb:
         s = extract_faceset(args.inputs, Path(args.output), config, progress=cb)

@@ -58,6 +58,10 @@ class ExtractConfig:
         embed_every_frame: compute the identity embedding on every frame; by default a tracked
             face keeps the embedding of the frame where it was last detected (at most
             ``detect_every - 1`` frames earlier), which saves most of the network's time.
+        sequence: the image files given (a folder's in name order) are consecutive frames of a
+            video, as ffmpeg or DeepFaceLab write them: track faces between them as in a video,
+            with a detection every ``detect_every`` images. By default every image is detected
+            on its own.
     """
 
     size: int = 256
@@ -73,6 +77,7 @@ class ExtractConfig:
     chunk: int = 8
     detect_every: int = 8
     embed_every_frame: bool = False
+    sequence: bool = False
 
 
 @dataclass

@@ -140,15 +140,24 @@ def _process_images(chunk: ImageChunk) -> list[Analysed | MasqueError]:
 
 def analyse_images(state: _State, chunk: ImageChunk) -> list[Analysed | MasqueError]:
     """Each image of ``chunk`` read and analysed as a one-frame source (frame 0), or the error
-    that made it unreadable, in order."""
+    that made it unreadable, in order. With ``config.sequence`` the images are consecutive frames
+    and faces are tracked between them as in a video (an unreadable one or another size breaks
+    the track: the next is detected afresh)."""
     out: list[Analysed | MasqueError] = []
-    for source_id, path in chunk.images:
+    previous: list[Face] | None = None
+    shape: tuple[int, ...] = ()
+    for k, (source_id, path) in enumerate(chunk.images):
         try:
             image = read_image(path)
         except MasqueError as exc:  # reported by the parent; the other images go on
             out.append(exc)
+            previous = None
             continue
-        out.append(analyse_chunk(state, source_id, [(0, image)]))
+        follows = state.config.sequence and previous is not None and image.shape == shape
+        faces, parents = _faces(state, k, image, previous if follows else None)
+        out.append([(0, [_pending(state, source_id, 0, image, j, f, p)
+                         for j, (f, p) in enumerate(zip(faces, parents))])])
+        previous, shape = faces, image.shape
     return out
 
 
@@ -160,20 +169,29 @@ def analyse_chunk(state: _State, source_id: int, frames: list[tuple[int, np.ndar
     ones) and fully re-detected every ``detect_every`` frames.
     """
     out: Analysed = []
-    previous: list[Face] = []
+    previous: list[Face] | None = None
     prev_index = -10
     for k, (index, frame) in enumerate(frames):
-        if k % state.config.detect_every == 0 or index - prev_index > 2:
-            faces = state.analyzer.detect(frame)
-            parents: list[int | None] = [None] * len(faces)
-        else:
-            faces, parents = _track(state, frame, previous)
-        if state.config.embed_every_frame:
-            parents = [None] * len(faces)
+        faces, parents = _faces(state, k, frame, previous if index - prev_index <= 2 else None)
         out.append((index, [_pending(state, source_id, index, frame, j, f, p)
                             for j, (f, p) in enumerate(zip(faces, parents))]))
         previous, prev_index = faces, index
     return out
+
+
+def _faces(state: _State, k: int, frame: np.ndarray,
+           previous: list[Face] | None) -> tuple[list[Face], list[int | None]]:
+    """The faces of the ``k``-th frame of a run, detected (every ``detect_every`` frames, or
+    with no ``previous`` frame to follow) or tracked from ``previous``; and for each, the index
+    of the previous frame's face whose embedding it keeps (None: embed it)."""
+    if previous is None or k % state.config.detect_every == 0:
+        faces = state.analyzer.detect(frame)
+        parents: list[int | None] = [None] * len(faces)
+    else:
+        faces, parents = _track(state, frame, previous)
+    if state.config.embed_every_frame:
+        parents = [None] * len(faces)
+    return faces, parents
 
 
 def _track(state: _State, frame: np.ndarray, previous: list[Face]) -> tuple[list[Face], list[int | None]]:
