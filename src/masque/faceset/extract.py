@@ -278,11 +278,11 @@ def _ring(job: _Job, config: ExtractConfig) -> FrameRing:
     """Two chunks in flight a worker and one being decoded, or more while they fit in
     ``_RING_BYTES``: the workers can then run ahead while the parent is busy (loading the
     identity network at the start)."""
-    # inline (no workers), nothing to share; a container that does not say its frame size: the pipe
-    shape = (job.height, job.width, 3) if config.workers > 0 and job.width * job.height > 0 else None
-    slot_bytes = config.chunk * job.height * job.width * 3 if shape else 1
     least = max(2, 2 * config.workers) + 1
-    return FrameRing(max(least, min(_MAX_SLOTS, _RING_BYTES // slot_bytes)), config.chunk, shape, min_slots=least)
+    if config.workers == 0 or job.width * job.height == 0:  # inline: nothing to share; no frame size: the pipe
+        return FrameRing(least, config.chunk, None)
+    slots = min(_MAX_SLOTS, _RING_BYTES // (config.chunk * job.height * job.width * 3))
+    return FrameRing(max(least, slots), config.chunk, (job.height, job.width, 3), min_slots=least)
 
 
 def _run_images(fs: FaceSet, pool: worker.Pool, identity: _Identity, jobs: list[_Job], config: ExtractConfig,

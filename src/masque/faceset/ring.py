@@ -75,6 +75,7 @@ class FrameRing:
         self.shape = shape
         self._shm: shared_memory.SharedMemory | None = None
         self._array: np.ndarray | None = None
+        self._segment: Segment | None = None  # what a chunk tells its worker, when shared
         self._lock = threading.Lock()  # held while copying into the segment and while unmapping it
         self._closed = False
         min_slots = min(slots, min_slots or slots)
@@ -87,6 +88,7 @@ class FrameRing:
             name = f"{_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
             self._shm = shared_memory.SharedMemory(name=name, create=True, size=slots * slot_bytes)
             self._array = np.ndarray((slots, per_slot, *shape), np.uint8, self._shm.buf)
+            self._segment = Segment(name, per_slot, shape)
         else:
             slots = min_slots  # frames through the pipe: keep fewer in flight
         self.slots = slots
@@ -108,8 +110,7 @@ class FrameRing:
         if slot is None or self._closed:
             self._free.put(None)  # wake any other waiter too
             raise RingClosed
-        segment = Segment(self._shm.name, self.per_slot, self.shape) if self._shm and self.shape else None
-        return Chunk(source_id, slot=slot, segment=segment)
+        return Chunk(source_id, slot=slot, segment=self._segment)
 
     def add(self, chunk: Chunk, index: int, frame: np.ndarray) -> None:
         """Append a frame to ``chunk``: copied into its slot when it has one and the frame fits,
@@ -121,7 +122,7 @@ class FrameRing:
         with self._lock:
             if self._closed:
                 raise RingClosed
-            if self._array is not None and chunk.segment is not None and frame.shape == self.shape:
+            if self._array is not None and chunk.segment is not None and frame.shape == chunk.segment.shape:
                 pos = sum(isinstance(f, int) for _, f in chunk.frames)
                 self._array[chunk.slot, pos] = frame
                 chunk.frames.append((index, pos))

@@ -106,8 +106,8 @@ def _init(config: ExtractConfig) -> None:
     try:
         _STATE = _State(config, _WARM)
     except Exception as exc:  # an unknown detector, a missing optional package...
-        # Raised again with the first chunk, so the parent sees it: a worker whose initializer
-        # raises exits, and the pool would start another, forever.
+        # Raised again with the first chunk, so the parent sees this error: a worker whose
+        # initializer raises exits, and the executor would only say that a process died.
         _INIT_ERROR = exc
 
 
