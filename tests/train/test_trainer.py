@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from masque.media import read_image
@@ -84,3 +85,16 @@ def test_model_info_cli(first_run) -> None:
     bad = subprocess.run([sys.executable, "-m", "masque.cli", "model", "info", str(Path(root).parent / "nope")],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "masque: error:" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_preview_with_fewer_held_out_faces_in_b_than_in_a(facesets, tmp_path) -> None:
+    """A small set B (fewer held-out faces than A) used to crash the first preview with an IndexError."""
+    options = {**FAST, "preview_faces": 4, "preview_every": 1}
+    # every 12th face held out: A (30 faces) holds 3, B (24 faces) holds 2
+    summary = Trainer(*facesets, tmp_path / "model", TrainConfig(steps=1, holdout_every=12, **options)).run()
+    assert summary.step == 1
+    grid = read_image(tmp_path / "model" / "previews" / "step_0000001.png")
+    assert grid.shape == (3 * 64, 6 * 64, 3)
+    cell = grid[2 * 64:, 3 * 64:4 * 64]  # B's column in A's third row: no third face of B
+    assert np.all(np.abs(cell.astype(int) - 128) <= 1)
+    assert cell.std() < 1 and grid[2 * 64:, :64].std() > 10  # A's third face is there

@@ -27,10 +27,12 @@ COLUMNS = ("A", "A->A", "A->B", "B", "B->B", "B->A")
 @torch.no_grad()
 def preview_grid(model: SwapModel, faces_a: np.ndarray, faces_b: np.ndarray, device: torch.device,
                  autocast: contextlib.AbstractContextManager | None = None) -> np.ndarray:
-    """The preview grid as RGB ``uint8`` ``(rows * S, 6 * S, 3)``.
+    """The preview grid as RGB ``uint8`` ``(rows * S, 6 * S, 3)``, ``rows = max(n_a, n_b)``.
 
     Args:
-        faces_a, faces_b: ``(n, S, S, 3)`` ``float32`` RGB [0, 1] unaugmented model inputs (same n).
+        faces_a, faces_b: ``(n_a, S, S, 3)`` and ``(n_b, S, S, 3)`` ``float32`` RGB [0, 1]
+            unaugmented model inputs. The counts may differ (a small set B holds fewer held-out
+            faces): the shorter side's cells below its last face are left mid-grey.
     """
     was_training = model.training
     model.eval()
@@ -46,8 +48,19 @@ def preview_grid(model: SwapModel, faces_a: np.ndarray, faces_b: np.ndarray, dev
                 cols.append(pasted.clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy())
     finally:
         model.train(was_training)
-    rows = [np.concatenate([c[i] for c in cols], axis=1) for i in range(len(faces_a))]
-    return (np.concatenate(rows, axis=0) * 255 + 0.5).astype(np.uint8)
+    rows = max(len(faces_a), len(faces_b))
+    side_a = np.concatenate([_pad_rows(c, rows) for c in cols[:3]], axis=2)
+    side_b = np.concatenate([_pad_rows(c, rows) for c in cols[3:]], axis=2)
+    grid = np.concatenate([side_a, side_b], axis=2)  # (rows, S, 6 * S, 3)
+    return (grid.reshape(-1, *grid.shape[2:]) * 255 + 0.5).astype(np.uint8)
+
+
+def _pad_rows(faces: np.ndarray, rows: int) -> np.ndarray:
+    """``faces`` ``(n, S, S, 3)`` extended to ``rows`` with mid-grey cells."""
+    if len(faces) >= rows:
+        return faces
+    blank = np.full((rows - len(faces), *faces.shape[1:]), 0.5, dtype=faces.dtype)
+    return np.concatenate([faces, blank], axis=0)
 
 
 def write_preview(path: Path, grid: np.ndarray, label: bool = True) -> Path:
