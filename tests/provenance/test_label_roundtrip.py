@@ -106,13 +106,13 @@ def test_own_certificate(tmp_path: Path, photos: list[np.ndarray], monkeypatch: 
 
 
 def test_bad_signing_files(tmp_path: Path) -> None:
-    with pytest.raises(InputNotFoundError, match="nope.pem"):
+    with pytest.raises(InputNotFoundError, match=r"nope\.pem"):
         Labeler(LabelConfig(sign_cert=tmp_path / "nope.pem", sign_key=tmp_path / "nope.key"))
     with pytest.raises(ProvenanceError, match="both"):
         Labeler(LabelConfig(sign_cert=tmp_path / "nope.pem"))
     junk = tmp_path / "junk.pem"
     junk.write_text("not a key")
-    with pytest.raises(ProvenanceError, match="junk.pem"):
+    with pytest.raises(ProvenanceError, match=r"junk\.pem"):
         Labeler(LabelConfig(sign_cert=junk, sign_key=junk))
 
 
@@ -121,7 +121,7 @@ def test_unsupported_format_fails_and_keeps_file(tmp_path: Path, photos: list[np
     out = tmp_path / "swap.bmp"
     write_image(out, labeler.mark(photos[4]))
     before = out.read_bytes()
-    with pytest.raises(ProvenanceError, match="swap.bmp"):
+    with pytest.raises(ProvenanceError, match=r"swap\.bmp"):
         labeler.finalize(out)
     assert out.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["swap.bmp"]  # no temporary left behind

@@ -7,8 +7,7 @@ import pytest
 
 from masque import assets
 from masque.media.video import VideoReader
-from masque.provenance import LabelConfig, Labeler
-from masque.provenance import attacks
+from masque.provenance import LabelConfig, Labeler, attacks
 from masque.provenance.watermark import WatermarkCodec
 
 

@@ -6,8 +6,6 @@ then refines each face at full resolution, so precision is not lost.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -17,6 +15,7 @@ import dlib
 import numpy as np
 
 from masque import assets
+from masque.atomic import atomic_path
 from masque.registry import Registry
 
 
@@ -90,15 +89,8 @@ def frontal_face_detector(cache: Path | None = None) -> dlib.fhog_object_detecto
 
 
 def _save(detector: dlib.fhog_object_detector, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        detector.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp:
+        detector.save(str(tmp))
 
 
 @DETECTORS.register("cnn")

@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import safetensors
 import safetensors.numpy
 
+from masque.atomic import atomic_path
 from masque.errors import ModelError
 
 # dlib's float_details marks non-finite values with these exponents (dlib/float_details.h)
@@ -370,7 +369,7 @@ def parse_dlib_net(data: bytes, source: str = "<bytes>", hint: str = _HINT) -> D
 
 
 def save_net(net: DlibNet, path: Path, metadata: dict[str, str]) -> None:
-    """Write ``net`` to ``path`` as safetensors, atomically (temporary file, then ``os.replace``).
+    """Write ``net`` to ``path`` as safetensors, atomically (:func:`masque.atomic.atomic_path`).
 
     Tensors are named ``"{layer index:03d}.{array name}"``; the layer list and settings go as
     JSON in the ``net`` metadata entry, next to ``metadata`` (which :func:`load_net` checks).
@@ -382,15 +381,8 @@ def save_net(net: DlibNet, path: Path, metadata: dict[str, str]) -> None:
                for i, layer in enumerate(net.layers) for name, a in layer.arrays.items()}
     meta = {"input_mean": net.input_mean, "input_size": net.input_size, "loss": net.loss,
             "layers": [[layer.kind, layer.attrs] for layer in net.layers]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        safetensors.numpy.save_file(tensors, tmp, metadata={**metadata, "net": json.dumps(meta)})
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        safetensors.numpy.save_file(tensors, str(tmp), metadata={**metadata, "net": json.dumps(meta)})
 
 
 def load_net(path: Path, metadata: dict[str, str]) -> DlibNet | None:

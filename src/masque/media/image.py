@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import errno
 import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from masque.errors import InputNotFoundError, InvalidMediaError, OutOfSpaceError
+from masque.atomic import atomic_write_bytes
+from masque.errors import InputNotFoundError, InvalidMediaError
 from masque.media.png import encode_png
+
+__all__ = ["IMAGE_EXTENSIONS", "atomic_write_bytes", "encode_image", "is_image_path", "read_image",
+           "write_image"]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 
@@ -66,30 +68,3 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray, quality: int = 
     p = Path(path)
     atomic_write_bytes(p, encode_image(image, p.suffix or ".png", quality))
     return p
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
-
-    Raises:
-        OutOfSpaceError: the disk is full; ``path`` keeps its previous content.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
-        os.replace(tmp, path)
-    except OSError as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if exc.errno == errno.ENOSPC:
-            raise OutOfSpaceError(f"disk full while writing {path}; free space and run again") from exc
-        raise

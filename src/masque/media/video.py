@@ -7,7 +7,6 @@ or Ctrl-C never leaves a truncated video under the target name.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -18,6 +17,7 @@ import av
 import av.error
 import numpy as np
 
+from masque.atomic import AtomicFile
 from masque.errors import InputNotFoundError, InvalidMediaError, OutOfSpaceError
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"})
@@ -105,10 +105,9 @@ class VideoWriter:
         self.fps = Fraction(fps).limit_denominator(100000)
         self.crf = crf
         self.audio_from = Path(audio_from) if audio_from else None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=self.path.suffix)
-        os.close(fd)
-        self._tmp = Path(tmp)
+        # FFmpeg picks the container from the extension, so the temporary name keeps it
+        self._target = AtomicFile(self.path, suffix=".part" + self.path.suffix)
+        self._tmp = self._target.tmp
         self._container = av.open(str(self._tmp), "w")
         self._stream: av.video.stream.VideoStream | None = None
         self._audio: dict[int, av.stream.Stream] = {}
@@ -169,10 +168,9 @@ class VideoWriter:
         self._copy_audio_safely()
         self._container.close()
         if self._count == 0:
-            self._tmp.unlink(missing_ok=True)
+            self._target.discard()
             raise InvalidMediaError(f"no frame was written to {self.path}; nothing to save")
-        os.replace(self._tmp, self.path)
-        return self.path
+        return self._target.commit()
 
     def _copy_audio_safely(self) -> None:
         try:
@@ -185,7 +183,7 @@ class VideoWriter:
         try:
             self._container.close()
         finally:
-            self._tmp.unlink(missing_ok=True)
+            self._target.discard()
 
     @property
     def frames_written(self) -> int:

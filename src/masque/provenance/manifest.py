@@ -9,14 +9,13 @@ masque's local key is valid but untrusted: nobody outside this machine vouches f
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import c2pa
 
+from masque.atomic import atomic_path
 from masque.errors import ProvenanceError
 from masque.provenance.keys import Credentials
 
@@ -92,17 +91,15 @@ def sign_in_place(path: Path, definition: dict[str, Any], credentials: Credentia
         signer = c2pa.Signer.from_info(info)
     except (c2pa.C2paError, ValueError) as exc:
         raise ProvenanceError(f"cannot sign with {credentials.source}: {exc}") from exc
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    # the signed copy replaces the file with the mode a plain write would give (not mkstemp's 0600)
     try:
-        with os.fdopen(fd, "w+b") as dest, path.open("rb") as source, c2pa.Builder(definition) as builder:
+        with atomic_path(path, suffix=".part" + path.suffix) as tmp, open(tmp, "w+b") as dest, \
+                path.open("rb") as source, c2pa.Builder(definition) as builder:
             builder.sign(signer, mime, source, dest)
-        os.replace(tmp, path)
     except c2pa.C2paError as exc:
         raise ProvenanceError(f"could not embed a C2PA manifest in {path}: {exc}") from exc
     finally:
         signer.close()
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def read_manifest(path: Path) -> ManifestReport:
