@@ -7,7 +7,7 @@ file atomically (temporary name, then rename) so an interrupted fetch never leav
 cache. The cache is ``~/.cache/masque``; the ``MASQUE_CACHE`` environment variable overrides it.
 
 >>> sorted(ASSETS)[:2]
-['biden.jpg', 'expression_anc.jpg']
+['biden.jpg', 'clip_long.mp4']
 """
 
 from __future__ import annotations
