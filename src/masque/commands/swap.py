@@ -7,14 +7,13 @@ from pathlib import Path
 
 from masque.commands._labels import add_label_arguments, label_config_from_args
 from masque.commands._progress import progress_bar
-from masque.convert.blend import BLENDERS
-from masque.convert.color import COLOR_MATCHERS
+from masque.compose.blend import BLENDERS
+from masque.compose.color import COLOR_MATCHERS
 from masque.errors import InvalidMediaError
-from masque.face import AnalyzerConfig, FaceAnalyzer
+from masque.face import AnalyzerConfig, FaceAnalyzer, TargetSelector, TrackerConfig
 from masque.media import is_image_path, is_video_path, read_image
-from masque.oneshot import OneShotSwapper, SwapConfig, TargetSelector
+from masque.oneshot import OneShotSwapper, SwapConfig
 from masque.oneshot.files import swap_path, target_files
-from masque.oneshot.track import TrackerConfig
 from masque.provenance import Labeler
 from masque.provenance.manifest import MIME_TYPES
 

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from masque.convert.paste import paste_face
+from masque.compose.paste import paste_face
 from masque.errors import InputNotFoundError, InvalidMediaError
 from masque.face import FaceAnalyzer
 from masque.face.align import alignment_matrix, transform_points
@@ -71,8 +71,7 @@ class Converter:
 
     def __init__(self, model: SwapModel, state: dict, config: ConvertConfig | None = None,
                  analyzer: FaceAnalyzer | None = None) -> None:
-        from masque.oneshot.track import FaceTracker, TrackerConfig
-        from masque.oneshot.swap import TargetSelector
+        from masque.face import FaceTracker, TargetSelector, TrackerConfig
 
         from masque.train.device import amp_dtype
 
@@ -99,9 +98,7 @@ class Converter:
 
     def reset(self) -> None:
         """Forget tracked faces (between unrelated images)."""
-        from masque.oneshot.track import FaceTracker
-
-        self.tracker = FaceTracker(self.analyzer, self.tracker.selector, self.tracker.config)
+        self.tracker.reset()
 
     def convert_frames(self, frames: list[np.ndarray]) -> list[np.ndarray]:
         """Swap every selected face in consecutive RGB ``uint8`` frames; faceless frames pass through."""

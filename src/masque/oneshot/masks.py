@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from masque.convert.blend import expand, shrink
+from masque.compose.blend import expand, shrink
 from masque.face.mask import MaskKind, mask_points
 
 _SUBPIXEL_BITS = 4

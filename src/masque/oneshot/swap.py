@@ -15,15 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import cv2
 import numpy as np
 
-from masque.convert.blend import BLENDERS
-from masque.convert.color import COLOR_MATCHERS
+from masque.compose.blend import BLENDERS
+from masque.compose.color import COLOR_MATCHERS
 from masque.errors import NoFaceFoundError
-from masque.face import SAME_PERSON_THRESHOLD, Face, FaceAnalyzer, identity_distance
+from masque.face import Face, FaceAnalyzer, TargetSelector
 from masque.face.mask import MaskKind, mask_points
 from masque.oneshot.masks import MOUTH_OPEN_RATIO, face_width, swap_masks
 from masque.oneshot.symmetry import far_side, mirror_face, mirror_weights
@@ -37,8 +36,8 @@ class SwapConfig:
     """How a face is pasted.
 
     Attributes:
-        color: colour matcher (``masque.convert.color.COLOR_MATCHERS``): rct, avg, hist, ratio, none.
-        blend: blender (``masque.convert.blend.BLENDERS``): poisson, seamless, gaussian, none.
+        color: colour matcher (``masque.compose.color.COLOR_MATCHERS``): rct, avg, hist, ratio, none.
+        blend: blender (``masque.compose.blend.BLENDERS``): poisson, seamless, gaussian, none.
         mask: ``extended`` (jaw, brows and forehead) or ``components`` (hull of jaw and brows).
             The forehead carries identity: on the fixture photos it moves the swapped face's
             identity distance to the source from about 0.56 to 0.48.
@@ -124,8 +123,8 @@ class OneShotSwapper:
         self._mirror = None
         if self.config.mirror and self._mirror_strength > 0:
             self._mirror = _SourceMesh.build(*mirror_face(source_image, self.landmarks))
-        self._blend = BLENDERS.get(self.config.blend)
-        self._match = COLOR_MATCHERS.get(self.config.color)
+        self._blend = BLENDERS.create(self.config.blend)
+        self._match = COLOR_MATCHERS.create(self.config.color)
 
     @classmethod
     def from_image(cls, image: np.ndarray, analyzer: FaceAnalyzer, face_index: int = 0,
@@ -188,58 +187,6 @@ class OneShotSwapper:
         paste[~covered] = 0
         corrected = self._match(warped, crop, stats)
         frame[y0:y1, x0:x1] = self._blend(corrected, crop, paste, self.config.feather * target_width)
-
-
-TargetMode = Literal["all", "largest"]
-
-
-@dataclass(frozen=True)
-class TargetSelector:
-    """Which faces of a target image are swapped.
-
-    Attributes:
-        mode: ``all``, ``largest``, or ``reference`` (only the person of ``embedding``).
-        embedding: ``(128,)`` identity of the reference person, for ``reference``.
-        threshold: identity distance under which a face is that person.
-    """
-
-    mode: Literal["all", "largest", "reference"] = "largest"
-    embedding: np.ndarray | None = None
-    threshold: float = SAME_PERSON_THRESHOLD
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("all", "largest", "reference"):
-            raise ValueError(f"target mode must be all, largest or reference, got {self.mode!r}")
-        if self.mode == "reference" and self.embedding is None:
-            raise ValueError("the reference mode needs the reference person's embedding")
-
-    @classmethod
-    def from_reference(cls, image: np.ndarray, analyzer: FaceAnalyzer, name: str = "the reference image",
-                       threshold: float = SAME_PERSON_THRESHOLD) -> TargetSelector:
-        """Select the person whose face is the largest in ``image``.
-
-        Raises:
-            NoFaceFoundError: ``image`` has no face; the message names ``name``.
-        """
-        faces = analyzer.detect(image)
-        if not faces:
-            raise NoFaceFoundError(f"no face found in the reference image {name}; it must show the person to "
-                                   "swap, with a clear face at least 80 px wide")
-        face = analyzer.embed(image, faces[:1])[0]
-        return cls("reference", face.embedding, threshold)
-
-    def select(self, image: np.ndarray, faces: list[Face], analyzer: FaceAnalyzer) -> list[Face]:
-        """The faces to swap among ``faces`` (largest first) found in ``image``."""
-        if not faces:
-            return []
-        if self.mode == "largest":
-            return faces[:1]
-        if self.mode == "all":
-            return list(faces)
-        embedded = analyzer.embed(image, faces)
-        dist = [identity_distance(f.embedding, self.embedding) for f in embedded]  # type: ignore[arg-type]
-        best = int(np.argmin(dist))
-        return [faces[best]] if dist[best] < self.threshold else []
 
 
 def swap_image(swapper: OneShotSwapper, image: np.ndarray, analyzer: FaceAnalyzer,

@@ -6,12 +6,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from masque.convert.blend import blend
-from masque.convert.color import match_color
+from masque.compose.blend import blend
+from masque.compose.color import match_color
 from masque.face.align import paste_matrix
 
 
-def face_region(matrix: np.ndarray, size: int, frame_shape: tuple[int, ...], pad: int = 4) -> tuple[int, int, int, int] | None:
+def face_region(matrix: np.ndarray, size: int, frame_shape: tuple[int, ...],
+                pad: int = 4) -> tuple[int, int, int, int] | None:
     """``(x0, y0, x1, y1)`` of the frame covered by an aligned ``size`` crop, clipped; ``None`` if outside."""
     inv = paste_matrix(matrix)
     corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64) @ inv[:, :2].T + inv[:, 2]
@@ -65,7 +66,7 @@ def paste_face(frame: np.ndarray, face: np.ndarray, mask: np.ndarray, matrix: np
 
 
 def _erode(mask: np.ndarray, px: float) -> np.ndarray:
-    k = int(round(abs(px)))
+    k = round(abs(px))
     if k == 0:
         return mask
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))

@@ -1,6 +1,6 @@
 """Blending: paste a new face into a frame without a visible edge.
 
-Every blender has the signature ``blend(face, frame, mask, feather_px) -> frame'``:
+Every blender (a :class:`Blender`) has the signature ``blend(face, frame, mask, feather_px) -> frame'``:
 
 - ``face``: ``(H, W, 3)`` ``uint8`` RGB, the new face already placed in the frame's pixels.
 - ``frame``: ``(H, W, 3)`` ``uint8`` RGB, the frame (or a crop of it) to paste into.
@@ -17,13 +17,51 @@ Blenders: ``poisson`` (gradient-domain, fast: see :func:`poisson`), ``seamless``
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Protocol
+
 import cv2
 import numpy as np
 
 from masque.registry import Registry
 
-#: the registered blenders: ``BLENDERS.get(name)(face, frame, mask, feather_px)``
-BLENDERS: Registry[np.ndarray] = Registry("blender")
+
+class Blender(Protocol):
+    """What a blender is: a callable ``(face, frame, mask, feather_px) -> frame'``.
+
+    Args:
+        face: ``(H, W, 3)`` ``uint8`` RGB, the new face already placed in the frame's pixels.
+        frame: ``(H, W, 3)`` ``uint8`` RGB, the frame (or a crop of it) to paste into; not modified.
+        mask: ``(H, W)`` ``uint8``, 255 where the new face goes (values above 127 count as inside).
+        feather_px: width in pixels of the soft transition, laid inside the mask (>= 0).
+
+    Returns:
+        A new ``(H, W, 3)`` ``uint8`` RGB frame, equal to ``frame`` wherever ``mask`` is 0.
+    """
+
+    def __call__(self, face: np.ndarray, frame: np.ndarray, mask: np.ndarray, feather_px: float, /) -> np.ndarray:
+        ...
+
+
+#: the registered blenders, as factories: ``BLENDERS.create(name)(face, frame, mask, feather_px)``
+BLENDERS: Registry[Blender] = Registry("blender")
+
+
+def register_blender(name: str) -> Callable[[Blender], Blender]:
+    """Decorator: register a blender function as ``name`` (mypy checks it against :class:`Blender`).
+
+    A blender with options registers a factory instead: ``BLENDERS.register(name)(make_blender)``,
+    then ``BLENDERS.create(name, **options)``.
+
+    Raises:
+        RegistryError: ``name`` is already registered.
+    """
+
+    def decorate(blender: Blender) -> Blender:
+        BLENDERS.register(name)(lambda: blender)
+        return blender
+
+    return decorate
 
 #: the membrane of :func:`poisson` is solved on a grid this many pixels on its longer side
 MEMBRANE_SIDE = 64
@@ -113,19 +151,19 @@ def _blend_in_roi(face: np.ndarray, frame: np.ndarray, mask: np.ndarray, feather
     return out
 
 
-@BLENDERS.register("gaussian")
+@register_blender("gaussian")
 def gaussian(face: np.ndarray, frame: np.ndarray, mask: np.ndarray, feather_px: float = 8.0) -> np.ndarray:
     """Alpha blend with a mask feathered over ``feather_px`` inside its edge."""
     return _blend_in_roi(face, frame, mask, feather_px, solve=False)
 
 
-@BLENDERS.register("none")
+@register_blender("none")
 def none(face: np.ndarray, frame: np.ndarray, mask: np.ndarray, feather_px: float = 0.0) -> np.ndarray:
     """Hard paste of the masked pixels; ``feather_px`` is ignored."""
     return _blend_in_roi(face, frame, mask, 0.0, solve=False)
 
 
-@BLENDERS.register("poisson")
+@register_blender("poisson")
 def poisson(face: np.ndarray, frame: np.ndarray, mask: np.ndarray, feather_px: float = 4.0) -> np.ndarray:
     """Poisson image editing (Pérez et al., SIGGRAPH 2003) with the face's gradients as guidance.
 
@@ -139,7 +177,7 @@ def poisson(face: np.ndarray, frame: np.ndarray, mask: np.ndarray, feather_px: f
     return _blend_in_roi(face, frame, mask, feather_px, solve=True)
 
 
-@BLENDERS.register("seamless")
+@register_blender("seamless")
 def seamless(face: np.ndarray, frame: np.ndarray, mask: np.ndarray, feather_px: float = 4.0) -> np.ndarray:
     """OpenCV's ``seamlessClone`` (``NORMAL_CLONE``, exact DST Poisson solve) on the mask's box."""
     m = _check(face, frame, mask)
@@ -205,7 +243,7 @@ def harmonic_fill(values: np.ndarray, known: np.ndarray, iters: int = _JACOBI_IT
         v_small = v_small / np.maximum(k_small, 1e-6)[..., None]
         coarse = harmonic_fill(v_small.astype(np.float32), k_small > 0, iters)
         guess = expand(coarse, 2, (w, h)).reshape(values.shape)
-    x = np.where(known[..., None], values, guess).astype(np.float32)
+    x: np.ndarray = np.where(known[..., None], values, guess).astype(np.float32)
     fixed = np.broadcast_to(known[..., None], x.shape)
     for _ in range(iters):
         avg = cv2.filter2D(x, -1, _FOUR_NEIGHBOURS, borderType=cv2.BORDER_REPLICATE).reshape(x.shape)
@@ -215,5 +253,9 @@ def harmonic_fill(values: np.ndarray, known: np.ndarray, iters: int = _JACOBI_IT
 
 
 def blend(name: str, face: np.ndarray, frame: np.ndarray, mask: np.ndarray, feather_px: float) -> np.ndarray:
-    """Run the blender registered as ``name`` (``poisson``, ``seamless``, ``gaussian``, ``none``)."""
-    return BLENDERS.get(name)(face, frame, mask, feather_px)
+    """Run the blender registered as ``name`` (``poisson``, ``seamless``, ``gaussian``, ``none``).
+
+    Raises:
+        RegistryError: no blender is registered as ``name``.
+    """
+    return BLENDERS.create(name)(face, frame, mask, feather_px)

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from masque.convert.color import COLOR_MATCHERS, match_color
+from masque.compose.color import COLOR_MATCHERS, match_color
 from masque.face.mask import landmark_mask
 
 SIZE = 200

@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from masque.convert.blend import BLENDERS, blend, feather_alpha, harmonic_fill
+from masque.compose.blend import BLENDERS, blend, feather_alpha, harmonic_fill
 from masque.face.mask import landmark_mask
 
 SIZE = 240

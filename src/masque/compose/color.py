@@ -1,6 +1,6 @@
 """Colour matching: shift a new face's colours toward the frame it is pasted into.
 
-Every matcher has the signature ``match(face, target, mask) -> face'``:
+Every matcher (a :class:`ColorMatcher`) has the signature ``match(face, target, mask) -> face'``:
 
 - ``face``: ``(H, W, 3)`` ``uint8`` RGB, the new face already placed in the frame's pixels
   (a crop of the frame's size, or the whole frame).
@@ -21,14 +21,51 @@ pixel (the blender decides which pixels are used). When the mask holds fewer tha
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Protocol
+
 import cv2
 import numpy as np
 
-from masque.convert.blend import expand, harmonic_fill, shrink
+from masque.compose.blend import expand, harmonic_fill, shrink
 from masque.registry import Registry
 
-#: the registered colour matchers: ``COLOR_MATCHERS.get(name)(face, target, mask)``
-COLOR_MATCHERS: Registry[np.ndarray] = Registry("colour matcher")
+
+class ColorMatcher(Protocol):
+    """What a colour matcher is: a callable ``(face, target, mask) -> face'``.
+
+    Args:
+        face: ``(H, W, 3)`` ``uint8`` RGB, the new face already placed in the frame's pixels.
+        target: ``(H, W, 3)`` ``uint8`` RGB, the frame pixels at the same place.
+        mask: ``(H, W)`` ``uint8``, non-zero where the statistics are measured.
+
+    Returns:
+        A new ``(H, W, 3)`` ``uint8`` RGB face with the correction applied to every pixel.
+    """
+
+    def __call__(self, face: np.ndarray, target: np.ndarray, mask: np.ndarray, /) -> np.ndarray:
+        ...
+
+
+#: the registered colour matchers, as factories: ``COLOR_MATCHERS.create(name)(face, target, mask)``
+COLOR_MATCHERS: Registry[ColorMatcher] = Registry("colour matcher")
+
+
+def register_color_matcher(name: str) -> Callable[[ColorMatcher], ColorMatcher]:
+    """Decorator: register a matcher function as ``name`` (mypy checks it against :class:`ColorMatcher`).
+
+    A matcher with options registers a factory instead: ``COLOR_MATCHERS.register(name)(make_matcher)``,
+    then ``COLOR_MATCHERS.create(name, **options)``.
+
+    Raises:
+        RegistryError: ``name`` is already registered.
+    """
+
+    def decorate(matcher: ColorMatcher) -> ColorMatcher:
+        COLOR_MATCHERS.register(name)(lambda: matcher)
+        return matcher
+
+    return decorate
 
 #: fewer masked pixels than this give statistics too noisy to trust
 MIN_PIXELS = 16
@@ -55,7 +92,7 @@ def _stats(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return mean.ravel(), std.ravel()
 
 
-@COLOR_MATCHERS.register("rct")
+@register_color_matcher("rct")
 def rct(face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Reinhard colour transfer: match the per-channel mean and spread in CIE Lab.
 
@@ -79,7 +116,7 @@ def rct(face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(cv2.transform(f_lab, affine), cv2.COLOR_LAB2RGB)
 
 
-@COLOR_MATCHERS.register("avg")
+@register_color_matcher("avg")
 def avg(face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Shift each RGB channel so its masked mean equals the target's (faceswap's ``avg-color``)."""
     m = _check(face, target, mask).astype(np.uint8)
@@ -98,7 +135,7 @@ def _channel_lut(src: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return np.clip(np.interp(src_cdf, ref_cdf, np.arange(256)) + 0.5, 0, 255).astype(np.uint8)
 
 
-@COLOR_MATCHERS.register("hist")
+@register_color_matcher("hist")
 def hist(face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Histogram matching per RGB channel over the masked pixels."""
     m = _check(face, target, mask)
@@ -121,7 +158,7 @@ def _local_gain(face: np.ndarray, target: np.ndarray, m: np.ndarray, luma: bool)
     _, _, bw, bh = cv2.boundingRect(m)
     sigma = max(1.0, _RATIO_SIGMA * max(bw, bh))
     # Everything here is smooth at the scale of sigma: work on a grid ~sigma/3 px apart
-    factor = max(1, int(round(sigma / 3.0)))
+    factor = max(1, round(sigma / 3.0))
     small_sigma = sigma / factor
 
     def low_pass(image: np.ndarray) -> np.ndarray:
@@ -151,7 +188,7 @@ def _apply_gain(face: np.ndarray, gain: np.ndarray) -> np.ndarray:
     return cv2.multiply(face, gain, dtype=cv2.CV_8U)  # saturating, rounded
 
 
-@COLOR_MATCHERS.register("ratio")
+@register_color_matcher("ratio")
 def ratio(face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Local correction: multiply each RGB channel by the ratio of Gaussian-blurred target and face.
 
@@ -167,7 +204,7 @@ def ratio(face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return _apply_gain(face, _local_gain(face, target, m, luma=False))
 
 
-@COLOR_MATCHERS.register("rct-ratio")
+@register_color_matcher("rct-ratio")
 def rct_ratio(face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Global colour by :func:`rct`, then the target's local shading by a *luminance* ratio.
 
@@ -182,7 +219,7 @@ def rct_ratio(face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndar
     return _apply_gain(matched, _local_gain(matched, target, m, luma=True))
 
 
-@COLOR_MATCHERS.register("none")
+@register_color_matcher("none")
 def none(face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """No correction: a copy of ``face``."""
     _check(face, target, mask)
@@ -191,5 +228,9 @@ def none(face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def match_color(name: str, face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Run the colour matcher registered as ``name``: ``rct``, ``avg``, ``hist``, ``ratio``,
-    ``rct-ratio`` or ``none``."""
-    return COLOR_MATCHERS.get(name)(face, target, mask)
+    ``rct-ratio`` or ``none``.
+
+    Raises:
+        RegistryError: no matcher is registered as ``name``.
+    """
+    return COLOR_MATCHERS.create(name)(face, target, mask)
