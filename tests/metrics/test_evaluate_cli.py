@@ -51,3 +51,12 @@ def test_bad_inputs_exit_with_a_message(pair, capsys):
     with pytest.raises(SystemExit) as exc:
         main(_args(pair, "--every", "0"))
     assert exc.value.code == 2
+
+
+def test_a_video_is_accepted_as_source(pair, capsys):
+    """The source person given as a clip of them (here the clip the frames come from)."""
+    code = main(["evaluate", "--swapped", str(pair / "original.png"), "--original", str(pair / "original.png"),
+                 "--source", str(assets.fetch("clip_short.mp4")), "--json"])
+    assert code == 0, capsys.readouterr().err
+    summary = json.loads(capsys.readouterr().out.strip())
+    assert summary["identity"]["same_person_as_source"] == 1.0

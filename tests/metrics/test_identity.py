@@ -8,7 +8,8 @@ import pytest
 from masque import assets
 from masque.errors import InputNotFoundError, InvalidMediaError, NoFaceFoundError
 from masque.face import identity_distance
-from masque.media import write_image
+from masque.face.embed import face_chip
+from masque.media import VideoReader, write_image
 from masque.metrics.identity import load_identity, nearest_identity
 
 from .conftest import make_faceset
@@ -60,6 +61,24 @@ def test_bad_identity_sources_raise_clear_errors(tmp_path, analyzer):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InvalidMediaError, match="empty"):
         load_identity(tmp_path / "empty", analyzer)
-    with pytest.raises(InvalidMediaError, match=r"\.mp4.*extract"):
-        load_identity(assets.fetch("clip_short.mp4"), analyzer)
+    (tmp_path / "notes.txt").write_text("not media")
+    with pytest.raises(InvalidMediaError, match="a video"):
+        load_identity(tmp_path / "notes.txt", analyzer)
+    (tmp_path / "broken.mp4").write_bytes(b"\x00not a video" * 100)
+    with pytest.raises(InvalidMediaError, match="broken.mp4"):
+        load_identity(tmp_path / "broken.mp4", analyzer)
+    with pytest.raises(NoFaceFoundError, match="no_face"):
+        load_identity(assets.fetch("no_face.mp4"), analyzer)
     assert np.isfinite(load_identity(assets.fetch("biden.jpg"), analyzer).embedding).all()
+
+
+def test_a_video_source_is_sampled_across_the_clip(analyzer):
+    """A user's source person is usually a video: its faces are sampled evenly, no extract needed."""
+    clip = assets.fetch("clip_short.mp4")  # 72 frames of one man
+    video = load_identity(clip, analyzer)
+    assert video.name == "single_face" and 30 <= video.faces <= 64
+    first = next(iter(VideoReader(clip)))
+    frame_face = analyzer.detect(first)[0]
+    frame_emb = analyzer.embedder.embed_chips(face_chip(first, frame_face.landmarks)[None])[0]
+    assert identity_distance(video.embedding, frame_emb) < 0.4  # the same man
+    assert identity_distance(video.embedding, load_identity(assets.fetch("biden.jpg"), analyzer).embedding) > 0.6

@@ -34,9 +34,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--original", required=True, metavar="INPUT",
                    help="the input it was made from (same kind, frame count and size)")
     p.add_argument("--source", required=True, metavar="SOURCE",
-                   help="the identity swapped in: an image, a folder of images or a face set")
+                   help="the identity swapped in: an image, a folder of images, a video (faces sampled across it) or a face set")
     p.add_argument("--gallery", nargs="+", default=[], metavar="G",
-                   help="more identities (images, folders, face sets) to rank the swapped face against")
+                   help="more identities (images, folders, videos, face sets) to rank the swapped face against")
     p.add_argument("--model", metavar="MODEL_DIR", help="a trained model: adds reconstruction SSIM/PSNR")
     p.add_argument("--every", type=_positive_int, default=DEFAULT_EVERY, metavar="N",
                    help=f"measure identity on every Nth frame (embeddings are slow on a CPU; default {DEFAULT_EVERY}, "

@@ -143,7 +143,7 @@ def evaluate(swapped: str | os.PathLike[str], original: str | os.PathLike[str], 
     Args:
         swapped: the swap's output; frame-aligned with ``original`` (same frame count and size).
         original: the input the swap was made from.
-        source: the identity swapped in: an image, a folder of images or a face set.
+        source: the identity swapped in: an image, a folder of images, a video or a face set.
         gallery: more identities (same kinds) the swapped face is ranked against; the original's
             own person ('target', the mean over the original's sampled faces) always is one.
         model_dir: a trained model folder; adds A->A / B->B reconstruction SSIM and PSNR.
