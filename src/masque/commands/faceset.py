@@ -1,12 +1,14 @@
-"""``masque faceset info|list|sort|prune``."""
+"""``masque faceset info|list|sort|prune|restore``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from masque.faceset import FaceSet
-from masque.faceset.tools import prune_candidates, record_json, rename_in_order, sorted_faces
+from masque.errors import FaceSetError
+
+#: a prune that would set aside more than this share of the set stops and asks for --yes
+_PRUNE_CONFIRM_SHARE = 0.5
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -23,24 +25,51 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     srt.add_argument("faceset")
     srt.add_argument("--by", choices=["blur", "yaw", "identity"], required=True)
     srt.set_defaults(func=run_sort)
-    prn = fs_sub.add_parser("prune", help="remove blurry or turned faces, and faces whose PNG you deleted")
+    _register_prune(fs_sub)
+    rst = fs_sub.add_parser("restore", help="put back the faces a prune set aside (the latest prune by default)")
+    rst.add_argument("faceset")
+    which = rst.add_mutually_exclusive_group()
+    which.add_argument("--batch", metavar="NAME", help="restore this prune (see `faceset restore --list`)")
+    which.add_argument("--all", action="store_true", help="restore every prune")
+    which.add_argument("--list", action="store_true", help="only list the prunes that can be restored")
+    rst.set_defaults(func=run_restore)
+
+
+def _register_prune(fs_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    prn = fs_sub.add_parser(
+        "prune", help="set aside blurry or turned faces, and faces whose PNG you deleted (undo: faceset restore)",
+        description="Faces are moved to FACESET/pruned/<batch>/, not deleted: `masque faceset restore FACESET` "
+        "puts them back. Blur scores depend on the footage, so prefer the relative --blurriest; "
+        "--dry-run lists what would go.")
     prn.add_argument("faceset")
-    prn.add_argument("--max-blur", type=float, help="remove faces with a blur score above X (higher = blurrier)")
-    prn.add_argument("--max-yaw", type=float, help="remove faces turned more than D degrees")
-    prn.add_argument("--dry-run", action="store_true", help="only print what would go")
+    prn.add_argument("--max-blur", type=float, metavar="X", help="faces with a blur score above X (higher = blurrier)")
+    prn.add_argument("--blurriest", type=float, metavar="PCT", help="the blurriest PCT %% of the set (e.g. 10)")
+    prn.add_argument("--max-yaw", type=float, metavar="D", help="faces turned more than D degrees")
+    prn.add_argument("--most-turned", type=float, metavar="PCT", help="the most turned PCT %% of the set")
+    prn.add_argument("--dry-run", action="store_true", help="only list what would be set aside")
+    prn.add_argument("--yes", action="store_true",
+                     help=f"go ahead even when more than {_PRUNE_CONFIRM_SHARE:.0%} of the set would be set aside")
     prn.set_defaults(func=run_prune)
 
 
 def run_info(args: argparse.Namespace) -> int:
+    from masque.faceset import FaceSet
+
     with FaceSet(args.faceset) as fs:
         for key, value in fs.stats().items():
             if isinstance(value, tuple):
                 value = " / ".join("-" if v is None else f"{v:.2f}" for v in value)
             print(f"{key:>20}: {value}")
+        pruned = sum(n for _, n in fs.pruned_batches())
+        if pruned:
+            print(f"{'set_aside':>20}: {pruned} (restore with `masque faceset restore {args.faceset}`)")
     return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from masque.faceset import FaceSet
+    from masque.faceset.tools import record_json
+
     with FaceSet(args.faceset) as fs:
         for r in fs.faces():
             if args.json:
@@ -52,6 +81,9 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_sort(args: argparse.Namespace) -> int:
+    from masque.faceset import FaceSet
+    from masque.faceset.tools import rename_in_order, sorted_faces
+
     with FaceSet(args.faceset) as fs:
         faces = sorted_faces(fs, args.by)
         rename_in_order(fs, faces)
@@ -60,13 +92,52 @@ def run_sort(args: argparse.Namespace) -> int:
 
 
 def run_prune(args: argparse.Namespace) -> int:
+    from masque.faceset import FaceSet
+    from masque.faceset.tools import PruneRule, new_batch_name, prune_candidates, spread
+
+    rule = PruneRule(max_blur=args.max_blur, max_yaw=args.max_yaw, blurriest=args.blurriest,
+                     most_turned=args.most_turned)
     with FaceSet(args.faceset) as fs:
-        doomed = list(prune_candidates(fs, args.max_blur, args.max_yaw))
+        total = len(fs)
+        doomed = prune_candidates(fs, rule)
         if args.dry_run:
             for r in doomed:
-                print(fs.image_path(r))
-            print(f"would remove {len(doomed)} of {len(fs)} faces")
+                print(f"{fs.image_path(r)}\tblur {r.blur:.2f}\tyaw {r.yaw:+.1f}")
+            print(f"would set aside {len(doomed)} of {total} faces")
             return 0
-        n = fs.delete_faces([r.id for r in doomed])
-        print(f"removed {n} faces, {len(fs)} left")
+        if total and len(doomed) > _PRUNE_CONFIRM_SHARE * total and not args.yes:
+            faces = list(fs.faces())
+            raise FaceSetError(
+                f"this prune would set aside {len(doomed)} of {total} faces; nothing was changed. Blur scores "
+                f"here run {spread([r.blur for r in faces])} (min / median / max) and |yaw| "
+                f"{spread([abs(r.yaw) for r in faces])}: blur depends on the footage, so try a relative "
+                "threshold (--blurriest 10), look first (--dry-run), or pass --yes")
+        batch = new_batch_name(fs)
+        n = fs.set_aside([r.id for r in doomed], batch)
+        print(f"set aside {n} of {total} faces ({total - n} left) in {fs.root / 'pruned' / batch}; "
+              f"undo with `masque faceset restore {args.faceset}`")
+    return 0
+
+
+def run_restore(args: argparse.Namespace) -> int:
+    from masque.faceset import FaceSet
+
+    with FaceSet(args.faceset) as fs:
+        batches = fs.pruned_batches()
+        if args.list:
+            for name, n in batches:
+                print(f"{name}\t{n} faces")
+            return 0
+        if not batches:
+            raise FaceSetError(f"{args.faceset} has no pruned faces to restore")
+        known = dict(batches)
+        if args.batch is not None and args.batch not in known:
+            raise FaceSetError(f"{args.faceset} has no prune named {args.batch!r}; it has: {', '.join(known)}")
+        chosen = list(known) if args.all else [args.batch or batches[-1][0]]
+        restored = skipped = 0
+        for name in chosen:
+            r, s = fs.restore(name)
+            restored, skipped = restored + r, skipped + s
+        note = f" ({skipped} skipped: extracted again since, or their PNG is gone)" if skipped else ""
+        print(f"restored {restored} faces from {', '.join(chosen)}{note}; {len(fs)} in the set")
     return 0

@@ -2,14 +2,18 @@
 
 Tables: ``meta`` (schema version, crop size, centering), ``sources`` (one row per input file),
 ``frames`` (one row per frame done, so a resumed extract skips it), ``faces`` (one row per face:
-box, landmarks in source pixels, alignment matrix, embedding, pose, blur, PNG path). A frame's
-faces and its ``frames`` row are committed in one transaction, after the PNGs are on disk, so a
-kill at any moment loses at most the frame in flight and a rerun never duplicates a face.
+box, landmarks in source pixels, alignment matrix, embedding, pose, blur, PNG path), ``pruned``
+(faces set aside by ``masque faceset prune``, by batch, until ``faceset restore`` puts them
+back; their PNGs wait in ``pruned/<batch>/``). A frame's faces and its ``frames`` row are
+committed in one transaction, after the PNGs are on disk, so a kill at any moment loses at most
+the frame in flight and a rerun never duplicates a face.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,7 +40,16 @@ CREATE TABLE IF NOT EXISTS faces (
     face_index INTEGER NOT NULL, bbox TEXT NOT NULL, landmarks BLOB NOT NULL, matrix BLOB NOT NULL,
     embedding BLOB, yaw REAL, pitch REAL, roll REAL, blur REAL, score REAL, image TEXT NOT NULL,
     UNIQUE (source_id, frame, face_index));
+CREATE TABLE IF NOT EXISTS pruned (
+    id INTEGER PRIMARY KEY, batch TEXT NOT NULL, face_id INTEGER NOT NULL,
+    source_id INTEGER NOT NULL REFERENCES sources(id), frame INTEGER NOT NULL, face_index INTEGER NOT NULL, bbox TEXT NOT NULL, landmarks BLOB NOT NULL,
+    matrix BLOB NOT NULL, embedding BLOB, yaw REAL, pitch REAL, roll REAL, blur REAL, score REAL,
+    image TEXT NOT NULL);
 """
+#: the columns ``faces`` and ``pruned`` share, in order (``pruned`` keeps the face's id as ``face_id``)
+_FACE_FIELDS = "source_id, frame, face_index, bbox, landmarks, matrix, embedding, yaw, pitch, roll, blur, score, image"
+#: where set-aside PNGs go: ``pruned/<batch>/<name>.png``
+PRUNED_DIR = "pruned"
 
 
 @dataclass(frozen=True)
@@ -182,6 +195,63 @@ class FaceSet:
             removed += 1
         return removed
 
+    def set_aside(self, ids: list[int], batch: str) -> int:
+        """Move faces out of the set into ``pruned/<batch>/``, recoverably (:meth:`restore`).
+
+        Each face's rows move in one transaction before its PNG moves, so a kill in between
+        leaves the PNG where :meth:`restore` still finds it. Returns how many were set aside.
+        """
+        moved = 0
+        folder = self.root / PRUNED_DIR / batch
+        folder.mkdir(parents=True, exist_ok=True)
+        for fid in ids:
+            row = self.conn.execute("SELECT image FROM faces WHERE id = ?", (fid,)).fetchone()
+            if row is None:
+                continue
+            with self.conn:
+                self.conn.execute(f"INSERT INTO pruned (batch, face_id, {_FACE_FIELDS}) SELECT ?, id, "
+                                  f"{_FACE_FIELDS} FROM faces WHERE id = ?", (batch, fid))
+                self.conn.execute("DELETE FROM faces WHERE id = ?", (fid,))
+            png = self.root / row[0]
+            if png.is_file():
+                os.replace(png, folder / png.name)
+            moved += 1
+        return moved
+
+    def pruned_batches(self) -> list[tuple[str, int]]:
+        """``(batch, faces)`` of every batch set aside and not restored, oldest first."""
+        return [(b, int(n)) for b, n in self.conn.execute(
+            "SELECT batch, COUNT(*) FROM pruned GROUP BY batch ORDER BY MIN(id)")]
+
+    def restore(self, batch: str) -> tuple[int, int]:
+        """Put the faces of ``batch`` back into the set; returns ``(restored, skipped)``.
+
+        A face is skipped (and stays set aside) when the set holds that face again (the same
+        source, frame and face index, from a later extract) or its PNG is gone from both places.
+        """
+        restored = skipped = 0
+        rows = self.conn.execute("SELECT id, face_id, image FROM pruned WHERE batch = ? ORDER BY id",
+                                 (batch,)).fetchall()
+        for pid, face_id, image in rows:
+            home, waiting = self.root / image, self.root / PRUNED_DIR / batch / Path(image).name
+            if not home.is_file() and waiting.is_file():
+                os.replace(waiting, home)  # the PNG first: a kill before the rows move loses nothing
+            if not home.is_file():
+                skipped += 1
+                continue
+            # its old id when still free, so the set's order (and training's held-out faces) come back
+            taken = self.conn.execute("SELECT 1 FROM faces WHERE id = ?", (face_id,)).fetchone()
+            try:
+                with self.conn:
+                    self.conn.execute(f"INSERT INTO faces (id, {_FACE_FIELDS}) SELECT ?, {_FACE_FIELDS} "
+                                      "FROM pruned WHERE id = ?", (None if taken else face_id, pid))
+                    self.conn.execute("DELETE FROM pruned WHERE id = ?", (pid,))
+                restored += 1
+            except sqlite3.IntegrityError:  # extracted again since: keep the newer one
+                skipped += 1
+        _remove_if_empty(self.root / PRUNED_DIR / batch)
+        return restored, skipped
+
     def stats(self) -> dict[str, object]:
         """Counts and ranges for ``masque faceset info``."""
         q = self.conn.execute
@@ -206,3 +276,9 @@ def _record(row: tuple) -> FaceRecord:  # type: ignore[type-arg]
                       np.frombuffer(mat, np.float64).reshape(2, 3),
                       None if emb is None else np.frombuffer(emb, np.float32), yaw, pitch, roll, blur, score,
                       image, fid)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not empty (skipped faces), or already gone
+        folder.rmdir()
+        folder.parent.rmdir()

@@ -1,16 +1,17 @@
-"""Face set maintenance: list, sort, prune."""
+"""Face set maintenance: list, sort, prune (recoverably: pruned faces are set aside, not deleted)."""
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+import time
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from masque.errors import FaceSetError
-from masque.faceset.store import FaceRecord, FaceSet
+from masque.errors import FaceSetError, UnsupportedOptionError
+from masque.faceset.store import PRUNED_DIR, FaceRecord, FaceSet
 
 SortKey = Literal["blur", "yaw", "identity"]
 
@@ -59,12 +60,75 @@ def rename_in_order(fs: FaceSet, faces: list[FaceRecord]) -> None:
             fs.conn.execute("UPDATE faces SET image = ? WHERE id = ?", (new, r.id))
 
 
-def prune_candidates(fs: FaceSet, max_blur: float | None, max_yaw: float | None) -> Iterator[FaceRecord]:
-    """Faces blurrier than ``max_blur``, turned more than ``max_yaw`` degrees, or whose PNG was deleted."""
-    for r in fs.faces():
-        if not fs.image_path(r).is_file():
-            yield r
-        elif max_blur is not None and r.blur > max_blur:
-            yield r
-        elif max_yaw is not None and not math.isnan(r.yaw) and abs(r.yaw) > max_yaw:
-            yield r
+@dataclass(frozen=True)
+class PruneRule:
+    """Which faces ``masque faceset prune`` sets aside.
+
+    Absolute thresholds depend on the footage (a sharp face of a low-resolution clip scores
+    blurrier than a soft one of a 4K clip); the relative ones rank faces within the set.
+
+    Attributes:
+        max_blur: faces with a blur score above this (higher is blurrier).
+        max_yaw: faces turned more than this many degrees.
+        blurriest: the blurriest this percent of the set, in (0, 100).
+        most_turned: the most turned (largest ``|yaw|``) this percent of the set, in (0, 100).
+        missing: faces whose PNG was deleted by hand (always on in the CLI).
+    """
+
+    max_blur: float | None = None
+    max_yaw: float | None = None
+    blurriest: float | None = None
+    most_turned: float | None = None
+    missing: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("blurriest", "most_turned"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value < 100:
+                raise UnsupportedOptionError(f"{name.replace('_', '-')} is a percentage of the face set in "
+                                             f"(0, 100), got {value}; e.g. 10 for the worst tenth")
+        if self.max_yaw is not None and self.max_yaw < 0:
+            raise UnsupportedOptionError(f"max-yaw is an angle in degrees >= 0, got {self.max_yaw}")
+
+
+def prune_candidates(fs: FaceSet, rule: PruneRule) -> list[FaceRecord]:
+    """The faces of ``fs`` that ``rule`` sets aside, in the set's order."""
+    faces = list(fs.faces())
+    blur_cut = _percentile_cut([r.blur for r in faces], rule.blurriest)
+    yaw_cut = _percentile_cut([abs(r.yaw) for r in faces], rule.most_turned)
+    limits = [(lambda r: r.blur, rule.max_blur), (lambda r: r.blur, blur_cut),
+              (lambda r: abs(r.yaw), rule.max_yaw), (lambda r: abs(r.yaw), yaw_cut)]
+
+    def doomed(r: FaceRecord) -> bool:
+        if rule.missing and not fs.image_path(r).is_file():
+            return True
+        return any(limit is not None and not math.isnan(key(r)) and key(r) > limit for key, limit in limits)
+
+    return [r for r in faces if doomed(r)]
+
+
+def _percentile_cut(values: list[float], percent: float | None) -> float | None:
+    """The value above which the top ``percent`` % of ``values`` lie (NaNs ignored); None if unused."""
+    finite = np.array([v for v in values if not math.isnan(v)])
+    if percent is None or not len(finite):
+        return None
+    return float(np.percentile(finite, 100.0 - percent, method="higher")) - 1e-9
+
+
+def spread(values: list[float]) -> str:
+    """``min / median / max`` of ``values`` for messages (NaNs ignored)."""
+    finite = [v for v in values if not math.isnan(v)]
+    if not finite:
+        return "no values"
+    return f"{min(finite):.2f} / {float(np.median(finite)):.2f} / {max(finite):.2f}"
+
+
+def new_batch_name(fs: FaceSet) -> str:
+    """A name for the next prune batch: its time, unique within the set."""
+    taken = {b for b, _ in fs.pruned_batches()}
+    base = time.strftime("%Y%m%d-%H%M%S")
+    name, n = base, 1
+    while name in taken or (fs.root / PRUNED_DIR / name).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
