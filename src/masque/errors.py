@@ -8,6 +8,8 @@ into one-line messages and exit codes.
 
 from __future__ import annotations
 
+import errno
+
 
 class MasqueError(Exception):
     """Root of every error masque raises on purpose."""
@@ -47,6 +49,10 @@ class ModelError(MasqueError, ValueError):
 class RegistryError(MasqueError, KeyError):
     """A plugin name is unknown or registered twice."""
 
+    # an unknown name is nearly always one the user typed (--detector, --color, --model); a name
+    # registered twice is a bug that fails at import, before any command runs
+    exit_code = 2
+
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0]) if self.args else ""
 
@@ -71,3 +77,51 @@ class UnsupportedOptionError(MasqueError, ValueError):
 
 class WorkerDiedError(MasqueError, RuntimeError):
     """A worker process died mid-run (killed, out of memory, a native crash, or it could not start)."""
+
+
+class ConfigError(MasqueError, ValueError):
+    """An option or config value is out of its range or of the wrong kind (``--batch 0``, ``smooth=1``)."""
+
+    exit_code = 2
+
+
+class ShapeError(MasqueError, ValueError):
+    """An array given to the Python API has the wrong shape or dtype (a caller's mistake, not a file's)."""
+
+
+class UsageError(MasqueError, ValueError):
+    """The command line could not be parsed: an unknown option, a missing argument, ``--batch x``."""
+
+    exit_code = 2
+
+
+class OutputPathError(MasqueError, OSError):
+    """An output path cannot be written: its folder is missing or read-only, or it is of the wrong kind."""
+
+    exit_code = 2
+
+
+_WRITE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR, errno.ENOTDIR, errno.EEXIST,
+                 errno.ENAMETOOLONG}
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def from_os_error(exc: OSError) -> MasqueError:
+    """The :class:`MasqueError` for an ``OSError`` that reached the top untranslated.
+
+    A full disk is an :class:`OutOfSpaceError`, a missing path an :class:`InputNotFoundError`, a
+    path that cannot be written (permission, read-only disk, a folder where a file should be) an
+    :class:`OutputPathError`; anything else a plain :class:`MasqueError`. ``exc`` is returned
+    as is when it already is a :class:`MasqueError`.
+    """
+    if isinstance(exc, MasqueError):
+        return exc
+    where = f" ({exc.filename})" if exc.filename else ""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno in _FULL_ERRNOS:
+        return OutOfSpaceError(f"the disk is full{where}: {what}; free some space and run the command again")
+    if exc.errno == errno.ENOENT:
+        return InputNotFoundError(f"no such file or folder{where}; check the path")
+    if exc.errno in _WRITE_ERRNOS:
+        return OutputPathError(f"cannot write{where}: {what}; choose a path in a folder you can write to")
+    return MasqueError(f"{type(exc).__name__}{where}: {what}")

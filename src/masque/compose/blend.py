@@ -23,6 +23,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from masque.errors import ShapeError
 from masque.registry import Registry
 
 
@@ -72,12 +73,12 @@ _FOUR_NEIGHBOURS = np.array([[0, 0.25, 0], [0.25, 0, 0.25], [0, 0.25, 0]], np.fl
 def _check(face: np.ndarray, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Validate the inputs; return the mask as a 2-D ``uint8`` array."""
     if face.shape != frame.shape or face.ndim != 3 or face.shape[2] != 3:
-        raise ValueError(f"face and frame must be (H, W, 3) images of one size, got {face.shape} and {frame.shape}")
+        raise ShapeError(f"face and frame must be (H, W, 3) images of one size, got {face.shape} and {frame.shape}")
     if face.dtype != np.uint8 or frame.dtype != np.uint8:
-        raise ValueError(f"face and frame must be uint8, got {face.dtype} and {frame.dtype}")
+        raise ShapeError(f"face and frame must be uint8, got {face.dtype} and {frame.dtype}")
     m = mask[..., 0] if mask.ndim == 3 else mask
     if m.shape != face.shape[:2]:
-        raise ValueError(f"mask must be (H, W) = {face.shape[:2]}, got {mask.shape}")
+        raise ShapeError(f"mask must be (H, W) = {face.shape[:2]}, got {mask.shape}")
     return m
 
 

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from masque.compose.blend import expand, harmonic_fill, shrink
+from masque.errors import ShapeError
 from masque.registry import Registry
 
 
@@ -78,11 +79,11 @@ _MAX_GAIN = 2.0
 def _check(face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Validate the shapes; return the boolean mask."""
     if face.shape != target.shape or face.ndim != 3 or face.shape[2] != 3:
-        raise ValueError(f"face and target must be (H, W, 3) images of one size, got {face.shape} and {target.shape}")
+        raise ShapeError(f"face and target must be (H, W, 3) images of one size, got {face.shape} and {target.shape}")
     if mask.shape[:2] != face.shape[:2]:
-        raise ValueError(f"mask must be (H, W) = {face.shape[:2]}, got {mask.shape}")
+        raise ShapeError(f"mask must be (H, W) = {face.shape[:2]}, got {mask.shape}")
     if face.dtype != np.uint8 or target.dtype != np.uint8:
-        raise ValueError(f"face and target must be uint8, got {face.dtype} and {target.dtype}")
+        raise ShapeError(f"face and target must be uint8, got {face.dtype} and {target.dtype}")
     return (mask[..., 0] if mask.ndim == 3 else mask) > 0
 
 

@@ -13,6 +13,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from masque.errors import ConfigError
+
 Centering = Literal["face", "head"]
 
 # fmt: off
@@ -49,7 +51,7 @@ def template_points(size: int, centering: Centering = "face", coverage: float = 
     full ``centering`` crop (faceswap's "coverage"; models train on such a central window).
     """
     if centering not in _CENTERING:
-        raise ValueError(f"centering must be one of {sorted(_CENTERING)}, got {centering!r}")
+        raise ConfigError(f"centering must be one of {sorted(_CENTERING)}, got {centering!r}; pass one of those")
     pad, shift = _CENTERING[centering]
     unit = (MEAN_FACE + pad) / (1 + 2 * pad) + np.array([0.0, shift])
     return ((unit - 0.5) / coverage + 0.5) * size

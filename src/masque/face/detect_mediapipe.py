@@ -30,7 +30,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from masque.errors import MissingDependencyError, UnsupportedOptionError
+from masque.errors import ConfigError, MissingDependencyError, UnsupportedOptionError
 from masque.face.detect import DETECTORS, Detection
 
 #: the mediapipe release masque is tested with (and whose models the box fit was measured on)
@@ -113,9 +113,9 @@ class MediaPipeDetector:
                 f"the mediapipe detector has no upsampling (got {upsample}): it sees the whole frame at "
                 "192x192 px; for smaller faces use --detector hog or cnn with --upsample")
         if model not in MODELS:
-            raise ValueError(f"mediapipe model must be one of {MODELS}, got {model!r}")
+            raise ConfigError(f"mediapipe model must be one of {MODELS}, got {model!r}")
         if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"mediapipe threshold is a score in [0, 1], got {threshold}")
+            raise ConfigError(f"mediapipe threshold is a score in [0, 1], got {threshold}")
         face_detection = load_mediapipe()
         self.max_side = max_side
         self.threshold = threshold
@@ -143,6 +143,7 @@ class MediaPipeDetector:
         come in mediapipe's order, not sorted (:class:`~masque.face.FaceAnalyzer` sorts them).
         """
         if not self._solutions:
+            # a caller bug (as for a closed file, a ValueError), never caused by a user: stays built-in
             raise ValueError("this MediaPipeDetector is closed")
         rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB) if image.ndim == 2 else image
         height, width = rgb.shape[:2]

@@ -7,6 +7,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from masque.errors import ConfigError
+
 MaskKind = Literal["components", "extended"]
 MASK_KINDS: tuple[str, ...] = ("components", "extended")
 
@@ -15,7 +17,7 @@ def mask_points(landmarks: np.ndarray, kind: MaskKind = "components") -> np.ndar
     """The outline of the mask, ``(N, 2)`` ``float32``: jaw plus brows, brows raised for ``extended``."""
     lm = np.asarray(landmarks, np.float32)
     if kind not in MASK_KINDS:
-        raise ValueError(f"mask kind must be one of {MASK_KINDS}, got {kind!r}")
+        raise ConfigError(f"mask kind must be one of {MASK_KINDS}, got {kind!r}; pass one of those")
     brows = lm[17:27].copy()
     if kind == "extended":
         # raise each brow by most of its height above the eye below it: covers the forehead

@@ -15,6 +15,8 @@ import zlib
 import numpy as np
 from isal import isal_zlib
 
+from masque.errors import ShapeError
+
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type (grey, grey+alpha, RGB, RGBA)
 _UP = 2  # PNG filter type byte
@@ -39,7 +41,7 @@ def encode_png(image: np.ndarray, level: int = 1) -> bytes:
     if img.ndim == 2:
         img = img[:, :, None]
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] not in _COLOR_TYPES or 0 in img.shape:
-        raise ValueError(f"encode_png takes a non-empty uint8 (H, W[, 1-4]) image, got {img.dtype} {image.shape}")
+        raise ShapeError(f"encode_png takes a non-empty uint8 (H, W[, 1-4]) image, got {img.dtype} {image.shape}")
     h, w, c = img.shape
     rows = img.reshape(h, w * c)
     filtered = np.empty((h, w * c + 1), np.uint8)

@@ -14,6 +14,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from masque.errors import ConfigError, ModelError, ShapeError
 from masque.models.gemm import Conv2d
 from masque.models.layers import Conv, ResBlock, Upscale, count_flops
 
@@ -47,9 +48,12 @@ class Arch:
     def __post_init__(self) -> None:
         n = math.log2(self.input_size / 4)
         if self.input_size < 16 or n != int(n) or len(self.encoder) != int(n):
-            raise ValueError(f"input_size {self.input_size} needs log2(size/4) encoder convs, got {self.encoder}")
+            raise ModelError(f"architecture of input_size {self.input_size} needs log2(size/4) encoder convs, got "
+                             f"{self.encoder}; the model's metadata is damaged or was not written by masque")
         if 8 * 2 ** len(self.decoder) != self.input_size:
-            raise ValueError(f"{len(self.decoder)} decoder upscales from 8x8 do not reach {self.input_size}")
+            raise ModelError(f"{len(self.decoder)} decoder upscales from 8x8 do not reach input_size "
+                             f"{self.input_size}: "
+                             "the model's metadata is damaged or was not written by masque")
 
     def to_json(self) -> dict[str, object]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -141,10 +145,10 @@ class SwapModel(nn.Module):
             ValueError: ``to`` is not a side or ``x`` is not ``(N, 3, S, S)``.
         """
         if to not in SIDES:
-            raise ValueError(f"swap target must be 'a' or 'b', got {to!r}")
+            raise ConfigError(f"swap target must be 'a' or 'b', got {to!r}")
         s = self.input_size
         if x.dim() != 4 or tuple(x.shape[1:]) != (3, s, s):
-            raise ValueError(f"swap input must have shape (N, 3, {s}, {s}), got {tuple(x.shape)}")
+            raise ShapeError(f"swap input must have shape (N, 3, {s}, {s}), got {tuple(x.shape)}")
         param = next(self.parameters())
         was_training = self.training
         self.eval()

@@ -21,7 +21,7 @@ import numpy as np
 
 from masque.compose.blend import BLENDERS
 from masque.compose.color import COLOR_MATCHERS
-from masque.errors import NoFaceFoundError
+from masque.errors import ConfigError, NoFaceFoundError, ShapeError
 from masque.face import Face, FaceAnalyzer, TargetSelector
 from masque.face.mask import MaskKind, mask_points
 from masque.oneshot.masks import MOUTH_OPEN_RATIO, face_width, swap_masks
@@ -60,9 +60,9 @@ class SwapConfig:
         COLOR_MATCHERS.get(self.color)  # unknown names fail here, with the known ones listed
         BLENDERS.get(self.blend)
         if self.mask not in ("components", "extended"):
-            raise ValueError(f"mask must be components or extended, got {self.mask!r}")
+            raise ConfigError(f"mask must be components or extended, got {self.mask!r}")
         if not 0 <= self.feather < 0.5:
-            raise ValueError(f"feather is a fraction of the face width in [0, 0.5), got {self.feather}")
+            raise ConfigError(f"feather is a fraction of the face width in [0, 0.5), got {self.feather}")
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ class OneShotSwapper:
     def __init__(self, source_image: np.ndarray, source_landmarks: np.ndarray,
                  config: SwapConfig | None = None) -> None:
         if source_image.ndim != 3 or source_image.shape[2] != 3 or source_image.dtype != np.uint8:
-            raise ValueError(f"source image must be (H, W, 3) uint8 RGB, got {source_image.shape} {source_image.dtype}")
+            raise ShapeError(f"source image must be (H, W, 3) uint8 RGB, got {source_image.shape} {source_image.dtype}")
         self.config = config or SwapConfig()
         self.landmarks = np.asarray(source_landmarks, np.float32)
         self._source = _SourceMesh.build(source_image, self.landmarks)

@@ -13,15 +13,18 @@ import av
 import cv2
 import numpy as np
 
+from masque.errors import InvalidMediaError
+
 
 def jpeg(image: np.ndarray, quality: int = 75) -> np.ndarray:
     """Encode as JPEG at ``quality`` and decode again."""
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
-        raise ValueError("OpenCV could not encode a JPEG")
+        raise InvalidMediaError(f"OpenCV could not encode a JPEG of a {image.shape} {image.dtype} image; "
+                                "pass an (H, W, 3) uint8 image")
     decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     if decoded is None:
-        raise ValueError("OpenCV could not decode its own JPEG")
+        raise InvalidMediaError("OpenCV could not decode the JPEG it had just encoded; check the OpenCV install")
     return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
 
 

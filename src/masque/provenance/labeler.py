@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from masque import __version__
-from masque.errors import InputNotFoundError, InvalidMediaError
+from masque.errors import ConfigError, InputNotFoundError, InvalidMediaError
 from masque.provenance.keys import Credentials, load_credentials
 from masque.provenance.manifest import SOURCE_TYPES, manifest_definition, sign_in_place
 from masque.provenance.payload import Payload, parse_version
@@ -43,7 +43,7 @@ class LabelConfig:
 
     def __post_init__(self) -> None:
         if self.kind not in SOURCE_TYPES:
-            raise ValueError(f"LabelConfig.kind must be one of {sorted(SOURCE_TYPES)}, got {self.kind!r}")
+            raise ConfigError(f"LabelConfig.kind must be one of {sorted(SOURCE_TYPES)}, got {self.kind!r}")
 
 
 class Labeler:

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from masque import __version__
-from masque.errors import ModelError
+from masque.errors import ConfigError, ModelError
 from masque.faceset import FaceSet
 from masque.models import MODELS, SIDES, SwapModel
 from masque.models.gemm import enable_gemm
@@ -99,7 +99,8 @@ class TrainConfig:
         if self.model not in MODELS:
             raise ModelError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS.names())}")
         if self.batch < 1 or not 0.3 <= self.coverage <= 1.0:
-            raise ValueError(f"batch must be >= 1 and coverage in [0.3, 1]; got {self.batch}, {self.coverage}")
+            raise ConfigError(f"batch must be 1 or more and coverage in [0.3, 1]; got batch {self.batch}, "
+                              f"coverage {self.coverage}")
 
 
 @dataclass

@@ -1,0 +1,51 @@
+"""Start-up time of the ``masque`` command: what a user waits for before the first line of help.
+
+    python benchmarks/startup.py [--runs N]
+
+Prints the median wall time (over N runs, each a fresh subprocess) of ``python -c "import
+masque.cli"``, ``masque --help`` and ``masque CMD --help`` for every command. Goal: under 0.3 s
+for every ``--help`` on a 2-core CPU; the commands import torch, OpenCV, dlib and PyAV only in
+their ``run()``. Wall time is inflated when other programs share the cores, so the load average
+is printed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+COMMANDS = [["extract"], ["faceset"], ["faceset", "info"], ["train"], ["model"], ["model", "info"],
+            ["convert"], ["swap"], ["evaluate"], ["verify"], ["demo"]]
+
+
+def wall_time(argv: list[str], runs: int) -> float:
+    """Median wall seconds of ``argv`` run ``runs`` times (stdout and stderr discarded)."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per command (default 5)")
+    args = parser.parse_args()
+    py = sys.executable
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; median of {args.runs} runs")
+    print(f"{'python (no masque)':>28}: {wall_time([py, '-c', 'pass'], args.runs):.3f} s")
+    print(f"{'import masque.cli':>28}: {wall_time([py, '-c', 'import masque.cli'], args.runs):.3f} s")
+    cli = [py, "-m", "masque.cli"]
+    print(f"{'masque --help':>28}: {wall_time([*cli, '--help'], args.runs):.3f} s")
+    for command in COMMANDS:
+        name = f"masque {' '.join(command)} --help"
+        print(f"{name:>28}: {wall_time([*cli, *command, '--help'], args.runs):.3f} s")
+
+
+if __name__ == "__main__":
+    main()
