@@ -30,21 +30,11 @@ from typing import TYPE_CHECKING, TypeVar
 import cv2
 import numpy as np
 
-from masque.errors import MasqueError, WorkerDiedError
-from masque.face import (
-    Face,
-    FaceTracker,
-    TargetSelector,
-    TrackedFace,
-    TrackerConfig,
-    align_face,
-    blur_score,
-    identity_distance,
-    landmark_mask,
-)
+from masque.face import Face, align_face, blur_score, identity_distance, landmark_mask
 from masque.face.embed import face_chip
 from masque.faceset.ring import Attached, Chunk
 from masque.faceset.store import FACES_DIR, FaceRecord
+from masque.errors import MasqueError, WorkerDiedError
 from masque.media.image import atomic_write_bytes, encode_image, read_image
 
 T = TypeVar("T")
@@ -136,10 +126,10 @@ def _state() -> _State:
     if _INIT_ERROR is not None:
         raise _INIT_ERROR
     if _STATE is None:
+        # an internal bug (the executor runs the initializer first), never a user error: stays built-in
         raise RuntimeError("extract worker used before its initializer ran")
     return _STATE
 
-        # an internal bug (the executor runs the initializer first), never a user error: stays built-in
 
 def _process(chunk: Chunk) -> Analysed:
     return analyse_chunk(_state(), chunk.source_id, _SHARED.frames(chunk))
