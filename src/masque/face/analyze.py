@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from masque.face.detect import DETECTORS, Detector
-from masque.face.embed import DlibEmbedder, embed_faces
+from masque.face.embed import DlibEmbedder, Embedder, embed_faces
 from masque.face.landmarks import LandmarkPredictor, landmarks_bbox
 from masque.face.pose import head_pose
 from masque.face.types import Face
@@ -49,10 +49,10 @@ class FaceAnalyzer:
         self.detector: Detector = DETECTORS.create(self.config.detector, upsample=self.config.upsample,
                                                    max_side=self.config.max_side)
         self.predictor = predictor or LandmarkPredictor()
-        self._embedder: DlibEmbedder | None = None
+        self._embedder: Embedder | None = None
 
     @property
-    def embedder(self) -> DlibEmbedder:
+    def embedder(self) -> Embedder:
         if self._embedder is None:  # the ResNet is big; load it only when identities are asked for
             self._embedder = default_embedder()
         return self._embedder
@@ -92,10 +92,10 @@ def _shift_box(previous: Face, landmarks: np.ndarray) -> tuple[float, float, flo
     return (x0 + float(d[0]), y0 + float(d[1]), x1 + float(d[0]), y1 + float(d[1]))
 
 
-def default_embedder() -> DlibEmbedder:
+def default_embedder() -> Embedder:
     """The fastest embedder available: the PyTorch port of dlib's ResNet, else dlib itself."""
     try:
         from masque.face.resnet import FaceEmbedder
     except ImportError:
         return DlibEmbedder()
-    return FaceEmbedder()  # type: ignore[return-value]
+    return FaceEmbedder()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import dlib
 import numpy as np
 
@@ -23,6 +25,19 @@ def face_chip(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
                                          size=150, padding=0.25))
 
 
+class Embedder(Protocol):
+    """What turns aligned face chips into identity embeddings (the plugin contract).
+
+    Implementations: :class:`DlibEmbedder` (dlib itself) and
+    :class:`masque.face.resnet.FaceEmbedder` (the same network in PyTorch, batched). Embeddings
+    of one person lie within :data:`masque.face.SAME_PERSON_THRESHOLD` (Euclidean) of each other.
+    """
+
+    def embed_chips(self, chips: np.ndarray) -> np.ndarray:
+        """``(N, 150, 150, 3)`` ``uint8`` RGB chips (:func:`face_chip`) to ``(N, 128)`` ``float32``."""
+        ...
+
+
 class DlibEmbedder:
     """The reference implementation, through dlib itself (about 0.1 s a face on 2 CPU cores)."""
 
@@ -37,7 +52,7 @@ class DlibEmbedder:
         return np.array([np.array(d) for d in out], dtype=np.float32)
 
 
-def embed_faces(embedder: DlibEmbedder, image: np.ndarray, landmarks: list[np.ndarray]) -> np.ndarray:
+def embed_faces(embedder: Embedder, image: np.ndarray, landmarks: list[np.ndarray]) -> np.ndarray:
     """Embeddings ``(N, 128)`` ``float32`` of the faces with ``landmarks`` in an RGB ``uint8`` image."""
     if not landmarks:
         return np.zeros((0, 128), np.float32)
