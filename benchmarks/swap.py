@@ -21,11 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from masque import assets
-from masque.face import FaceAnalyzer
+from masque.face import FaceAnalyzer, FaceTracker, TargetSelector, TrackerConfig
 from masque.media import VideoReader, VideoWriter, read_image
-from masque.oneshot import OneShotSwapper, TargetSelector
+from masque.oneshot import OneShotSwapper
 from masque.oneshot.files import swap_video
-from masque.oneshot.track import FaceTracker, TrackerConfig
 from masque.provenance import LabelConfig, Labeler
 
 

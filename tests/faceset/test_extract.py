@@ -17,7 +17,8 @@ import pytest
 
 from masque.errors import RegistryError
 from masque.faceset import FaceSet
-from masque.faceset.extract import ExtractConfig, extract_faceset, reference_embeddings
+from masque.face import reference_embeddings
+from masque.faceset.extract import ExtractConfig, extract_faceset
 from masque.media import read_image
 
 

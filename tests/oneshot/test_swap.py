@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from masque.errors import NoFaceFoundError
-from masque.face import identity_distance, landmark_mask
+from masque.face import TargetSelector, identity_distance, landmark_mask
 from masque.face.types import Face
-from masque.oneshot import OneShotSwapper, SwapConfig, TargetSelector, swap_image
 from masque.media import VideoReader
+from masque.oneshot import OneShotSwapper, SwapConfig, swap_image
 from masque.oneshot.masks import face_width, mouth_openness
 from masque.oneshot.symmetry import far_side
 

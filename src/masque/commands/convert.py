@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from masque.faceset.extract import reference_embeddings
+    from masque.face import reference_embeddings
     from masque.train.checkpoint import load_model
     from masque.train.device import pick_device
 

@@ -7,6 +7,8 @@ from masque.face import detect_mediapipe as _detect_mediapipe  # noqa: F401  reg
 from masque.face.mask import landmark_mask
 from masque.face.pose import head_pose
 from masque.face.quality import blur_score
+from masque.face.target import TargetSelector, reference_embedding, reference_embeddings
+from masque.face.track import FaceTracker, TrackedFace, TrackerConfig, nearest_face
 from masque.face.types import SAME_PERSON_THRESHOLD, Face, identity_distance
 
 __all__ = [
@@ -17,12 +19,19 @@ __all__ = [
     "Detection",
     "Face",
     "FaceAnalyzer",
+    "FaceTracker",
+    "TargetSelector",
+    "TrackedFace",
+    "TrackerConfig",
     "align_face",
     "alignment_matrix",
     "blur_score",
     "head_pose",
     "identity_distance",
     "landmark_mask",
+    "nearest_face",
     "paste_matrix",
+    "reference_embedding",
+    "reference_embeddings",
     "transform_points",
 ]

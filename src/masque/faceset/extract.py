@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from masque.cpu import torch_threads
-from masque.errors import InputNotFoundError, InvalidMediaError, MasqueError, NoFaceFoundError
+from masque.errors import InputNotFoundError, InvalidMediaError, MasqueError
 from masque.face.analyze import default_embedder
 from masque.face.embed import DlibEmbedder
 from masque.faceset import worker
 from masque.faceset.ring import Chunk, FrameRing, RingClosed
 from masque.faceset.store import FaceSet
-from masque.media import VideoReader, is_image_path, is_video_path, probe_video, read_image
+from masque.media import VideoReader, is_image_path, is_video_path, probe_video
 
 log = logging.getLogger(__name__)
 _RING_BYTES = 64 << 20  # decoded frames in flight: about 90 of 640x360, 10 of 1080p (at least 5 chunks)
@@ -46,15 +46,18 @@ class ExtractConfig:
         every: keep every N-th video frame.
         min_face: drop faces whose detector box is narrower than this (source pixels).
         detector / upsample / max_side: see :class:`masque.face.AnalyzerConfig`.
-        identity: reference embeddings ``(K, 128)``; when set, only faces within
-            ``identity_threshold`` of their mean are kept.
+        identity: reference embeddings ``(K, 128)`` (:func:`masque.face.reference_embeddings`);
+            when set, only faces within ``identity_threshold`` of their mean are kept.
         workers: analysis processes; 0 runs in this process (debugging, tiny inputs).
         chunk: consecutive frames per work unit (at least ``detect_every``: each starts with a
             detection, since chunks run in parallel).
         detect_every: in a video, run the detector on every N-th frame and track faces in
-            between (1 = detect on every frame). A face that enters is found within N-1 frames
-            (7 by default: a quarter of a second at 30 frames/s). A full HOG pass costs 15 ms on
-            a 640x360 frame, tracking a face 1 ms.
+            between (1 = detect on every frame), by the policy of :mod:`masque.face.track`. A
+            face that enters is found within N-1 frames (7 by default: a quarter of a second at
+            30 frames/s); one that returns after the tracker lost it, within 3 when it is at
+            least 160 px wide (cheap half-resolution looks while no face is followed). A full
+            HOG pass costs 15 ms on a 640x360 frame, a half-resolution one 4 ms, tracking a
+            face 1-2 ms.
         embed_every_frame: compute the identity embedding on every frame; by default a tracked
             face keeps the embedding of the frame where it was last detected (at most
             ``detect_every - 1`` frames earlier), which saves most of the network's time.
@@ -113,25 +116,6 @@ def collect_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
         else:
             out.append(p)
     return out
-
-
-def reference_embeddings(paths: Sequence[str | os.PathLike[str]]) -> np.ndarray:
-    """Embeddings ``(K, 128)`` of the largest face in each reference image.
-
-    Raises:
-        NoFaceFoundError: a reference image has no face.
-    """
-    from masque.face import FaceAnalyzer
-
-    analyzer = FaceAnalyzer()
-    embs = []
-    for p in paths:
-        image = read_image(p)
-        faces = analyzer.detect(image)
-        if not faces:
-            raise NoFaceFoundError(f"no face found in the identity reference {p}; use a clear frontal photo")
-        embs.append(analyzer.embed(image, faces[:1])[0].embedding)
-    return np.stack(embs).astype(np.float32)
 
 
 def extract_faceset(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str],

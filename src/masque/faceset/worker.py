@@ -30,11 +30,21 @@ from typing import TYPE_CHECKING, TypeVar
 import cv2
 import numpy as np
 
-from masque.face import Face, align_face, blur_score, identity_distance, landmark_mask
+from masque.errors import MasqueError, WorkerDiedError
+from masque.face import (
+    Face,
+    FaceTracker,
+    TargetSelector,
+    TrackedFace,
+    TrackerConfig,
+    align_face,
+    blur_score,
+    identity_distance,
+    landmark_mask,
+)
 from masque.face.embed import face_chip
 from masque.faceset.ring import Attached, Chunk
 from masque.faceset.store import FACES_DIR, FaceRecord
-from masque.errors import MasqueError, WorkerDiedError
 from masque.media.image import atomic_write_bytes, encode_image, read_image
 
 T = TypeVar("T")
@@ -68,7 +78,7 @@ class FrameResult:
 
 
 class _State:
-    """What a worker holds: the detector and landmark predictor, loaded once."""
+    """What a worker holds: the detector and landmark predictor, loaded once, and the tracker."""
 
     def __init__(self, config: ExtractConfig, analyzer: FaceAnalyzer | None = None) -> None:
         from masque.face import AnalyzerConfig, FaceAnalyzer
@@ -80,6 +90,9 @@ class _State:
             self.analyzer = analyzer
         else:  # another detector or option: build it, but keep the fork server's landmark model
             self.analyzer = FaceAnalyzer(wanted, predictor=analyzer.predictor if analyzer else None)
+        # extract keeps every face (identity filtering is the parent's, on the embeddings)
+        self.tracker = FaceTracker(self.analyzer, TargetSelector("all"),
+                                   TrackerConfig(redetect_every=config.detect_every))
 
 
 # Per process, never shared: _STATE is set by the pool initializer in each worker; _WARM is the
@@ -145,9 +158,9 @@ def analyse_images(state: _State, chunk: ImageChunk) -> list[Analysed | MasqueEr
     and faces are tracked between them as in a video (an unreadable one or another size breaks
     the track: the next is detected afresh)."""
     out: list[Analysed | MasqueError] = []
-    previous: list[Face] | None = None
+    previous: list[TrackedFace] | None = None
     shape: tuple[int, ...] = ()
-    for k, (source_id, path) in enumerate(chunk.images):
+    for source_id, path in chunk.images:
         try:
             image = read_image(path)
         except MasqueError as exc:  # reported by the parent; the other images go on
@@ -155,10 +168,10 @@ def analyse_images(state: _State, chunk: ImageChunk) -> list[Analysed | MasqueEr
             previous = None
             continue
         follows = state.config.sequence and previous is not None and image.shape == shape
-        faces, parents = _faces(state, k, image, previous if follows else None)
-        out.append([(0, [_pending(state, source_id, 0, image, j, f, p)
+        faces, parents, previous = _faces(state, image, previous if follows else None)
+        out.append([(0, [_pending(state, source_id, 0, image, face_index=j, face=f, parent=p)
                          for j, (f, p) in enumerate(zip(faces, parents))])])
-        previous, shape = faces, image.shape
+        shape = image.shape
     return out
 
 
@@ -166,55 +179,35 @@ def analyse_chunk(state: _State, source_id: int, frames: list[tuple[int, np.ndar
     """Faces of consecutive ``frames`` ``[(index, RGB uint8 (H, W, 3))]`` of one source, aligned
     and encoded, embeddings still to compute.
 
-    Faces are tracked between consecutive frames (landmarks re-predicted around the previous
-    ones) and fully re-detected every ``detect_every`` frames.
+    Faces are followed by :class:`~masque.face.track.FaceTracker` (its policy: detect every
+    ``detect_every`` frames, track in between, re-detect on loss or a scene cut, look cheaply
+    while no face is followed). A gap of more than one skipped frame starts it afresh.
     """
     out: Analysed = []
-    previous: list[Face] | None = None
+    previous: list[TrackedFace] | None = None
     prev_index = -10
-    for k, (index, frame) in enumerate(frames):
-        faces, parents = _faces(state, k, frame, previous if index - prev_index <= 2 else None)
-        out.append((index, [_pending(state, source_id, index, frame, j, f, p)
+    for index, frame in frames:
+        faces, parents, previous = _faces(state, frame, previous if index - prev_index <= 2 else None)
+        out.append((index, [_pending(state, source_id, index, frame, face_index=j, face=f, parent=p)
                             for j, (f, p) in enumerate(zip(faces, parents))]))
-        previous, prev_index = faces, index
+        prev_index = index
     return out
 
 
-def _faces(state: _State, k: int, frame: np.ndarray,
-           previous: list[Face] | None) -> tuple[list[Face], list[int | None]]:
-    """The faces of the ``k``-th frame of a run, detected (every ``detect_every`` frames, or
-    with no ``previous`` frame to follow) or tracked from ``previous``; and for each, the index
-    of the previous frame's face whose embedding it keeps (None: embed it)."""
-    if previous is None or k % state.config.detect_every == 0:
-        faces = state.analyzer.detect(frame)
-        parents: list[int | None] = [None] * len(faces)
-    else:
-        faces, parents = _track(state, frame, previous)
-    if state.config.embed_every_frame:
-        parents = [None] * len(faces)
-    return faces, parents
+def _faces(state: _State, frame: np.ndarray, previous: list[TrackedFace] | None
+           ) -> tuple[list[Face], list[int | None], list[TrackedFace]]:
+    """The faces of the next frame of a run (with no ``previous`` frame, None, detected
+    afresh); for each, the index of the previous frame's face whose embedding it keeps (None:
+    embed it, as every face the detector found on this frame); and the ``previous`` of the next."""
+    if previous is None:
+        state.tracker.reset()
+    tracked = state.tracker.track(frame)
+    where = {t.track: j for j, t in enumerate(previous or [])}
+    parents = [None if t.detected or state.config.embed_every_frame else where.get(t.track) for t in tracked]
+    return [t.face for t in tracked], parents, tracked
 
 
-def _track(state: _State, frame: np.ndarray, previous: list[Face]) -> tuple[list[Face], list[int | None]]:
-    gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    faces, parents = [], []
-    for j, before in enumerate(previous):
-        moved = state.analyzer.relocate(frame, before, gray)
-        if _plausible(before, moved):
-            faces.append(moved)
-            parents.append(j)
-    return faces, parents
-
-
-def _plausible(before: Face, after: Face) -> bool:
-    """A tracked face may move a quarter of its size and change size by 20 % between frames;
-    more means the predictor lost it (it always returns a shape), so drop it until re-detected."""
-    s0, s1 = np.ptp(before.landmarks, axis=0).max(), np.ptp(after.landmarks, axis=0).max()
-    shift = np.linalg.norm(after.landmarks.mean(0) - before.landmarks.mean(0))
-    return bool(0.8 < s1 / max(s0, 1e-6) < 1.25 and shift < 0.25 * s0)
-
-
-def _pending(state: _State, source_id: int, index: int, frame: np.ndarray, face_index: int, face: Face,
+def _pending(state: _State, source_id: int, index: int, frame: np.ndarray, *, face_index: int, face: Face,
              parent: int | None) -> PendingFace:
     aligned = align_face(frame, face.landmarks, state.config.size, state.config.centering)  # type: ignore[arg-type]
     mask = landmark_mask(aligned.landmarks, aligned.image.shape[:2])
@@ -232,7 +225,8 @@ def finish_chunk(pending: Analysed, embedder: DlibEmbedder, config: ExtractConfi
     chips = [p.chip for _, frame in pending for p in frame if p.chip is not None]
     embs = iter(embedder.embed_chips(np.stack(chips)) if chips else ())
     reference = None if config.identity is None else np.asarray(config.identity, np.float32).mean(0)
-    results, previous = [], []
+    results: list[FrameResult] = []
+    previous: list[np.ndarray] = []
     for index, frame in pending:
         current = [next(embs) if p.chip is not None else previous[p.parent] for p in frame]  # type: ignore[index]
         result = FrameResult(index, [])

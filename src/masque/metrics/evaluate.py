@@ -1,6 +1,6 @@
 """Measure a swap against the frames it was made from: ``evaluate(swapped, original, source)``.
 
-For every frame pair the face of the original is followed (:class:`FaceTrack`), the face at the
+For every frame pair the face of the original is followed (:class:`~masque.face.FaceTracker`), the face at the
 same place in the swapped frame is found, and pose, expression, motion and seam are measured.
 Identity embeddings cost about 0.1-0.4 s a face on a CPU, so they are computed on every
 ``every``-th frame only; the summary says how many frames that was.
@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from masque.face import Face, FaceAnalyzer, identity_distance
+from masque.face import Face, FaceAnalyzer, FaceTracker, TargetSelector, TrackerConfig, identity_distance, nearest_face
 from masque.face.embed import face_chip
 from masque.face.types import SAME_PERSON_THRESHOLD
-from masque.metrics.frames import FaceTrack, check_pair, paired_frames
+from masque.metrics.frames import check_pair, paired_frames
 from masque.metrics.geometry import expression_error, face_pose, landmark_motion, pose_error
 from masque.metrics.identity import Identity, load_identity, mean_identity, nearest_identity
 from masque.metrics.reconstruction import model_reconstruction
@@ -209,13 +209,16 @@ def _measure_frames(swapped: str | os.PathLike[str], original: str | os.PathLike
                     analyzer: FaceAnalyzer, every: int, redetect: int, progress: Progress | None,
                     total: int | None) -> tuple[list[FrameMetrics], _IdentityBatcher]:
     """Per-frame metrics, and the batcher holding the swapped and original faces' embeddings."""
-    track_og, track_sw = FaceTrack(analyzer, redetect), FaceTrack(analyzer, redetect)
+    # a measurement wants every frame a face is in: while none is followed, look on every frame
+    tracking = TrackerConfig(redetect_every=max(1, redetect), lost_every=1)
+    track_og = FaceTracker(analyzer, TargetSelector("largest"), tracking)
+    track_sw = FaceTracker(analyzer, TargetSelector("all"), tracking)  # the one at the original's face is used
     ids = _IdentityBatcher(analyzer, src)
     rows: list[FrameMetrics] = []
     prev: tuple[Face | None, Face | None] = (None, None)
     for i, sw_img, og_img in paired_frames(swapped, original):
-        og = track_og.step(i, og_img)
-        sw = track_sw.step(i, sw_img, None if og is None else og.landmarks.mean(0))
+        og = nearest_face([t.face for t in track_og.track(og_img)], None)
+        sw = nearest_face([t.face for t in track_sw.track(sw_img)], None if og is None else og.landmarks.mean(0))
         if og is not None and sw is not None and i % every == 0:
             ids.add(len(rows), sw_img, sw, og_img, og)
         rows.append(_frame_geometry(i, sw_img, og_img, sw, og, prev))

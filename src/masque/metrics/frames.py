@@ -1,4 +1,5 @@
-"""Frame-aligned reading of a swapped output and its original, and following one face through them."""
+"""Frame-aligned reading of a swapped output and its original (faces are followed by
+:class:`masque.face.FaceTracker`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from masque.errors import InputNotFoundError, InvalidMediaError
-from masque.face import Face, FaceAnalyzer
 from masque.media import VideoReader, is_image_path, is_video_path, probe_video, read_image
 
 _END = object()
@@ -77,38 +77,3 @@ def paired_frames(swapped: str | os.PathLike[str],
 def _count_message(sw: Path, n_sw: int, og: Path, n_og: int) -> str:
     return (f"{sw} has {n_sw} frames but {og} has {n_og}; evaluate compares frame by frame, so give the "
             "output together with the exact input it was made from")
-
-
-class FaceTrack:
-    """Follows one face through a frame sequence: detects every ``redetect`` frames, tracks between.
-
-    Tracking (:meth:`FaceAnalyzer.relocate`) costs about a tenth of a detection. When a detection
-    finds no face near the followed one the face is lost (``None``) and detection runs on every
-    frame until it is found again.
-    """
-
-    def __init__(self, analyzer: FaceAnalyzer, redetect: int = 10) -> None:
-        self.analyzer = analyzer
-        self.redetect = max(1, redetect)
-        self.face: Face | None = None
-
-    def step(self, index: int, image: np.ndarray, near: np.ndarray | None = None) -> Face | None:
-        """The followed face in frame ``index``; ``near`` (x, y) picks among several faces."""
-        if self.face is not None and index % self.redetect != 0:
-            self.face = self.analyzer.relocate(image, self.face)
-            return self.face
-        if near is None and self.face is not None:
-            near = self.face.landmarks.mean(0)
-        self.face = pick_face(self.analyzer.detect(image), near)
-        return self.face
-
-
-def pick_face(faces: list[Face], near: np.ndarray | None) -> Face | None:
-    """The face whose landmark centre is nearest ``near`` (within one face width), else the largest."""
-    if not faces:
-        return None
-    if near is None:
-        return faces[0]
-    dist = [float(np.linalg.norm(f.landmarks.mean(0) - near)) for f in faces]
-    best = int(np.argmin(dist))
-    return faces[best] if dist[best] < faces[best].width else None

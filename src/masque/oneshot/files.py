@@ -19,11 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from masque.errors import InputNotFoundError, InvalidMediaError
-from masque.face import FaceAnalyzer
+from masque.face import FaceAnalyzer, FaceTracker, TargetSelector, TrackerConfig
 from masque.media import is_image_path, is_video_path, read_image, write_image
 from masque.media.pipeline import FrameLabeler, Progress, process_video
-from masque.oneshot.swap import OneShotSwapper, TargetSelector, swap_image
-from masque.oneshot.track import FaceTracker, TrackerConfig
+from masque.oneshot.swap import OneShotSwapper, swap_image
 from masque.provenance.manifest import labelled_name
 
 
