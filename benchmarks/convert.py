@@ -22,9 +22,7 @@ import torch
 from masque import assets
 from masque.convert.files import convert_path
 from masque.convert.pipeline import ConvertConfig, Converter
-from masque.models import MODELS
-
-STATE = {"align": {"centering": "face", "coverage": 0.875, "size": 256}, "input_size": 64}
+from masque.models import MODELS, CropSpec, ModelCard
 
 
 def cpu_seconds() -> float:
@@ -40,9 +38,9 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, torch threads {torch.get_num_threads()}")
     for name in args.models:
         model = MODELS.create(name)
-        state = dict(STATE, input_size=model.input_size)
+        card = ModelCard(name, 0, model.input_size, CropSpec("face", 0.875, model.input_size))
         with tempfile.TemporaryDirectory() as tmp:
-            conv = Converter(model, state, ConvertConfig())
+            conv = Converter(model, card, ConvertConfig())
             start, cpu0 = time.perf_counter(), cpu_seconds()
             s = convert_path(conv, clip, os.path.join(tmp, "out.mp4"))
             wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu0

@@ -96,13 +96,13 @@ def _convert(clips: dict[str, Path], model_dir: Path, out: Path, config: DemoCon
              result: DemoResult) -> None:
     from masque.convert.files import convert_path
     from masque.convert.pipeline import ConvertConfig, Converter
-    from masque.train.checkpoint import load_model
-    from masque.train.device import pick_device
+    from masque.models.device import pick_device
+    from masque.models.io import load_model
 
-    model, state = load_model(model_dir, device=pick_device(config.device))
+    model, card = load_model(model_dir, device=pick_device(config.device))
     for side, other in (("a", "b"), ("b", "a")):
         swapped = out / f"{side}_as_{other}.mp4"
-        s = convert_path(Converter(model, state, ConvertConfig(to=other)), clips[side], swapped)  # type: ignore[arg-type]
+        s = convert_path(Converter(model, card, ConvertConfig(to=other)), clips[side], swapped)
         log(f"convert {clips[side].name} -> {swapped.name}: {s.frames} frames, {s.fps:.1f} frames/s")
         pair = out / f"{side}_side_by_side.mp4"
         side_by_side(clips[side], swapped, pair)

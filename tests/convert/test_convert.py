@@ -17,10 +17,10 @@ from masque.face import FaceAnalyzer
 from masque.face.align import alignment_matrix, transform_points
 from masque.face.mask import landmark_mask
 from masque.media import VideoReader, probe_video, read_image
-from masque.models import MODELS
+from masque.models import MODELS, CropSpec, ModelCard
 from masque.provenance import LabelConfig
 
-STATE = {"align": {"centering": "face", "coverage": 0.875, "size": 256}, "input_size": 64}
+STATE = ModelCard("lightweight", 0, 64, CropSpec("face", 0.875, 64))
 UNLABELLED = LabelConfig(enabled=False)
 
 

@@ -87,7 +87,7 @@ def test_swap_contract(original: SwapModel) -> None:
     assert original.training, "swap restores the training flag"
     assert rgb.shape == (3, 3, 64, 64) and mask.shape == (3, 1, 64, 64)
     assert rgb.dtype == mask.dtype == torch.float32 and rgb.is_contiguous()
-    assert 0 <= float(rgb.min()) and float(rgb.max()) <= 1 and 0 <= float(mask.min()) and float(mask.max()) <= 1
+    assert float(rgb.min()) >= 0 and float(rgb.max()) <= 1 and float(mask.min()) >= 0 and float(mask.max()) <= 1
     # the two decoders are different people: different outputs for the same code
     assert not torch.allclose(rgb, original.swap(x, "a")[0])
     with pytest.raises(ValueError, match="'a' or 'b'"):

@@ -11,11 +11,8 @@ import torch
 
 from masque.errors import ModelError
 from masque.models import MODELS, SwapModel
+from masque.models.io import MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, load_model
 from masque.train.checkpoint import (
-    MODEL_FILE,
-    OPTIMIZER_FILE,
-    STATE_FILE,
-    load_model,
     load_optimizer,
     save_checkpoint,
 )
@@ -48,9 +45,10 @@ def _copy(src: Path, dst: Path) -> Path:
 
 def test_round_trip_weights_state_and_optimizer(saved) -> None:
     root, model = saved
-    loaded, state = load_model(root)
+    loaded, card = load_model(root)
     assert isinstance(loaded, SwapModel) and not loaded.training
-    assert state["step"] == 7 and state["align"] == STATE["align"] and state["color_shift"] == STATE["color_shift"]
+    assert card.step == 7 and card.to_json()["align"] == STATE["align"]
+    assert card.to_json()["color_shift"] == STATE["color_shift"] and card.shift("a") == (0.01, 0.0, -0.02)
     for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
         assert torch.equal(a, b), name
     opt = torch.optim.Adam(loaded.parameters(), lr=5e-5)

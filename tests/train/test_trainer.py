@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from masque.media import read_image
+from masque.models.card import CropSpec
 from masque.train.checkpoint import STATE_FILE, load_model
 from masque.train.trainer import TrainConfig, Trainer
 
@@ -33,10 +34,10 @@ def test_short_run_lowers_the_reconstruction_loss(first_run) -> None:
     assert summary.step == 30 and not summary.interrupted and not summary.resumed
     first, last = summary.history[0][1], summary.history[-1][1]
     assert last < 0.8 * first, summary.history
-    _, state = load_model(root)
-    assert state["step"] == 30 and state["model"] == "lightweight" and state["input_size"] == 64
-    assert state["align"] == {"centering": "face", "coverage": 0.875, "size": 64}
-    assert len(state["facesets"]) == 2 and set(state["color_shift"]) == {"a", "b"}
+    _, card = load_model(root)
+    assert card.step == 30 and card.model == "lightweight" and card.input_size == 64
+    assert card.align == CropSpec(centering="face", coverage=0.875, size=64)
+    assert len(card.facesets) == 2 and set(card.color_shift) == {"a", "b"}
     preview = read_image(root / "previews" / "step_0000030.png")
     assert preview.shape == (2 * 64, 6 * 64, 3)
     assert any((root / "logs").iterdir()), "TensorBoard events"
@@ -72,8 +73,8 @@ def test_sigint_saves_a_loadable_checkpoint_and_exits_cleanly(facesets, tmp_path
             proc.kill()
     assert proc.returncode == 0, err
     assert "interrupted: step" in out and "run the same command again" in err
-    model, state = load_model(root)
-    assert state["step"] >= 1 and model.input_size == 64
+    model, card = load_model(root)
+    assert card.step >= 1 and model.input_size == 64
 
 
 def test_model_info_cli(first_run) -> None:

@@ -33,14 +33,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     from masque.face import reference_embeddings
-    from masque.train.checkpoint import load_model
-    from masque.train.device import pick_device
+    from masque.models.device import pick_device
+    from masque.models.io import load_model
 
-    model, state = load_model(args.model, device=pick_device(args.device))
+    model, card = load_model(args.model, device=pick_device(args.device))
     identity = reference_embeddings([args.identity])[0] if args.identity else None
     config = ConvertConfig(to=args.to, color=args.color, blend=args.blend, mask=args.mask, erode=args.erode,
                            feather=args.feather, smooth=args.smooth, identity=identity, crf=args.crf)
-    converter = Converter(model, state, config)
+    converter = Converter(model, card, config)
     with progress_bar("convert", unit="frame") as cb:
         s = convert_path(converter, args.input, args.output, label_config_from_args(args, "composite"), progress=cb)
     print(f"{s.frames} frames, {s.faces} faces swapped, {s.seconds:.1f} s, {s.fps:.1f} frames/s -> {args.output}")

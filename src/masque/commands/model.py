@@ -23,20 +23,23 @@ def model_info(model_dir: str | Path) -> dict[str, Any]:
     Raises:
         ModelError: the folder is missing, incomplete, damaged, or holds a pickle.
     """
-    from masque.train.checkpoint import MODEL_FILE, OPTIMIZER_FILE, load_model
+    import dataclasses
+
+    from masque.models.io import MODEL_FILE, OPTIMIZER_FILE, load_model
 
     root = Path(model_dir)
-    model, state = load_model(root)
+    model, card = load_model(root)
     files = {name: (root / name).stat().st_size for name in (MODEL_FILE, OPTIMIZER_FILE) if (root / name).exists()}
     previews = sorted((root / "previews").glob("*.png")) if (root / "previews").is_dir() else []
     return {
-        "model_dir": str(root), "model": state["model"], "step": state["step"],
-        "examples": state.get("examples"), "input_size": model.input_size, "align": state.get("align"),
+        "model_dir": str(root), "model": card.model, "step": card.step, "card_version": card.card_version,
+        "examples": card.examples, "input_size": model.input_size, "align": dataclasses.asdict(card.align),
         "params": model.param_count(), "gflops_per_example": round(model.flops_per_example() / 1e9, 3),
         "weights_bytes": files.get(MODEL_FILE), "optimizer_bytes": files.get(OPTIMIZER_FILE),
-        "device": state.get("device"), "precision": state.get("precision"), "facesets": state.get("facesets"),
-        "faces": state.get("faces"), "color_shift": state.get("color_shift"), "loss": state.get("loss"),
-        "updated": state.get("updated"), "latest_preview": str(previews[-1]) if previews else None,
+        "device": card.device, "precision": card.precision, "facesets": list(card.facesets),
+        "faces": dict(card.faces), "color_shift": {k: list(v) for k, v in card.color_shift.items()},
+        "loss": dict(card.loss), "updated": card.updated, "masque_version": card.masque_version,
+        "latest_preview": str(previews[-1]) if previews else None,
     }
 
 

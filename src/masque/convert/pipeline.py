@@ -20,7 +20,8 @@ from masque.errors import InputNotFoundError, InvalidMediaError
 from masque.face import FaceAnalyzer
 from masque.face.align import alignment_matrix, transform_points
 from masque.face.mask import landmark_mask
-from masque.models import SwapModel
+from masque.models import ModelCard, SwapModel
+from masque.models.device import amp_dtype
 
 MaskSource = Literal["learned", "components", "extended"]
 
@@ -65,15 +66,14 @@ class Converter:
 
     Args:
         model: the trained model (eval mode is set here).
-        state: the checkpoint's ``state.json`` (needs ``align``: centering and coverage).
+        card: the model's card (:func:`masque.models.load_model` returns it): its crop geometry
+            and per-side colour shift.
         config: conversion options.
     """
 
-    def __init__(self, model: SwapModel, state: dict, config: ConvertConfig | None = None,
+    def __init__(self, model: SwapModel, card: ModelCard, config: ConvertConfig | None = None,
                  analyzer: FaceAnalyzer | None = None) -> None:
         from masque.face import FaceTracker, TargetSelector, TrackerConfig
-
-        from masque.train.device import amp_dtype
 
         self.config = config or ConvertConfig()
         self.model = model.eval().to(memory_format=torch.channels_last)
@@ -84,11 +84,9 @@ class Converter:
         # the trainer shifted each side's colours toward the mean of both; the faces fed in here
         # are of the side that is not ``to``, so they get that side's shift (RGB in [0, 1])
         source_side = "a" if self.config.to == "b" else "b"
-        shift = (state.get("color_shift") or {}).get(source_side, (0.0, 0.0, 0.0))
-        self.shift = torch.tensor(shift, dtype=torch.float32).view(1, 3, 1, 1)
-        align = state.get("align") or {}
-        self.centering = str(align.get("centering", "face"))
-        self.coverage = float(align.get("coverage", 1.0))
+        self.shift = torch.tensor(card.shift(source_side), dtype=torch.float32).view(1, 3, 1, 1)
+        self.centering = card.align.centering
+        self.coverage = card.align.coverage
         self.analyzer = analyzer or FaceAnalyzer()
         selector = (TargetSelector("reference", self.config.identity, self.config.identity_threshold)
                     if self.config.identity is not None else TargetSelector("all"))
@@ -117,11 +115,12 @@ class Converter:
         learned = mask[:, 0].cpu().numpy()
         out, k = [], 0
         for frame, per_lm, per_m in zip(frames, faces, mats):
+            pasted = frame
             for lm, m in zip(per_lm, per_m):
-                frame = paste_face(frame, new[k], self._mask(learned[k], lm, m), m, color=self.config.color,
-                                   blender=self.config.blend, erode=self.config.erode, feather=self.config.feather)
+                pasted = paste_face(pasted, new[k], self._mask(learned[k], lm, m), m, color=self.config.color,
+                                    blender=self.config.blend, erode=self.config.erode, feather=self.config.feather)
                 k += 1
-            out.append(frame)
+            out.append(pasted)
         self.faces_swapped += k
         return out
 

@@ -28,7 +28,7 @@ BATCH = 16
 
 
 class SwapModel(Protocol):
-    """What the training stage's model offers (``masque.train.checkpoint.load_model``)."""
+    """What a trained swap model offers (``masque.models.io.load_model``)."""
 
     def swap(self, x: Any, to: str) -> tuple[Any, Any]:
         """``x`` ``(N, 3, S, S)`` float RGB in [0, 1] -> ``(rgb (N, 3, S, S), mask (N, 1, S, S))``."""
@@ -150,15 +150,10 @@ def reconstruction_metrics(model: SwapModel, state: dict[str, Any], base: Path |
 def model_reconstruction(model_dir: str | os.PathLike[str],
                          progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:
     """Load the model in ``model_dir`` and return :func:`reconstruction_metrics` for it."""
-    try:
-        from masque.train.checkpoint import load_model
-    except ImportError as exc:
-        raise ModelError(f"cannot evaluate the model in {model_dir}: this masque has no training stage "
-                         f"(masque.train.checkpoint is missing: {exc})") from exc
-    model, state = load_model(model_dir)
-    if hasattr(model, "eval"):
-        model.eval()  # dropout and batch-norm in inference mode
-    return reconstruction_metrics(model, state, Path(model_dir), progress=progress)
+    from masque.models.io import load_model
+
+    model, card = load_model(model_dir)  # in eval mode: dropout and batch-norm for inference
+    return reconstruction_metrics(model, card.to_json(), Path(model_dir), progress=progress)
 
 
 def _resolve(path: str | os.PathLike[str], base: Path | None) -> Path:

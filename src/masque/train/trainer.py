@@ -196,9 +196,9 @@ class Trainer:
         model = MODELS.create(self.config.model)
         step = 0
         if self.previous is not None:
-            loaded, state = ckpt.load_model(self.root, device="cpu")
+            loaded, card = ckpt.load_model(self.root, device="cpu")
             model.load_state_dict(loaded.state_dict())
-            step = int(state["step"])
+            step = card.step
         fmt = torch.channels_last if self.config.channels_last else torch.contiguous_format
         model = model.to(self.device, memory_format=fmt).train()
         fused = self.device.type in ("cpu", "cuda")  # one pass over the parameters instead of ~10

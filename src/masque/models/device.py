@@ -1,0 +1,72 @@
+"""Where models train and run, and at what precision (shared by training, convert and evaluate)."""
+
+from __future__ import annotations
+
+import functools
+import platform
+from pathlib import Path
+
+import torch
+
+from masque.errors import MasqueError
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
+
+    Raises:
+        MasqueError: CUDA was asked for and is not available, or the name is unknown.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise MasqueError(f"--device {name}: this torch ({torch.__version__}) sees no CUDA GPU; "
+                              "use --device cpu or install a CUDA build of torch")
+        return torch.device(name)
+    raise MasqueError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N")
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (Linux ``/proc/cpuinfo``; empty elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_has_bf16() -> bool:
+    """Whether the CPU has native bf16 dot products (AVX512-BF16 or AMX), so bf16 autocast pays."""
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
+
+
+def amp_dtype(device: torch.device) -> torch.dtype | None:
+    """The autocast dtype worth using on ``device``: bf16 where supported, fp16 on older GPUs, else none."""
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and cpu_has_bf16():
+        return torch.bfloat16
+    return None
+
+
+def describe(device: torch.device) -> str:
+    """A one-line description, e.g. ``cuda:0 (NVIDIA H100 80GB HBM3)`` or ``cpu (AMD EPYC, 2 threads)``."""
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    extra = ", AVX512-BF16" if cpu_has_bf16() else ""
+    return f"cpu ({name}, {torch.get_num_threads()} threads{extra})"
