@@ -37,7 +37,8 @@ class Parser(argparse.ArgumentParser):
     """
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}; see `{self.prog} --help`")
+        command = self.prog.removeprefix("masque").strip()  # "masque train" -> "train"
+        raise UsageError(f"{command + ': ' if command else ''}{message}; see `{self.prog} --help`")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -49,10 +49,6 @@ class ModelError(MasqueError, ValueError):
 class RegistryError(MasqueError, KeyError):
     """A plugin name is unknown or registered twice."""
 
-    # an unknown name is nearly always one the user typed (--detector, --color, --model); a name
-    # registered twice is a bug that fails at import, before any command runs
-    exit_code = 2
-
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0]) if self.args else ""
 

@@ -15,9 +15,11 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from masque.provenance import LabelConfig
-from masque.provenance.labeler import Kind
+if TYPE_CHECKING:  # masque.provenance loads OpenCV and PyAV: imported when labels are made, not for --help
+    from masque.provenance import LabelConfig
+    from masque.provenance.labeler import Kind
 
 log = logging.getLogger("masque")
 
@@ -47,6 +49,8 @@ def label_config_from_args(args: argparse.Namespace, kind: Kind) -> LabelConfig:
         args: parsed arguments of a parser given to :func:`add_label_arguments`.
         kind: ``"composite"`` (a swap on real footage) or ``"generated"`` (fully generated).
     """
+    from masque.provenance import LabelConfig
+
     if args.no_label:
         log.warning(UNLABELLED_WARNING)
     return LabelConfig(enabled=not args.no_label, visible_label=args.visible_label, kind=kind,

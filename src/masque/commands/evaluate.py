@@ -8,19 +8,12 @@ import sys
 from typing import Any
 
 from masque.commands._labels import add_label_arguments, label_config_from_args
+from masque.commands._options import positive_int
+from masque.commands._paths import require_input, writable_output
 from masque.commands._progress import progress_bar
-from masque.metrics import DEFAULT_EVERY, evaluate, format_summary, write_report
-from masque.provenance import Labeler
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, got {text!r}")
-    return value
+#: masque.metrics.DEFAULT_EVERY (which loads OpenCV and dlib); tests/test_startup.py checks they agree
+DEFAULT_EVERY = 10
 
 
 def register(subparsers: Any) -> None:
@@ -34,11 +27,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--original", required=True, metavar="INPUT",
                    help="the input it was made from (same kind, frame count and size)")
     p.add_argument("--source", required=True, metavar="SOURCE",
-                   help="the identity swapped in: an image, a folder of images, a video (faces sampled across it) or a face set")
+                   help="the identity swapped in: an image, a folder of images, a video (faces sampled across it) "
+                   "or a face set")
     p.add_argument("--gallery", nargs="+", default=[], metavar="G",
                    help="more identities (images, folders, videos, face sets) to rank the swapped face against")
     p.add_argument("--model", metavar="MODEL_DIR", help="a trained model: adds reconstruction SSIM/PSNR")
-    p.add_argument("--every", type=_positive_int, default=DEFAULT_EVERY, metavar="N",
+    p.add_argument("--every", type=positive_int, default=DEFAULT_EVERY, metavar="N",
                    help=f"measure identity on every Nth frame (embeddings are slow on a CPU; default {DEFAULT_EVERY}, "
                    "1 for every frame); the other metrics use every frame")
     p.add_argument("--json", action="store_true", help="print one JSON summary object instead of text")
@@ -48,6 +42,18 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    for path, what in ((args.swapped, "swapped output"), (args.original, "original"), (args.source, "source")):
+        require_input(path, what)
+    for path in args.gallery:
+        require_input(path, "gallery identity")
+    if args.model:
+        require_input(args.model, "model folder")
+    if args.report:
+        writable_output(args.report, folder=True)
+
+    from masque.metrics import evaluate, format_summary, write_report
+    from masque.provenance import Labeler
+
     # built before the long evaluation, so a bad signing key fails at once
     labeler = Labeler(label_config_from_args(args, kind="composite")) if args.report else None
     with progress_bar("evaluate", unit="frame") as cb:

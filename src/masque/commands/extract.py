@@ -5,39 +5,50 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from masque.commands._options import int_range, non_negative_int, positive_float, positive_int
+from masque.commands._paths import require_input, writable_output
 from masque.commands._progress import progress_bar
-from masque.faceset.extract import ExtractConfig, extract_faceset
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("extract", help="detect, align and save every face of videos or images",
                        description="Detect every face, find 68 landmarks, align it onto the mean face and save "
                        "it in a face set (aligned PNGs + an SQLite index). Rerun the same command to resume.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video, image, or folder of images/videos")
     p.add_argument("-o", "--output", required=True, metavar="FACESET", help="face set folder (created or resumed)")
-    p.add_argument("--every", type=int, default=1, metavar="N", help="keep every N-th video frame (default 1)")
-    p.add_argument("--size", type=int, default=256, metavar="PX", help="side of the aligned faces (default 256)")
+    p.add_argument("--every", type=positive_int, default=1, metavar="N", help="keep every N-th video frame (default 1)")
+    p.add_argument("--size", type=int_range(16, 4096), default=256, metavar="PX",
+                   help="side of the aligned faces, 16-4096 (default 256)")
     p.add_argument("--centering", choices=["face", "head"], default="face", help="crop around the face or head")
-    p.add_argument("--min-face", type=int, default=0, metavar="PX", help="drop faces narrower than PX")
+    p.add_argument("--min-face", type=non_negative_int, default=0, metavar="PX", help="drop faces narrower than PX")
     p.add_argument("--identity", nargs="+", metavar="REF_IMAGE", help="keep only faces of this person")
-    p.add_argument("--identity-threshold", type=float, default=0.6, metavar="D",
+    p.add_argument("--identity-threshold", type=positive_float, default=0.6, metavar="D",
                    help="max embedding distance to the reference (default 0.6)")
     p.add_argument("--detector", default="hog",
                    help="face detector: hog (default), cnn (slow, finds more) or mediapipe (fastest; optional extra)")
-    p.add_argument("--upsample", type=int, default=0, help="detector upsampling, finds smaller faces (slower)")
-    p.add_argument("--detect-every", type=int, default=8, metavar="N",
+    p.add_argument("--upsample", type=int_range(0, 4), default=0, metavar="N",
+                   help="detector upsampling 0-4, finds smaller faces (slower)")
+    p.add_argument("--detect-every", type=positive_int, default=8, metavar="N",
                    help="in videos, detect every N frames and track faces in between (default 8; 1 = always detect)")
     p.add_argument("--sequence", action="store_true",
                    help="the images are consecutive video frames (a folder written by ffmpeg or DeepFaceLab): "
                    "track faces between them as in a video")
     p.add_argument("--embed-every-frame", action="store_true",
                    help="compute the identity embedding on every frame, not once per detection")
-    p.add_argument("--workers", type=int, default=None, help="analysis processes (default: cores, max 2)")
+    p.add_argument("--workers", type=int_range(0, 64), default=None, metavar="N",
+                   help="analysis processes, 0 = in this one (default: cores, max 2)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    for path in args.inputs:
+        require_input(path)
+    for path in args.identity or []:
+        require_input(path, "reference image")
+    writable_output(args.output, folder=True)
+
     from masque.face import reference_embeddings
+    from masque.faceset.extract import ExtractConfig, extract_faceset
 
     identity = reference_embeddings(args.identity) if args.identity else None
     kwargs = {} if args.workers is None else {"workers": args.workers}

@@ -6,40 +6,19 @@ import argparse
 from pathlib import Path
 
 from masque.commands._labels import add_label_arguments, label_config_from_args
+from masque.commands._options import int_range, positive_int, smoothing
+from masque.commands._paths import require_file, require_input, writable_output
 from masque.commands._progress import progress_bar
-from masque.compose.blend import BLENDERS
-from masque.compose.color import COLOR_MATCHERS
-from masque.errors import InvalidMediaError
-from masque.face import AnalyzerConfig, FaceAnalyzer, TargetSelector, TrackerConfig
-from masque.media import is_image_path, is_video_path, read_image
-from masque.oneshot import OneShotSwapper, SwapConfig
-from masque.oneshot.files import swap_path, target_files
-from masque.provenance import Labeler
-from masque.provenance.manifest import MIME_TYPES
+
+# What the parser shows, without importing the library (OpenCV, dlib) for `masque swap --help`:
+# the registered colour matchers and blenders and SwapConfig's and TrackerConfig's defaults.
+# tests/test_startup.py checks that they agree with the library.
+COLOR_NAMES = ["avg", "hist", "none", "ratio", "rct", "rct-ratio"]
+BLEND_NAMES = ["gaussian", "none", "poisson", "seamless"]
+DEFAULT_COLOR, DEFAULT_BLEND, DEFAULT_MASK, DEFAULT_REDETECT_EVERY = "rct-ratio", "poisson", "extended", 10
 
 
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
-
-
-def _index(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
-
-
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "swap", help="put the face of one photo onto an image, a folder or a video (no training)",
         description="Classic one-shot swap: 68 landmarks on both faces, a Delaunay mesh warped triangle by "
@@ -54,19 +33,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="output image or video (same kind as TARGET), or folder when TARGET is a folder")
     p.add_argument("--target-face", default="largest", metavar="all|largest|REF_IMAGE",
                    help="faces to replace: all, the largest (default), or only the person in REF_IMAGE")
-    p.add_argument("--source-face", type=_index, default=0, metavar="N",
+    p.add_argument("--source-face", type=int_range(0, 99), default=0, metavar="N",
                    help="which face of SOURCE_IMAGE to use, 0 = largest (default 0)")
-    p.add_argument("--smooth", type=_fraction, default=0.0, metavar="F",
+    p.add_argument("--smooth", type=smoothing, default=0.0, metavar="F",
                    help="video landmark smoothing in [0, 1): 0 off (default), 0.5 moderate, 0.9 heavy")
-    p.add_argument("--color", default=SwapConfig.color, choices=COLOR_MATCHERS.names(),
-                   help=f"colour correction toward the target (default {SwapConfig.color})")
-    p.add_argument("--blend", default=SwapConfig.blend, choices=BLENDERS.names(),
-                   help=f"how the face is blended in (default {SwapConfig.blend})")
-    p.add_argument("--mask", default=SwapConfig.mask, choices=["extended", "components"],
+    p.add_argument("--color", default=DEFAULT_COLOR, choices=COLOR_NAMES,
+                   help=f"colour correction toward the target (default {DEFAULT_COLOR})")
+    p.add_argument("--blend", default=DEFAULT_BLEND, choices=BLEND_NAMES,
+                   help=f"how the face is blended in (default {DEFAULT_BLEND})")
+    p.add_argument("--mask", default=DEFAULT_MASK, choices=["extended", "components"],
                    help="face region replaced: extended (with forehead, default) or components (jaw to brows)")
-    p.add_argument("--redetect-every", type=_positive, default=TrackerConfig.redetect_every, metavar="N",
+    p.add_argument("--redetect-every", type=positive_int, default=DEFAULT_REDETECT_EVERY, metavar="N",
                    help=f"video: run the face detector every N frames, track in between "
-                   f"(default {TrackerConfig.redetect_every})")
+                   f"(default {DEFAULT_REDETECT_EVERY})")
     p.add_argument("--detector", default="hog",
                    help="face detector: hog (default), cnn (slow, finds more) or mediapipe (fastest; optional extra)")
     add_label_arguments(p)
@@ -75,6 +54,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _check_output(target: Path, output: Path, labelled: bool) -> None:
     """Refuse, before any work, a missing target, or an output its kind or the labeller cannot have."""
+    from masque.errors import InvalidMediaError
+    from masque.media import is_image_path, is_video_path
+    from masque.oneshot.files import target_files
+    from masque.provenance.manifest import MIME_TYPES
+
     target_files(target)
     if target.is_dir():
         if output.exists() and not output.is_dir():
@@ -89,6 +73,18 @@ def _check_output(target: Path, output: Path, labelled: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_file(args.source, "source image")
+    require_input(args.target, "target")
+    if args.target_face not in ("all", "largest"):
+        require_file(args.target_face, "reference image (--target-face)")
+    writable_output(args.output, folder=args.target.is_dir())
+
+    from masque.face import AnalyzerConfig, FaceAnalyzer, TargetSelector, TrackerConfig
+    from masque.media import is_image_path, is_video_path, read_image
+    from masque.oneshot import OneShotSwapper, SwapConfig
+    from masque.oneshot.files import swap_path
+    from masque.provenance import Labeler
+
     config = label_config_from_args(args, kind="composite")
     _check_output(args.target, args.output, config.enabled)
     labeler = Labeler(config)

@@ -7,31 +7,38 @@ import signal
 import sys
 from types import FrameType
 
-from masque.models import MODELS
+from masque.commands._options import float_range, int_range, positive_float, positive_int
+from masque.commands._paths import require_input, writable_output
+
+#: the registered architectures (masque.models.MODELS, which loads torch); tests/test_startup.py
+#: checks that the two lists agree
+MODEL_NAMES = ["hires", "lightweight", "original"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("train", help="train a swap model on face sets of person A and person B",
                        description="One encoder learns what all faces share, one decoder per person learns to "
                        "draw that person. Ctrl-C saves and stops; the same command again resumes from there.")
     p.add_argument("-A", dest="faceset_a", required=True, metavar="FACESET_A", help="face set of person A")
     p.add_argument("-B", dest="faceset_b", required=True, metavar="FACESET_B", help="face set of person B")
     p.add_argument("-m", "--model-dir", required=True, metavar="MODEL_DIR", help="model folder (resumed if present)")
-    p.add_argument("--model", choices=MODELS.names(), default=None,
+    p.add_argument("--model", choices=MODEL_NAMES, default=None,
                    help="architecture (default original; a resumed folder keeps its own)")
-    p.add_argument("--batch", type=int, default=16, help="faces per person per step (default 16)")
+    p.add_argument("--batch", type=int_range(1, 4096), default=16, help="faces per person per step (default 16)")
     stop = p.add_mutually_exclusive_group()
-    stop.add_argument("--steps", type=int, default=None, metavar="N", help="train until the model reaches step N")
-    stop.add_argument("--minutes", type=float, default=None, metavar="M", help="train for M minutes")
-    p.add_argument("--save-every", type=int, default=250, metavar="N", help="steps between checkpoints (250)")
-    p.add_argument("--preview-every", type=int, default=100, metavar="N", help="steps between previews (100)")
+    stop.add_argument("--steps", type=positive_int, default=None, metavar="N",
+                      help="train until the model reaches step N")
+    stop.add_argument("--minutes", type=positive_float, default=None, metavar="M", help="train for M minutes")
+    p.add_argument("--save-every", type=positive_int, default=250, metavar="N", help="steps between checkpoints (250)")
+    p.add_argument("--preview-every", type=positive_int, default=100, metavar="N", help="steps between previews (100)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    p.add_argument("--lr", type=float, default=5e-5, help="Adam learning rate (default 5e-5)")
-    p.add_argument("--workers", type=int, default=1, help="augmentation processes (default 1)")
-    p.add_argument("--threads", type=int, default=None, metavar="N",
+    p.add_argument("--lr", type=float_range(0.0, 1.0, low_open=True), default=5e-5,
+                   help="Adam learning rate in (0, 1] (default 5e-5)")
+    p.add_argument("--workers", type=int_range(0, 64), default=1, help="augmentation processes (default 1)")
+    p.add_argument("--threads", type=int_range(1, 1024), default=None, metavar="N",
                    help="CPU threads (default: measured, all cores or one, whichever steps faster)")
     p.add_argument("--no-amp", action="store_true", help="train in float32 even where bf16/fp16 is available")
-    p.add_argument("--seed", type=int, default=0, help="initialisation and augmentation seed")
+    p.add_argument("--seed", type=int_range(0, 2**32 - 1), default=0, help="initialisation and augmentation seed")
     p.set_defaults(func=run)
 
 
@@ -49,6 +56,10 @@ class _Interrupt:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_input(args.faceset_a, "face set A")
+    require_input(args.faceset_b, "face set B")
+    writable_output(args.model_dir, folder=True)
+
     from tqdm import tqdm
 
     from masque.train.checkpoint import read_state

@@ -9,16 +9,17 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from masque.errors import MasqueError
-from masque.provenance import VerifyReport, verify_file
-from masque.provenance.watermark import WatermarkCodec
+
+if TYPE_CHECKING:  # masque.provenance loads OpenCV, PyAV and c2pa: imported in run(), not for --help
+    from masque.provenance import VerifyReport
 
 EXIT_LABELLED, EXIT_UNLABELLED, EXIT_UNREADABLE = 0, 1, 2
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``verify`` parser."""
     parser = subparsers.add_parser(
         "verify", help="check whether images or videos are labelled as synthetic",
@@ -32,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     """Verify every file; print reports; return the exit status."""
+    from masque.provenance import verify_file
+    from masque.provenance.watermark import WatermarkCodec
+
     codec = WatermarkCodec()
     entries: list[dict[str, Any]] = []
     unreadable = unlabelled = False
