@@ -48,7 +48,7 @@ def _register_prune(fs_sub: argparse._SubParsersAction) -> None:  # type: ignore
     prn.add_argument("--most-turned", type=float, metavar="PCT", help="the most turned PCT %% of the set")
     prn.add_argument("--dry-run", action="store_true", help="only list what would be set aside")
     prn.add_argument("--yes", action="store_true",
-                     help=f"go ahead even when more than {_PRUNE_CONFIRM_SHARE:.0%} of the set would be set aside")
+                     help=f"go ahead even when more than {_PRUNE_CONFIRM_SHARE * 100:.0f}%% of the set would be set aside")
     prn.set_defaults(func=run_prune)
 
 
