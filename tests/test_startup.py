@@ -1,0 +1,86 @@
+"""`masque --help` starts fast: the commands import nothing heavy until they run.
+
+Speed itself is measured in benchmarks/startup.py; here only what is imported is checked. The
+commands show a few library values in their help (registered names, config defaults) without
+importing the library, so the last tests check those copies against the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("torch", "cv2", "dlib", "av", "numpy", "scipy", "matplotlib", "tqdm", "PIL", "c2pa", "safetensors")
+
+_HELP_OF_EVERY_COMMAND = """
+import contextlib, io, json, sys
+from masque.cli import build_parser
+parser = build_parser()
+commands = [[]] + [[name] for name in parser._subparsers._group_actions[0].choices]
+commands += [["faceset", a] for a in ("info", "list", "sort", "prune", "restore")] + [["model", "info"]]
+for argv in commands:
+    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):
+        parser.parse_args([*argv, "--help"])
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {heavy})))
+"""
+
+
+def test_help_of_every_command_imports_nothing_heavy() -> None:
+    code = _HELP_OF_EVERY_COMMAND.replace("{heavy}", repr(set(HEAVY)))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [], "move these imports into the commands' run()"
+
+
+def _defaults(command: str) -> dict[str, object]:
+    from masque.cli import build_parser
+
+    sub = build_parser()._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
+    return {a.dest: a.default for a in sub._actions if a.default is not argparse.SUPPRESS}
+
+
+def _choices(command: str, dest: str) -> list[str]:
+    from masque.cli import build_parser
+
+    sub = build_parser()._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
+    return sorted(next(a for a in sub._actions if a.dest == dest).choices)
+
+
+def test_registered_names_shown_by_the_parser_are_the_library_s() -> None:
+    from masque.compose.blend import BLENDERS
+    from masque.compose.color import COLOR_MATCHERS
+    from masque.models import MODELS
+
+    assert _choices("swap", "color") == COLOR_MATCHERS.names()
+    assert _choices("swap", "blend") == BLENDERS.names()
+    assert _choices("train", "model") == MODELS.names()
+    assert _choices("demo", "model") == MODELS.names()
+
+
+@pytest.mark.parametrize("command", ["extract", "train", "convert", "swap", "evaluate", "demo"])
+def test_option_defaults_are_the_library_s(command: str) -> None:
+    from masque.convert.pipeline import ConvertConfig
+    from masque.demo import DemoConfig
+    from masque.face import TrackerConfig
+    from masque.faceset.extract import ExtractConfig
+    from masque.metrics import DEFAULT_EVERY
+    from masque.oneshot import SwapConfig
+    from masque.train.trainer import TrainConfig
+
+    library: dict[str, object] = {
+        "extract": ExtractConfig(workers=0), "train": TrainConfig(), "convert": ConvertConfig(),
+        "swap": SwapConfig(), "demo": DemoConfig(),
+        "evaluate": argparse.Namespace(every=DEFAULT_EVERY),
+    }[command]
+    parser = _defaults(command)
+    if command == "swap":  # swap's --redetect-every is TrackerConfig's (convert's is ConvertConfig's)
+        assert parser["redetect_every"] == TrackerConfig().redetect_every
+    skip = {"workers", "model", "output", "out", "redetect_every"}  # None on purpose, or not the same thing
+    shared = {k for k in parser if hasattr(library, k) and k not in skip}
+    assert shared, f"no option of {command} is a field of its config"
+    differ = {k: (parser[k], getattr(library, k)) for k in shared if parser[k] != getattr(library, k)}
+    assert not differ, f"masque {command}: parser default != library default: {differ}"
