@@ -148,3 +148,27 @@ def test_wrong_kind_of_output_is_refused(model, fixture_path, tmp_path) -> None:
 
     with pytest.raises(InvalidMediaError, match="must be a video"):
         convert_path(Converter(model, STATE), fixture_path("clip_short.mp4"), tmp_path / "x.png")
+
+
+def test_folder_converts_its_images_and_videos_and_skips_a_damaged_file(model, fixture_path, tmp_path) -> None:
+    """The folder rule shared with ``masque swap`` (masque.compose.files): media only, names kept."""
+    import shutil
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(fixture_path("single_face.jpg"), folder / "face.jpg")
+    with av.open(str(fixture_path("clip_short.mp4"))) as src, av.open(str(folder / "clip.mov"), "w") as dst:
+        vs = dst.add_stream("libx264", rate=30)
+        vs.width, vs.height, vs.pix_fmt = 640, 360, "yuv420p"
+        for i, frame in zip(range(6), src.decode(video=0)):
+            out_frame = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
+            out_frame.pts = i
+            dst.mux(vs.encode(out_frame))
+        dst.mux(vs.encode(None))
+    (folder / "broken.png").write_bytes(b"\x89PNG not really")
+    (folder / "notes.txt").write_text("ignored")
+    summary = convert_path(Converter(model, STATE, ConvertConfig(mask="components")), folder, tmp_path / "out",
+                           UNLABELLED)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip.mov", "face.jpg"]
+    assert summary.frames == 7 and probe_video(tmp_path / "out" / "clip.mov").frames == 6
+    assert [p.name for p, _ in summary.skipped] == ["broken.png"]

@@ -54,12 +54,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _check_output(target: Path, output: Path, labelled: bool) -> None:
     """Refuse, before any work, a missing target, or an output its kind or the labeller cannot have."""
+    from masque.compose.files import media_files
     from masque.errors import InvalidMediaError
     from masque.media import is_image_path, is_video_path
-    from masque.oneshot.files import target_files
     from masque.provenance.manifest import MIME_TYPES
 
-    target_files(target)
+    media_files(target)
     if target.is_dir():
         if output.exists() and not output.is_dir():
             raise InvalidMediaError(f"TARGET {target} is a folder, so OUTPUT must be a folder; {output} is a file")

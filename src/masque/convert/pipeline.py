@@ -8,7 +8,6 @@ frames go through the model as one batch; ``masque.convert.files`` runs it over 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 import cv2
@@ -16,7 +15,6 @@ import numpy as np
 import torch
 
 from masque.compose.paste import paste_face
-from masque.errors import InputNotFoundError, InvalidMediaError
 from masque.face import FaceAnalyzer
 from masque.face.align import alignment_matrix, transform_points
 from masque.face.mask import landmark_mask
@@ -76,7 +74,7 @@ class Converter:
         from masque.face import FaceTracker, TargetSelector, TrackerConfig
 
         self.config = config or ConvertConfig()
-        self.model = model.eval().to(memory_format=torch.channels_last)
+        self.model = model.eval().to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch stubs lack memory_format alone
         self.device = next(model.parameters()).device
         # bf16 autocast where the hardware has it: half the model time on this CPU, and the
         # 8-bit output cannot show the difference
@@ -129,20 +127,3 @@ class Converter:
             return learned
         s = self.model.input_size
         return landmark_mask(transform_points(landmarks, matrix), (s, s), self.config.mask).astype(np.float32) / 255
-
-
-def check_inputs(input_path: Path, output: Path) -> None:
-    """Input must exist and be a kind the output can be (video->video, image->image, folder->folder)."""
-    from masque.media import is_image_path, is_video_path
-
-    if not input_path.exists():
-        raise InputNotFoundError(f"input not found: {input_path}")
-    if input_path.is_dir():
-        if output.suffix:
-            raise InvalidMediaError(f"input {input_path} is a folder, so OUTPUT must be a folder, got {output}")
-    elif is_video_path(input_path) and not is_video_path(output):
-        raise InvalidMediaError(f"input {input_path} is a video; OUTPUT must be a video (.mp4 .mov .mkv), got {output}")
-    elif is_image_path(input_path) and not is_image_path(output):
-        raise InvalidMediaError(f"input {input_path} is an image; OUTPUT must be an image, got {output}")
-    elif not (is_image_path(input_path) or is_video_path(input_path)):
-        raise InvalidMediaError(f"{input_path} is neither an image nor a video masque reads")

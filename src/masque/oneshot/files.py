@@ -12,18 +12,18 @@ through.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from masque.errors import InputNotFoundError, InvalidMediaError
+from masque.compose.files import run_path
 from masque.face import FaceAnalyzer, FaceTracker, TargetSelector, TrackerConfig
-from masque.media import is_image_path, is_video_path, read_image, write_image
+from masque.media import is_video_path, read_image, write_image
 from masque.media.pipeline import FrameLabeler, Progress, process_video
 from masque.oneshot.swap import OneShotSwapper, swap_image
-from masque.provenance.manifest import labelled_name
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class SwapStats:
         swapped: frames in which at least one face was swapped.
         detections: frames on which the face detector ran (the rest were tracked).
         seconds: wall time.
+        skipped: files of a folder that could not be decoded (see :mod:`masque.compose.files`).
     """
 
     files: int
@@ -43,6 +44,7 @@ class SwapStats:
     swapped: int
     detections: int
     seconds: float
+    skipped: tuple[Path, ...] = ()
 
     @property
     def fps(self) -> float:
@@ -50,7 +52,8 @@ class SwapStats:
 
     def __add__(self, other: SwapStats) -> SwapStats:
         return SwapStats(self.files + other.files, self.frames + other.frames, self.swapped + other.swapped,
-                         self.detections + other.detections, self.seconds + other.seconds)
+                         self.detections + other.detections, self.seconds + other.seconds,
+                         self.skipped + other.skipped)
 
 
 def swap_image_file(swapper: OneShotSwapper, target: Path, output: Path, analyzer: FaceAnalyzer,
@@ -86,43 +89,20 @@ def swap_video(swapper: OneShotSwapper, target: Path, output: Path, analyzer: Fa
     return SwapStats(1, frames, swapped, tracker.detections, time.perf_counter() - start)
 
 
-def target_files(target: Path) -> list[Path]:
-    """The images and videos a target stands for: itself, or a folder's media files, sorted.
-
-    Raises:
-        InputNotFoundError: ``target`` does not exist.
-        InvalidMediaError: it is neither an image, a video, nor a folder holding either.
-    """
-    if not target.exists():
-        raise InputNotFoundError(f"target not found: {target}")
-    if target.is_dir():
-        files = sorted(p for p in target.iterdir() if p.is_file() and (is_image_path(p) or is_video_path(p)))
-        if not files:
-            raise InvalidMediaError(f"the folder {target} holds no image or video to swap into")
-        return files
-    if is_image_path(target) or is_video_path(target):
-        return [target]
-    raise InvalidMediaError(f"{target} is not an image, a video or a folder; give a .jpg/.png image, "
-                            "an .mp4/.mov/.mkv video, or a folder of them")
-
-
 def swap_path(swapper: OneShotSwapper, target: Path, output: Path, analyzer: FaceAnalyzer,
               labeler: FrameLabeler, selector: TargetSelector | None = None,
               tracking: TrackerConfig | None = None, progress: Progress | None = None) -> SwapStats:
-    """Swap into an image, a video, or every image and video of a folder (``output`` is then a folder)."""
-    files = target_files(target)
-    if not target.is_dir():
-        run = swap_video if is_video_path(target) else swap_image_file
-        kwargs = {"tracking": tracking, "progress": progress} if run is swap_video else {}
-        return run(swapper, target, output, analyzer, labeler, selector, **kwargs)  # type: ignore[operator]
-    output.mkdir(parents=True, exist_ok=True)
-    stats = SwapStats(0, 0, 0, 0, 0.0)
-    for i, path in enumerate(files):
-        out = output / labelled_name(path.name, is_video_path(path))
-        if is_video_path(path):
-            stats += swap_video(swapper, path, out, analyzer, labeler, selector, tracking)
-        else:
-            stats += swap_image_file(swapper, path, out, analyzer, labeler, selector)
-        if progress is not None:
-            progress(i + 1, len(files))
-    return stats
+    """Swap into an image, a video, or every image and video of a folder (``output`` is then a folder).
+
+    Which files of a folder, the output names and what happens to a damaged file follow
+    :mod:`masque.compose.files`, the rule ``masque convert`` uses too.
+    """
+
+    def job(src: Path, dst: Path, file_progress: Progress | None) -> SwapStats:
+        if is_video_path(src):
+            return swap_video(swapper, src, dst, analyzer, labeler, selector, tracking, progress=file_progress)
+        return swap_image_file(swapper, src, dst, analyzer, labeler, selector)
+
+    run = run_path(target, output, job, progress)
+    stats = sum(run.results, SwapStats(0, 0, 0, 0, 0.0))
+    return dataclasses.replace(stats, skipped=tuple(path for path, _ in run.skipped))
