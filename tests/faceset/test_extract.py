@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from masque.errors import RegistryError
-from masque.faceset import FaceSet
 from masque.face import reference_embeddings
+from masque.faceset import FaceSet
 from masque.faceset.extract import ExtractConfig, extract_faceset
 from masque.media import read_image
 
@@ -368,7 +368,8 @@ def test_a_script_without_a_main_guard_gets_told_instead_of_hanging(tmp_path, fi
     script.write_text("from masque.faceset.extract import ExtractConfig, extract_faceset\n"
                       f"extract_faceset([{str(fixture_path('clip_short.mp4'))!r}], {str(tmp_path / 'fs')!r}, "
                       "ExtractConfig(workers=2))\n")
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=150)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=150,
+                          check=False)
     assert proc.returncode != 0 and 'if __name__ == "__main__":' in proc.stderr
 
 
@@ -394,3 +395,30 @@ def test_a_folder_of_frames_with_sequence_is_tracked_like_the_video(tmp_path, sh
     same_as_first = [np.array_equal(r.embedding, s[0].embedding) for r in s[:8]]
     assert all(same_as_first)  # frames 1-7 tracked from frame 0's detection
     assert not any(np.array_equal(r.embedding, i[0].embedding) for r in i[1:8])  # each image on its own
+
+
+def test_a_covered_face_is_extracted_again_soon_after_it_returns(tmp_path, fixture_path) -> None:
+    """Frames 20-30 of the clip with the face under a grey box: no face is indexed there, and the
+    face is indexed again within 3 frames of its return (the tracker's cheap looks while no face
+    is followed), not only at the next full detection."""
+    from masque.face import FaceAnalyzer
+    from masque.media import VideoReader, VideoWriter
+
+    frames = [f for _, f in zip(range(44), VideoReader(fixture_path("clip_short.mp4")))]
+    x0, y0, x1, y1 = (int(v) for v in FaceAnalyzer().detect(frames[20])[0].bbox)
+    pad = (x1 - x0) // 8
+    clip = tmp_path / "covered.mp4"
+    with VideoWriter(clip, 30, crf=12) as writer:
+        for i, frame in enumerate(frames):
+            if 20 <= i <= 30:
+                frame = frame.copy()  # noqa: PLW2901
+                frame[max(y0 - pad, 0):y1 + pad, max(x0 - pad, 0):x1 + pad] = 128
+            writer.write(frame)
+    # chunks of 12: the face returns at frame 31, between the chunk starts at 24 and 36
+    summary = extract_faceset([clip], tmp_path / "fs", ExtractConfig(workers=0, chunk=12, detect_every=12))
+    with FaceSet(tmp_path / "fs") as fs:
+        with_face = sorted({r.frame for r in fs.faces()})
+    assert set(range(20)) <= set(with_face) and not set(range(20, 31)) & set(with_face)
+    back = min(f for f in with_face if f > 30)
+    assert back - 31 < 3 and set(range(back, 44)) <= set(with_face)
+    assert summary.frames_without_face == 11 + back - 31
