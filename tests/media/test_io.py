@@ -84,3 +84,25 @@ def test_video_writer_abort_leaves_nothing(tmp_path, fixture_path) -> None:
         w.write(np.zeros((64, 64, 3), np.uint8))
         raise RuntimeError("stop")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_path_keeps_the_old_file_when_the_writer_fails(tmp_path) -> None:
+    target = tmp_path / "out.mp4"
+    atomic_write_bytes(target, b"old")
+    with pytest.raises(RuntimeError, match="encoder died"), atomic.atomic_path(target, suffix=".part.mp4") as tmp:
+        assert tmp.parent == tmp_path and tmp.name.startswith(".out.mp4.") and tmp.suffix == ".mp4"
+        tmp.write_bytes(b"half")
+        raise RuntimeError("encoder died")
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
+
+
+def test_atomic_file_has_the_usual_mode_and_creates_the_folder(tmp_path) -> None:
+    old = os.umask(0o027)
+    try:
+        target = atomic.AtomicFile(tmp_path / "new" / "x.bin")
+    finally:
+        os.umask(old)
+    assert oct(target.tmp.stat().st_mode & 0o777) == oct(0o640)
+    target.tmp.write_bytes(b"done")
+    assert target.commit() == tmp_path / "new" / "x.bin" and target.path.read_bytes() == b"done"
+    assert oct(target.path.stat().st_mode & 0o777) == oct(0o640)

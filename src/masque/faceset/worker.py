@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, TypeVar
 import cv2
 import numpy as np
 
+from masque.atomic import atomic_write_bytes
 from masque.errors import MasqueError, WorkerDiedError
 from masque.face import (
     Face,
@@ -45,7 +46,7 @@ from masque.face import (
 from masque.face.embed import face_chip
 from masque.faceset.ring import Attached, Chunk
 from masque.faceset.store import FACES_DIR, FaceRecord
-from masque.media.image import atomic_write_bytes, encode_image, read_image
+from masque.media.image import encode_image, read_image
 
 T = TypeVar("T")
 R = TypeVar("R")

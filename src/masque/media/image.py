@@ -12,9 +12,6 @@ from masque.atomic import atomic_write_bytes
 from masque.errors import InputNotFoundError, InvalidMediaError
 from masque.media.png import encode_png
 
-__all__ = ["IMAGE_EXTENSIONS", "atomic_write_bytes", "encode_image", "is_image_path", "read_image",
-           "write_image"]
-
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 
 

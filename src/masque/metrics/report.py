@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 from matplotlib.figure import Figure
 
-from masque.media.image import atomic_write_bytes, encode_image
+from masque.atomic import atomic_write_bytes
+from masque.media.image import encode_image
 from masque.metrics.evaluate import EvaluationReport, FrameMetrics
 from masque.metrics.frames import paired_frames
 from masque.provenance import LabelConfig, Labeler
