@@ -102,7 +102,7 @@ def _convert(clips: dict[str, Path], model_dir: Path, out: Path, config: DemoCon
     model, card = load_model(model_dir, device=pick_device(config.device))
     for side, other in (("a", "b"), ("b", "a")):
         swapped = out / f"{side}_as_{other}.mp4"
-        s = convert_path(Converter(model, card, ConvertConfig(to=other)), clips[side], swapped)
+        s = convert_path(Converter(model, card, ConvertConfig(to=other)), clips[side], swapped)  # type: ignore[arg-type]
         log(f"convert {clips[side].name} -> {swapped.name}: {s.frames} frames, {s.fps:.1f} frames/s")
         pair = out / f"{side}_side_by_side.mp4"
         side_by_side(clips[side], swapped, pair)
