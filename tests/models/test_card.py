@@ -117,3 +117,10 @@ def test_an_invalid_state_is_refused_before_anything_is_written(tmp_path: Path) 
         save_checkpoint(tmp_path / "m", MODELS.create("lightweight"), None, {"model": "lightweight", "step": 1,
                                                                             "align": {"coverage": 0.8}})
     assert not (tmp_path / "m").exists() or not any((tmp_path / "m").iterdir())
+
+
+def test_a_card_saves_as_itself(folder: Path, tmp_path: Path) -> None:
+    """Resaving a loaded card (as a resumed run does) writes the same card, in this masque's layout."""
+    model, card = load_model(folder)
+    written = save_checkpoint(tmp_path / "again", model, None, card)
+    assert written == card and read_card(tmp_path / "again") == card

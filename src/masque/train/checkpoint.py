@@ -11,6 +11,7 @@ folder always holds a card that matches complete weights. Nothing is ever pickle
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -61,8 +62,10 @@ def save_checkpoint(model_dir: str | os.PathLike[str], model: SwapModel, optimiz
         ModelError: ``state`` is not a valid card (checked before anything is written).
         OutOfSpaceError: the disk is full; the previous checkpoint files are kept.
     """
-    card = state if isinstance(state, ModelCard) else ModelCard.from_json(
-        {**state, "format": FORMAT, "card_version": CARD_VERSION}, "the state to save")
+    if isinstance(state, ModelCard):  # a card read from an older layout is written in this one
+        card = dataclasses.replace(state, card_version=CARD_VERSION)
+    else:
+        card = ModelCard.from_json({**state, "format": FORMAT, "card_version": CARD_VERSION}, "the state to save")
     root = Path(model_dir)
     root.mkdir(parents=True, exist_ok=True)
     step = str(card.step)
