@@ -95,6 +95,7 @@ def _fail(exc: MasqueError) -> int:
 
 def _crash(exc: Exception) -> int:
     """An unexpected exception: save its traceback to a crash file and print one line naming it."""
+    import tempfile
     import time
     import traceback
 
@@ -103,10 +104,12 @@ def _crash(exc: Exception) -> int:
     text = "".join(traceback.format_exception(exc))
     log.debug("traceback:\n%s", text)
     try:
-        path = cache_dir() / "crash" / f"crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"masque {__version__}\nargv: {sys.argv}\n\n{text}")
-        where = f"the traceback is in {path}"
+        folder = cache_dir() / "crash"
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=folder, prefix=f"crash-{time.strftime('%Y%m%d-%H%M%S')}-",
+                                         suffix=".log", delete=False) as f:
+            f.write(f"masque {__version__}\nargv: {sys.argv}\n\n{text}")
+        where = f"the traceback is in {f.name}"
     except OSError:
         where = "run it again with -v to see the traceback"
     message = " ".join(f"{type(exc).__name__}: {exc}".split())

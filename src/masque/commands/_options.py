@@ -74,3 +74,5 @@ positive_float = float_range(0.0, low_open=True)
 non_negative_float = float_range(0.0)
 #: a smoothing factor in [0, 1): 0 off, 0.9 heavy
 smoothing = float_range(0.0, 1.0, high_open=True)
+#: a share of a set in percent, strictly between 0 and 100
+percentage = float_range(0.0, 100.0, low_open=True, high_open=True)

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+from masque.commands._known import BLEND_NAMES, COLOR_NAMES
 from masque.commands._labels import add_label_arguments, label_config_from_args
 from masque.commands._options import float_range, int_range, non_negative_float, smoothing
-from masque.commands._paths import require_input, writable_output
+from masque.commands._paths import (
+    nothing_read,
+    removed_on_failure,
+    require_folder,
+    require_input,
+    writable_output,
+)
 from masque.commands._progress import progress_bar
 
 
@@ -18,8 +25,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("-m", "--model", required=True, metavar="MODEL_DIR", help="folder written by `masque train`")
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="same kind as INPUT")
     p.add_argument("--to", choices=["a", "b"], default="b", help="draw the faces as person a or b (default b)")
-    p.add_argument("--color", default="rct", help="colour matching: rct, hist, avg, ratio, none (default rct)")
-    p.add_argument("--blend", default="gaussian", help="gaussian (feathered), poisson, seamless, none")
+    p.add_argument("--color", default="rct", choices=COLOR_NAMES, help="colour matching (default rct)")
+    p.add_argument("--blend", default="gaussian", choices=BLEND_NAMES,
+                   help="gaussian (feathered), poisson, seamless or none (default gaussian)")
     p.add_argument("--mask", choices=["learned", "components", "extended"], default="learned")
     p.add_argument("--erode", type=float_range(), default=0.0, metavar="PX",
                    help="shrink the mask (negative grows it)")
@@ -38,7 +46,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     source = require_input(args.input)
     writable_output(args.output, folder=source.is_dir())
-    require_input(args.model, "model folder")
+    require_folder(args.model, "model folder")
     if args.identity:
         require_input(args.identity, "reference image")
 
@@ -53,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
     config = ConvertConfig(to=args.to, color=args.color, blend=args.blend, mask=args.mask, erode=args.erode,
                            feather=args.feather, smooth=args.smooth, identity=identity, crf=args.crf)
     converter = Converter(model, card, config)
-    with progress_bar("convert", unit="frame") as cb:
+    with removed_on_failure(args.output), progress_bar("convert", unit="frame") as cb:
         s = convert_path(converter, args.input, args.output, label_config_from_args(args, "composite"), progress=cb)
+        if s.frames == 0 and source.is_dir():
+            raise nothing_read(source)
     print(f"{s.frames} frames, {s.faces} faces swapped, {s.seconds:.1f} s, {s.fps:.1f} frames/s -> {args.output}")
     return 0

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from masque.commands._known import MODEL_NAMES
 from masque.commands._options import positive_float
 from masque.commands._paths import writable_output
-from masque.commands.train import MODEL_NAMES
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

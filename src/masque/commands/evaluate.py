@@ -7,13 +7,11 @@ import json
 import sys
 from typing import Any
 
+from masque.commands._known import EVALUATE_EVERY
 from masque.commands._labels import add_label_arguments, label_config_from_args
 from masque.commands._options import positive_int
-from masque.commands._paths import require_input, writable_output
+from masque.commands._paths import removed_on_failure, require_folder, require_input, writable_output
 from masque.commands._progress import progress_bar
-
-#: masque.metrics.DEFAULT_EVERY (which loads OpenCV and dlib); tests/test_startup.py checks they agree
-DEFAULT_EVERY = 10
 
 
 def register(subparsers: Any) -> None:
@@ -32,9 +30,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--gallery", nargs="+", default=[], metavar="G",
                    help="more identities (images, folders, videos, face sets) to rank the swapped face against")
     p.add_argument("--model", metavar="MODEL_DIR", help="a trained model: adds reconstruction SSIM/PSNR")
-    p.add_argument("--every", type=positive_int, default=DEFAULT_EVERY, metavar="N",
-                   help=f"measure identity on every Nth frame (embeddings are slow on a CPU; default {DEFAULT_EVERY}, "
-                   "1 for every frame); the other metrics use every frame")
+    p.add_argument("--every", type=positive_int, default=EVALUATE_EVERY, metavar="N",
+                   help="measure identity on every Nth frame (embeddings are slow on a CPU; "
+                   f"default {EVALUATE_EVERY}, 1 for every frame); the other metrics use every frame")
     p.add_argument("--json", action="store_true", help="print one JSON summary object instead of text")
     p.add_argument("--report", metavar="DIR", help="also write DIR/metrics.png, DIR/index.html and DIR/report.json")
     add_label_arguments(p)  # the report's sample images show the synthetic face
@@ -47,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     for path in args.gallery:
         require_input(path, "gallery identity")
     if args.model:
-        require_input(args.model, "model folder")
+        require_folder(args.model, "model folder")
     if args.report:
         writable_output(args.report, folder=True)
 
@@ -61,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
                           model_dir=args.model, progress=cb, every=args.every)
     summary = report.summary()
     if args.report:
-        page = write_report(report, args.report, labeler=labeler)
+        with removed_on_failure(args.report):
+            page = write_report(report, args.report, labeler=labeler)
         summary["report"] = str(page)
     if args.json:
         print(json.dumps(summary))

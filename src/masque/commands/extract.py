@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 
 from masque.commands._options import int_range, non_negative_int, positive_float, positive_int
-from masque.commands._paths import require_input, writable_output
+from masque.commands._paths import removed_on_failure, require_input, writable_output
 from masque.commands._progress import progress_bar
+from masque.errors import OutputPathError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,6 +50,12 @@ def run(args: argparse.Namespace) -> int:
 
     from masque.face import reference_embeddings
     from masque.faceset.extract import ExtractConfig, extract_faceset
+    from masque.faceset.store import DB_NAME
+
+    out = Path(args.output)
+    if out.is_dir() and not (out / DB_NAME).exists() and any(out.iterdir()):
+        raise OutputPathError(f"{out} is a folder of other files, not a face set; give a new or empty folder, "
+                              "or a face set to add to")
 
     identity = reference_embeddings(args.identity) if args.identity else None
     kwargs = {} if args.workers is None else {"workers": args.workers}
@@ -57,8 +64,9 @@ def run(args: argparse.Namespace) -> int:
                            detect_every=args.detect_every, embed_every_frame=args.embed_every_frame,
                            sequence=args.sequence,
                            identity_threshold=args.identity_threshold, **kwargs)
-    with progress_bar("extract", unit="frame") as cb:
-        s = extract_faceset(args.inputs, Path(args.output), config, progress=cb)
+    # a new face set that failed before its first face is removed; one with faces is kept, to resume
+    with removed_on_failure(out, keep=_has_faces), progress_bar("extract", unit="frame") as cb:
+        s = extract_faceset(args.inputs, out, config, progress=cb)
     print(f"{s.frames} frames, {s.faces} faces, {s.frames_without_face} frames without a face, "
           f"{s.frames_skipped} already done, {s.faces_rejected} faces of other people, "
           f"{s.seconds:.1f} s, {s.fps:.1f} frames/s -> {args.output}")
@@ -66,3 +74,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"masque: warning: {err}")
     return 0
 
+
+
+def _has_faces(faceset: Path) -> bool:
+    from masque.faceset.store import FACES_DIR
+
+    return (faceset / FACES_DIR).is_dir() and any((faceset / FACES_DIR).iterdir())

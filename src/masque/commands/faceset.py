@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from masque.commands._options import float_range, non_negative_float, percentage
 from masque.errors import FaceSetError
 
 #: a prune that would set aside more than this share of the set stops and asks for --yes
 _PRUNE_CONFIRM_SHARE = 0.5
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("faceset", help="inspect and clean a face set")
     fs_sub = p.add_subparsers(dest="faceset_command", required=True, metavar="ACTION")
     info = fs_sub.add_parser("info", help="counts and ranges")
@@ -35,20 +36,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rst.set_defaults(func=run_restore)
 
 
-def _register_prune(fs_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _register_prune(fs_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     prn = fs_sub.add_parser(
         "prune", help="set aside blurry or turned faces, and faces whose PNG you deleted (undo: faceset restore)",
         description="Faces are moved to FACESET/pruned/<batch>/, not deleted: `masque faceset restore FACESET` "
         "puts them back. Blur scores depend on the footage, so prefer the relative --blurriest; "
         "--dry-run lists what would go.")
     prn.add_argument("faceset")
-    prn.add_argument("--max-blur", type=float, metavar="X", help="faces with a blur score above X (higher = blurrier)")
-    prn.add_argument("--blurriest", type=float, metavar="PCT", help="the blurriest PCT %% of the set (e.g. 10)")
-    prn.add_argument("--max-yaw", type=float, metavar="D", help="faces turned more than D degrees")
-    prn.add_argument("--most-turned", type=float, metavar="PCT", help="the most turned PCT %% of the set")
+    prn.add_argument("--max-blur", type=non_negative_float, metavar="X",
+                     help="faces with a blur score above X (higher = blurrier)")
+    prn.add_argument("--blurriest", type=percentage, metavar="PCT", help="the blurriest PCT %% of the set (e.g. 10)")
+    prn.add_argument("--max-yaw", type=float_range(0.0, 180.0), metavar="D", help="faces turned more than D degrees")
+    prn.add_argument("--most-turned", type=percentage, metavar="PCT", help="the most turned PCT %% of the set")
     prn.add_argument("--dry-run", action="store_true", help="only list what would be set aside")
     prn.add_argument("--yes", action="store_true",
-                     help=f"go ahead even when more than {_PRUNE_CONFIRM_SHARE * 100:.0f}%% of the set would be set aside")
+                     help=f"go ahead even when more than {_PRUNE_CONFIRM_SHARE * 100:.0f}%% of the set would be "
+                     "set aside")
     prn.set_defaults(func=run_prune)
 
 
@@ -57,9 +60,8 @@ def run_info(args: argparse.Namespace) -> int:
 
     with FaceSet(args.faceset) as fs:
         for key, value in fs.stats().items():
-            if isinstance(value, tuple):
-                value = " / ".join("-" if v is None else f"{v:.2f}" for v in value)
-            print(f"{key:>20}: {value}")
+            shown = " / ".join("-" if v is None else f"{v:.2f}" for v in value) if isinstance(value, tuple) else value
+            print(f"{key:>20}: {shown}")
         pruned = sum(n for _, n in fs.pruned_batches())
         if pruned:
             print(f"{'set_aside':>20}: {pruned} (restore with `masque faceset restore {args.faceset}`)")

@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from masque.commands._paths import require_folder
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("model", help="inspect trained models", description="Inspect a model folder.")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     info = actions.add_parser("info", help="model type, step, size, device trained on")
@@ -44,6 +46,7 @@ def model_info(model_dir: str | Path) -> dict[str, Any]:
 
 
 def run_info(args: argparse.Namespace) -> int:
+    require_folder(args.model_dir, "model folder")
     info = model_info(args.model_dir)
     if args.json:
         print(json.dumps(info, indent=2))

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from masque.commands._known import BLEND_NAMES, COLOR_NAMES, SWAP_BLEND, SWAP_COLOR, SWAP_MASK, TRACK_REDETECT_EVERY
 from masque.commands._labels import add_label_arguments, label_config_from_args
 from masque.commands._options import int_range, positive_int, smoothing
-from masque.commands._paths import require_file, require_input, writable_output
+from masque.commands._paths import nothing_read, removed_on_failure, require_file, require_input, writable_output
 from masque.commands._progress import progress_bar
 
-# What the parser shows, without importing the library (OpenCV, dlib) for `masque swap --help`:
-# the registered colour matchers and blenders and SwapConfig's and TrackerConfig's defaults.
-# tests/test_startup.py checks that they agree with the library.
-COLOR_NAMES = ["avg", "hist", "none", "ratio", "rct", "rct-ratio"]
-BLEND_NAMES = ["gaussian", "none", "poisson", "seamless"]
-DEFAULT_COLOR, DEFAULT_BLEND, DEFAULT_MASK, DEFAULT_REDETECT_EVERY = "rct-ratio", "poisson", "extended", 10
+if TYPE_CHECKING:  # OpenCV and dlib: loaded in run(), not for --help
+    from masque.face import FaceAnalyzer, TargetSelector, TrackerConfig
+    from masque.oneshot import OneShotSwapper
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,15 +36,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="which face of SOURCE_IMAGE to use, 0 = largest (default 0)")
     p.add_argument("--smooth", type=smoothing, default=0.0, metavar="F",
                    help="video landmark smoothing in [0, 1): 0 off (default), 0.5 moderate, 0.9 heavy")
-    p.add_argument("--color", default=DEFAULT_COLOR, choices=COLOR_NAMES,
-                   help=f"colour correction toward the target (default {DEFAULT_COLOR})")
-    p.add_argument("--blend", default=DEFAULT_BLEND, choices=BLEND_NAMES,
-                   help=f"how the face is blended in (default {DEFAULT_BLEND})")
-    p.add_argument("--mask", default=DEFAULT_MASK, choices=["extended", "components"],
+    p.add_argument("--color", default=SWAP_COLOR, choices=COLOR_NAMES,
+                   help=f"colour correction toward the target (default {SWAP_COLOR})")
+    p.add_argument("--blend", default=SWAP_BLEND, choices=BLEND_NAMES,
+                   help=f"how the face is blended in (default {SWAP_BLEND})")
+    p.add_argument("--mask", default=SWAP_MASK, choices=["extended", "components"],
                    help="face region replaced: extended (with forehead, default) or components (jaw to brows)")
-    p.add_argument("--redetect-every", type=positive_int, default=DEFAULT_REDETECT_EVERY, metavar="N",
+    p.add_argument("--redetect-every", type=positive_int, default=TRACK_REDETECT_EVERY, metavar="N",
                    help=f"video: run the face detector every N frames, track in between "
-                   f"(default {DEFAULT_REDETECT_EVERY})")
+                   f"(default {TRACK_REDETECT_EVERY})")
     p.add_argument("--detector", default="hog",
                    help="face detector: hog (default), cnn (slow, finds more) or mediapipe (fastest; optional extra)")
     add_label_arguments(p)
@@ -79,15 +78,33 @@ def run(args: argparse.Namespace) -> int:
         require_file(args.target_face, "reference image (--target-face)")
     writable_output(args.output, folder=args.target.is_dir())
 
-    from masque.face import AnalyzerConfig, FaceAnalyzer, TargetSelector, TrackerConfig
-    from masque.media import is_image_path, is_video_path, read_image
-    from masque.oneshot import OneShotSwapper, SwapConfig
+    from masque.media import is_image_path, is_video_path
     from masque.oneshot.files import swap_path
     from masque.provenance import Labeler
 
     config = label_config_from_args(args, kind="composite")
     _check_output(args.target, args.output, config.enabled)
     labeler = Labeler(config)
+    swapper, analyzer, selector, tracking = _build(args)
+    with removed_on_failure(args.output):
+        if is_image_path(args.target):  # one image: nothing to show progress of
+            s = swap_path(swapper, args.target, args.output, analyzer, labeler, selector, tracking)
+        else:
+            with progress_bar("swap", unit="frame" if is_video_path(args.target) else "file") as cb:
+                s = swap_path(swapper, args.target, args.output, analyzer, labeler, selector, tracking, progress=cb)
+        if s.frames == 0 and args.target.is_dir():
+            raise nothing_read(args.target)
+    print(f"{s.frames} frame(s) in {s.files} file(s), {s.swapped} with a face swapped, {s.seconds:.1f} s, "
+          f"{s.fps:.1f} frames/s -> {args.output}")
+    return 0
+
+
+def _build(args: argparse.Namespace) -> tuple[OneShotSwapper, FaceAnalyzer, TargetSelector, TrackerConfig]:
+    """The swapper (source face read), the analyzer, the target selector and the tracking options."""
+    from masque.face import AnalyzerConfig, FaceAnalyzer, TargetSelector, TrackerConfig
+    from masque.media import read_image
+    from masque.oneshot import OneShotSwapper, SwapConfig
+
     analyzer = FaceAnalyzer(AnalyzerConfig(detector=args.detector))
     swapper = OneShotSwapper.from_image(read_image(args.source), analyzer, args.source_face,
                                         SwapConfig(color=args.color, blend=args.blend, mask=args.mask),
@@ -97,12 +114,4 @@ def run(args: argparse.Namespace) -> int:
     else:
         ref = Path(args.target_face)
         selector = TargetSelector.from_reference(read_image(ref), analyzer, name=str(ref))
-    tracking = TrackerConfig(redetect_every=args.redetect_every, smooth=args.smooth)
-    if is_image_path(args.target):  # one image: nothing to show progress of
-        s = swap_path(swapper, args.target, args.output, analyzer, labeler, selector, tracking)
-    else:
-        with progress_bar("swap", unit="frame" if is_video_path(args.target) else "file") as cb:
-            s = swap_path(swapper, args.target, args.output, analyzer, labeler, selector, tracking, progress=cb)
-    print(f"{s.frames} frame(s) in {s.files} file(s), {s.swapped} with a face swapped, {s.seconds:.1f} s, "
-          f"{s.fps:.1f} frames/s -> {args.output}")
-    return 0
+    return swapper, analyzer, selector, TrackerConfig(redetect_every=args.redetect_every, smooth=args.smooth)

@@ -7,12 +7,9 @@ import signal
 import sys
 from types import FrameType
 
+from masque.commands._known import MODEL_NAMES
 from masque.commands._options import float_range, int_range, positive_float, positive_int
-from masque.commands._paths import require_input, writable_output
-
-#: the registered architectures (masque.models.MODELS, which loads torch); tests/test_startup.py
-#: checks that the two lists agree
-MODEL_NAMES = ["hires", "lightweight", "original"]
+from masque.commands._paths import require_folder, writable_output
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,8 +53,8 @@ class _Interrupt:
 
 
 def run(args: argparse.Namespace) -> int:
-    require_input(args.faceset_a, "face set A")
-    require_input(args.faceset_b, "face set B")
+    require_folder(args.faceset_a, "face set A")
+    require_folder(args.faceset_b, "face set B")
     writable_output(args.model_dir, folder=True)
 
     from tqdm import tqdm

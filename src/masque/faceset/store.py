@@ -100,10 +100,18 @@ class FaceSet:
             raise FaceSetError(f"{self.root} is not a face set (no {DB_NAME}); create one with `masque extract`")
         (self.root / FACES_DIR).mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(db, timeout=30)
-        self.conn.execute("PRAGMA journal_mode=WAL")  # readers never block the extract writer
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.executescript(_SCHEMA)
-        self._check_meta(create, size, centering)
+        try:
+            self.conn.execute("PRAGMA journal_mode=WAL")  # readers never block the extract writer
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.executescript(_SCHEMA)
+            self._check_meta(create, size, centering)
+        except sqlite3.DatabaseError as exc:  # not SQLite, truncated, or locked by another program
+            self.conn.close()
+            raise FaceSetError(f"cannot read the face set index {db} ({exc}): it is damaged, not a masque face "
+                               "set, or locked by another program; restore it or extract the face set again") from None
+        except FaceSetError:
+            self.conn.close()
+            raise
 
     def _check_meta(self, create: bool, size: int, centering: str) -> None:
         meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())

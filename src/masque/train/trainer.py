@@ -188,7 +188,8 @@ class Trainer:
         """Per-side RGB offsets: A's mean face colour moved onto B's (kept from the first run)."""
         if self.previous is not None and "color_shift" in self.previous:
             cs = self.previous["color_shift"]
-            return np.asarray(cs["a"], np.float64), np.asarray(cs["b"], np.float64)
+            none = (0.0, 0.0, 0.0)  # a card may hold no shift (ModelCard's default): trained with none
+            return np.asarray(cs.get("a", none), np.float64), np.asarray(cs.get("b", none), np.float64)
         return mean_color(pools[1]) - mean_color(pools[0]), np.zeros(3)
 
     def _build(self) -> tuple[SwapModel, torch.optim.Optimizer, int]:

@@ -1,0 +1,23 @@
+"""Library values the parsers show, copied here so that ``--help`` imports none of the library.
+
+The registered names live in registries filled as OpenCV- and torch-heavy modules import, and the
+defaults in config dataclasses beside them; importing those for ``masque swap --help`` would cost
+seconds. tests/test_startup.py checks every copy against the library, so a new colour matcher,
+blender or architecture fails there until it is added here.
+"""
+
+from __future__ import annotations
+
+#: masque.models.MODELS.names()
+MODEL_NAMES = ["hires", "lightweight", "original"]
+#: masque.compose.color.COLOR_MATCHERS.names()
+COLOR_NAMES = ["avg", "hist", "none", "ratio", "rct", "rct-ratio"]
+#: masque.compose.blend.BLENDERS.names()
+BLEND_NAMES = ["gaussian", "none", "poisson", "seamless"]
+
+#: masque.oneshot.SwapConfig's color, blend and mask
+SWAP_COLOR, SWAP_BLEND, SWAP_MASK = "rct-ratio", "poisson", "extended"
+#: masque.face.TrackerConfig.redetect_every
+TRACK_REDETECT_EVERY = 10
+#: masque.metrics.DEFAULT_EVERY
+EVALUATE_EVERY = 10

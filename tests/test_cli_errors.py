@@ -1,0 +1,413 @@
+"""Every subcommand, given bad values, ends in one ``masque: error:`` line, exit 1 or 2, and leaves nothing.
+
+Each case runs ``masque.cli.main`` in this process on tiny inputs made once for the module: a
+48x64 noise image and a 3-frame video of it, empty and corrupt files, a one-face face set and the
+smallest registered model. After each case:
+
+- stderr holds no traceback and exactly one ``masque: error:`` line; the exit code is 1 or 2
+  (2 where the case says so: a value argparse or a path check refuses);
+- the case's own output folder is still empty (nothing partial left behind), and every shared
+  input (media, face sets, model folders) is byte for byte as it was.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import logging
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from masque import cli
+
+#: files bigger than this are compared by size and mtime only (the model weights: 80 MB)
+_HASH_LIMIT = 1 << 20
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad command line: ``argv`` with ``{name}`` placeholders for the paths of :func:`world`."""
+
+    id: str
+    argv: tuple[str, ...]
+    code: int | None = None  # the exact exit code expected, or None for 1 or 2
+    message: str = ""  # a piece the error line must contain
+
+    @property
+    def param(self) -> object:
+        return pytest.param(self, id=self.id)
+
+
+def C(id: str, line: str, code: int | None = None, message: str = "") -> object:
+    return Case(id, tuple(line.split()), code, message).param
+
+
+# ---------------------------------------------------------------- the cases, command by command
+
+USAGE = [
+    C("no-command", "", 2, "required: COMMAND"),
+    C("unknown-command", "nope", 2, "invalid choice"),
+    C("unknown-option", "verify {img} --nope", 2, "unrecognized arguments"),
+]
+
+EXTRACT = [
+    C("every-0", "extract {img} -o {work}/fs --every 0", 2, "--every"),
+    C("every-text", "extract {img} -o {work}/fs --every x", 2, "--every"),
+    C("size-negative", "extract {img} -o {work}/fs --size -5", 2, "--size"),
+    C("size-huge", "extract {img} -o {work}/fs --size 100000", 2, "--size"),
+    C("upsample-99", "extract {img} -o {work}/fs --upsample 99", 2, "--upsample"),
+    C("min-face-negative", "extract {img} -o {work}/fs --min-face -1", 2, "--min-face"),
+    C("identity-threshold-0", "extract {img} -o {work}/fs --identity-threshold 0", 2, "--identity-threshold"),
+    C("identity-threshold-nan", "extract {img} -o {work}/fs --identity-threshold nan", 2, "finite"),
+    C("detect-every-0", "extract {img} -o {work}/fs --detect-every 0", 2, "--detect-every"),
+    C("workers-negative", "extract {img} -o {work}/fs --workers -1", 2, "--workers"),
+    C("centering-bad", "extract {img} -o {work}/fs --centering feet", 2, "--centering"),
+    C("missing-input", "extract {missing} -o {work}/fs", 2, "not found"),
+    C("missing-identity", "extract {img} -o {work}/fs --identity {missing}", 2, "not found"),
+    C("empty-image", "extract {empty_png} -o {work}/fs --workers 0", 2, "empty"),
+    C("corrupt-image", "extract {corrupt_png} -o {work}/fs --workers 0", 2),
+    C("corrupt-video", "extract {corrupt_mp4} -o {work}/fs --workers 0", 2),
+    C("empty-video", "extract {empty_mp4} -o {work}/fs --workers 0", 2),
+    C("text-file", "extract {txt} -o {work}/fs --workers 0", 2),
+    C("detector-unknown", "extract {img} -o {work}/fs --workers 0 --detector nope", None, "nope"),
+    C("output-is-a-file", "extract {img} -o {img}", 2, "is a file"),
+    C("output-under-a-file", "extract {img} -o {img}/fs", 2),
+    C("output-is-a-model", "extract {img} -o {model} --workers 0"),
+]
+
+FACESET = [
+    C("info-missing", "faceset info {missing}", 2, "not found"),
+    C("info-image", "faceset info {img}"),
+    C("info-empty-folder", "faceset info {empty_dir}"),
+    C("info-corrupt-db", "faceset info {corrupt_fs}"),
+    C("list-missing", "faceset list {missing}", 2, "not found"),
+    C("list-model-folder", "faceset list {model}"),
+    C("list-corrupt-db", "faceset list {corrupt_fs} --json"),
+    C("sort-by-bad", "faceset sort {fs} --by size", 2, "--by"),
+    C("sort-missing", "faceset sort {missing} --by blur", 2, "not found"),
+    C("sort-corrupt-db", "faceset sort {corrupt_fs} --by blur"),
+    C("prune-max-blur-negative", "faceset prune {fs} --max-blur -1", 2, "--max-blur"),
+    C("prune-max-yaw-negative", "faceset prune {fs} --max-yaw -5", 2, "--max-yaw"),
+    C("prune-max-yaw-nan", "faceset prune {fs} --max-yaw nan", 2),
+    C("prune-blurriest-150", "faceset prune {fs} --blurriest 150", 2),
+    C("prune-most-turned-0", "faceset prune {fs} --most-turned 0", 2),
+    C("prune-missing", "faceset prune {missing} --max-blur 1", 2, "not found"),
+    C("prune-corrupt-db", "faceset prune {corrupt_fs} --max-blur 1"),
+]
+
+_T = "train -A {fs} -B {fs_b} -m {work}/m"
+TRAIN = [
+    C("batch-0", f"{_T} --batch 0", 2, "--batch"),
+    C("batch-negative", f"{_T} --batch -3", 2, "--batch"),
+    C("batch-text", f"{_T} --batch x", 2, "--batch"),
+    C("steps-0", f"{_T} --steps 0", 2, "--steps"),
+    C("steps-and-minutes", f"{_T} --steps 5 --minutes 1", 2, "not allowed"),
+    C("minutes-negative", f"{_T} --minutes -1", 2, "--minutes"),
+    C("minutes-inf", f"{_T} --minutes inf", 2, "finite"),
+    C("lr-0", f"{_T} --lr 0", 2, "--lr"),
+    C("lr-huge", f"{_T} --lr 5", 2, "--lr"),
+    C("save-every-0", f"{_T} --save-every 0", 2, "--save-every"),
+    C("preview-every-0", f"{_T} --preview-every 0", 2, "--preview-every"),
+    C("workers-negative", f"{_T} --workers -1", 2, "--workers"),
+    C("threads-0", f"{_T} --threads 0", 2, "--threads"),
+    C("seed-negative", f"{_T} --seed -1", 2, "--seed"),
+    C("model-unknown", f"{_T} --model huge", 2, "--model"),
+    C("faceset-missing", "train -A {missing} -B {fs_b} -m {work}/m --steps 1", 2, "not found"),
+    C("faceset-is-an-image", "train -A {img} -B {fs_b} -m {work}/m --steps 1"),
+    C("faceset-empty-folder", "train -A {empty_dir} -B {fs_b} -m {work}/m --steps 1"),
+    C("faceset-corrupt-db", "train -A {corrupt_fs} -B {fs_b} -m {work}/m --steps 1"),
+    C("model-dir-is-a-file", "train -A {fs} -B {fs_b} -m {img} --steps 1", 2, "is a file"),
+    C("model-dir-under-a-file", "train -A {fs} -B {fs_b} -m {img}/m --steps 1", 2),
+    C("model-dir-of-another-kind", "train -A {fs} -B {fs_b} -m {model} --model original --steps 1"),
+    C("model-dir-garbage-weights", "train -A {fs} -B {fs_b} -m {model_garbage} --steps 1"),
+    C("model-dir-corrupt-state", "train -A {fs} -B {fs_b} -m {model_bad_state} --steps 1"),
+]
+
+MODEL = [
+    C("info-missing", "model info {missing}", 2, "not found"),
+    C("info-image", "model info {img}"),
+    C("info-empty-folder", "model info {empty_dir}"),
+    C("info-garbage-weights", "model info {model_garbage}"),
+    C("info-corrupt-state", "model info {model_bad_state}"),
+    C("info-other-size", "model info {model_other_size}"),
+    C("info-a-faceset", "model info {fs}"),
+    C("no-action", "model", 2, "ACTION"),
+]
+
+_CV = "convert {img} -m {model} -o {work}/out.png"
+CONVERT = [
+    C("smooth-1", f"{_CV} --smooth 1", 2, "--smooth"),
+    C("smooth-negative", f"{_CV} --smooth -0.1", 2, "--smooth"),
+    C("crf-99", f"{_CV} --crf 99", 2, "--crf"),
+    C("crf-negative", f"{_CV} --crf -1", 2, "--crf"),
+    C("feather-negative", f"{_CV} --feather -2", 2, "--feather"),
+    C("erode-nan", f"{_CV} --erode nan", 2, "--erode"),
+    C("to-c", f"{_CV} --to c", 2, "--to"),
+    C("mask-bad", f"{_CV} --mask hair", 2, "--mask"),
+    C("color-unknown", f"{_CV} --color sepia", None, "sepia"),
+    C("blend-unknown", f"{_CV} --blend smudge", None, "smudge"),
+    C("input-missing", "convert {missing} -m {model} -o {work}/out.png", 2, "not found"),
+    C("input-empty-image", "convert {empty_png} -m {model} -o {work}/out.png", 2),
+    C("input-corrupt-image", "convert {corrupt_png} -m {model} -o {work}/out.png", 2),
+    C("input-corrupt-video", "convert {corrupt_mp4} -m {model} -o {work}/out.mp4", 2),
+    C("input-empty-video", "convert {empty_mp4} -m {model} -o {work}/out.mp4", 2),
+    C("input-text", "convert {txt} -m {model} -o {work}/out.txt", 2),
+    C("model-missing", "convert {img} -m {missing} -o {work}/out.png", 2, "not found"),
+    C("model-is-an-image", "convert {img} -m {img} -o {work}/out.png"),
+    C("model-empty-folder", "convert {img} -m {empty_dir} -o {work}/out.png"),
+    C("model-garbage-weights", "convert {img} -m {model_garbage} -o {work}/out.png"),
+    C("model-other-size", "convert {img} -m {model_other_size} -o {work}/out.png"),
+    C("model-corrupt-state", "convert {img} -m {model_bad_state} -o {work}/out.png"),
+    C("model-a-faceset", "convert {img} -m {fs} -o {work}/out.png"),
+    C("output-other-kind", "convert {img} -m {model} -o {work}/out.mp4", 2),
+    C("output-is-a-folder", "convert {img} -m {model} -o {empty_dir}", 2, "is a folder"),
+    C("output-under-a-file", "convert {img} -m {model} -o {img}/out.png", 2),
+    C("output-in-missing-folder-bad-model", "convert {img} -m {model_garbage} -o {work}/no/such/out.png"),
+    C("folder-input-all-damaged", "convert {bad_folder} -m {model} -o {work}/new/out", 2, "nothing could be read"),
+    C("identity-missing", "convert {img} -m {model} -o {work}/out.png --identity {missing}", 2, "not found"),
+]
+
+_SW = "swap -s {face} -t {img} -o {work}/out.png"
+SWAP = [
+    C("smooth-1", f"{_SW} --smooth 1", 2, "--smooth"),
+    C("source-face-negative", f"{_SW} --source-face -1", 2, "--source-face"),
+    C("redetect-every-0", f"{_SW} --redetect-every 0", 2, "--redetect-every"),
+    C("color-unknown", f"{_SW} --color sepia", 2, "--color"),
+    C("blend-unknown", f"{_SW} --blend smudge", 2, "--blend"),
+    C("mask-unknown", f"{_SW} --mask hair", 2, "--mask"),
+    C("source-missing", "swap -s {missing} -t {img} -o {work}/out.png", 2, "not found"),
+    C("source-empty", "swap -s {empty_png} -t {img} -o {work}/out.png", 2, "empty"),
+    C("source-corrupt", "swap -s {corrupt_png} -t {img} -o {work}/out.png", 2),
+    C("source-is-a-video", "swap -s {clip} -t {img} -o {work}/out.png", 2),
+    C("source-is-text", "swap -s {txt} -t {img} -o {work}/out.png", 2),
+    C("source-without-face", "swap -s {img} -t {img} -o {work}/out.png", None, "no face"),
+    C("target-missing", "swap -s {face} -t {missing} -o {work}/out.png", 2, "not found"),
+    C("target-corrupt-video", "swap -s {face} -t {corrupt_mp4} -o {work}/out.mp4", 2),
+    C("target-empty-video", "swap -s {face} -t {empty_mp4} -o {work}/out.mp4", 2),
+    C("target-corrupt-image", "swap -s {face} -t {corrupt_png} -o {work}/out.png", 2),
+    C("target-face-missing", f"{_SW} --target-face {{missing}}", 2, "not found"),
+    C("output-other-kind", "swap -s {face} -t {img} -o {work}/out.mp4", 2),
+    C("output-is-a-folder", "swap -s {face} -t {img} -o {empty_dir}", 2, "is a folder"),
+    C("output-under-a-file", "swap -s {face} -t {img} -o {img}/out.png", 2),
+    C("output-no-manifest", "swap -s {face} -t {img} -o {work}/out.bmp", 2),
+    C("output-in-missing-folder-no-face", "swap -s {img} -t {img} -o {work}/no/such/out.png", None, "no face"),
+    C("folder-target-all-damaged", "swap -s {face} -t {bad_folder} -o {work}/new/out", 2, "nothing could be read"),
+]
+
+_EV = "evaluate --swapped {clip} --original {clip} --source {face}"
+EVALUATE = [
+    C("every-0", f"{_EV} --every 0", 2, "--every"),
+    C("every-text", f"{_EV} --every x", 2, "--every"),
+    C("swapped-missing", "evaluate --swapped {missing} --original {clip} --source {face}", 2, "not found"),
+    C("original-corrupt", "evaluate --swapped {clip} --original {corrupt_mp4} --source {face}", 2),
+    C("original-empty", "evaluate --swapped {clip} --original {empty_mp4} --source {face}", 2),
+    C("source-empty", "evaluate --swapped {clip} --original {clip} --source {empty_png}", 2),
+    C("source-missing", "evaluate --swapped {clip} --original {clip} --source {missing}", 2, "not found"),
+    C("gallery-missing", f"{_EV} --gallery {{missing}}", 2, "not found"),
+    C("kinds-differ", "evaluate --swapped {img} --original {clip} --source {face}"),
+    C("model-is-an-image", f"{_EV} --model {{img}}"),
+    C("report-is-a-file", f"{_EV} --report {{img}}", 2, "is a file"),
+    C("report-new-folder-source-corrupt", "evaluate --swapped {clip} --original {clip} --source {corrupt_png} "
+      "--report {work}/r", 2),
+]
+
+VERIFY = [
+    C("missing", "verify {missing}", 2),
+    C("empty", "verify {empty_png}", 2),
+    C("corrupt-image", "verify {corrupt_png}", 2),
+    C("corrupt-video", "verify {corrupt_mp4}", 2),
+    C("text", "verify {txt}", 2),
+    C("no-file", "verify", 2, "FILE"),
+]
+
+DEMO = [
+    C("minutes-0", "demo -o {work}/d --minutes 0", 2, "--minutes"),
+    C("minutes-negative", "demo -o {work}/d --minutes -1", 2, "--minutes"),
+    C("minutes-nan", "demo -o {work}/d --minutes nan", 2, "finite"),
+    C("model-unknown", "demo -o {work}/d --model huge", 2, "--model"),
+    C("output-is-a-file", "demo -o {img}", 2, "is a file"),
+    C("output-under-a-file", "demo -o {img}/d", 2),
+]
+
+
+# ---------------------------------------------------------------- the tiny world they run in
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, fixture_path) -> dict[str, Path]:
+    """Shared inputs, made once; no case may change them."""
+    root = tmp_path_factory.mktemp("cli-errors")
+    paths = {"img": root / "noise.png", "clip": root / "clip.mp4", "txt": root / "notes.txt",
+             "empty_png": root / "empty.png", "empty_mp4": root / "empty.mp4",
+             "corrupt_png": root / "corrupt.png", "corrupt_mp4": root / "corrupt.mp4",
+             "empty_dir": root / "empty-folder", "missing": root / "missing" / "nothing.png",
+             "bad_folder": root / "folder-of-damaged-images",
+             "face": fixture_path("single_face.jpg")}
+    _media(paths)
+    paths |= _facesets(root, paths["face"])
+    paths |= _models(root)
+    return paths
+
+
+def _media(paths: dict[str, Path]) -> None:
+    from masque.media import VideoWriter, write_image
+
+    noise = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    write_image(paths["img"], noise)
+    with VideoWriter(paths["clip"], 10) as writer:
+        for _ in range(3):
+            writer.write(noise)
+    paths["txt"].write_text("not an image\n")
+    paths["empty_png"].write_bytes(b"")
+    paths["empty_mp4"].write_bytes(b"")
+    junk = np.random.default_rng(1).integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    paths["corrupt_png"].write_bytes(junk)
+    paths["corrupt_mp4"].write_bytes(junk)
+    paths["empty_dir"].mkdir()
+    paths["bad_folder"].mkdir()  # a folder whose only image is damaged
+    shutil.copy(paths["corrupt_png"], paths["bad_folder"] / "b.png")
+
+
+def _facesets(root: Path, face: Path) -> dict[str, Path]:
+    from masque.faceset.extract import ExtractConfig, extract_faceset
+    from masque.faceset.store import DB_NAME
+
+    fs = root / "faceset-a"
+    assert extract_faceset([face], fs, ExtractConfig(workers=0)).faces == 1
+    fs_b = Path(shutil.copytree(fs, root / "faceset-b"))
+    corrupt = Path(shutil.copytree(fs, root / "faceset-corrupt"))
+    (corrupt / DB_NAME).write_bytes(b"this is not an SQLite database" * 100)
+    return {"fs": fs, "fs_b": fs_b, "corrupt_fs": corrupt}
+
+
+def _models(root: Path) -> dict[str, Path]:
+    import torch
+
+    from masque.models import MODELS
+    from masque.train.checkpoint import save_checkpoint
+
+    model = root / "model"
+    torch.manual_seed(0)
+    save_checkpoint(model, MODELS.create("lightweight"), None, {
+        "model": "lightweight", "step": 3, "input_size": 64, "facesets": ["a", "b"],
+        "align": {"centering": "face", "coverage": 0.875, "size": 256}, "device": "cpu"})
+    out = {"model": model}
+    for name in ("model_garbage", "model_other_size", "model_bad_state"):
+        out[name] = Path(shutil.copytree(model, root / name.replace("_", "-")))
+    weights = out["model_garbage"] / "model.safetensors"
+    weights.write_bytes(np.random.default_rng(2).integers(0, 256, 1 << 16, dtype=np.uint8).tobytes())
+    state = json.loads((model / "state.json").read_text())
+    (out["model_other_size"] / "state.json").write_text(json.dumps({**state, "input_size": 128}))
+    (out["model_bad_state"] / "state.json").write_text("{ not json")
+    return out
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
+    """(size, mtime, sha1 of small files) of everything under ``root``."""
+    found = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            st = p.stat()
+            digest = hashlib.sha1(p.read_bytes()).hexdigest() if st.st_size <= _HASH_LIMIT else ""
+            found[str(p.relative_to(root))] = (st.st_size, st.st_mtime_ns, digest)
+        elif p.is_dir():
+            found[f"{p.relative_to(root)}/"] = (0, 0, "")
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """main() configures logging once per process; each case must log to its own captured stderr."""
+    saved = logging.root.handlers[:]
+    logging.root.handlers = []
+    yield
+    logging.root.handlers = saved
+
+
+def _run(case: Case, world: dict[str, Path], work: Path, capsys: pytest.CaptureFixture[str],
+         crash: bool = False) -> None:
+    shared = world["fs"].parent
+    before = _snapshot(shared)
+    argv = [part.format(work=work, **world) for part in case.argv]
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("masque: error:")]
+    assert "Traceback" not in err, err
+    assert len(lines) == 1, err
+    assert code == case.code if case.code is not None else code in (1, 2), (code, err)
+    assert case.message in lines[0], lines[0]
+    assert crash or "internal error" not in lines[0], "a user's mistake must be a MasqueError, not a crash"
+    assert list(work.iterdir()) == [], f"left behind: {sorted(work.rglob('*'))}"
+    assert _snapshot(shared) == before, "a shared input or folder was changed"
+
+
+def _named(command: str, cases: list[object]) -> list[object]:
+    return [pytest.param(*p.values, id=f"{command}-{p.id}") for p in cases]  # type: ignore[attr-defined]
+
+
+ALL = [*_named("usage", USAGE), *_named("extract", EXTRACT), *_named("faceset", FACESET),
+       *_named("train", TRAIN), *_named("model", MODEL), *_named("convert", CONVERT), *_named("swap", SWAP),
+       *_named("evaluate", EVALUATE), *_named("verify", VERIFY), *_named("demo", DEMO)]
+
+
+@pytest.mark.parametrize("case", ALL)
+def test_bad_command_line_is_one_error_line(case: Case, world: dict[str, Path], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    _run(case, world, work, capsys)
+
+
+# ---------------------------------------------------------------- what the library lets through
+
+
+def test_permission_denied_on_the_output_folder(world: dict[str, Path], tmp_path: Path, monkeypatch,
+                                                capsys) -> None:
+    """As root every folder is writable, so the check is made to see a read-only one."""
+    from masque.commands import _paths
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setattr(_paths.os, "access", lambda path, mode: False)
+    case = Case("read-only", ("swap", "-s", "{face}", "-t", "{img}", "-o", "{work}/out.png"), 2, "permission denied")
+    _run(case, world, work, capsys)
+
+
+@pytest.mark.parametrize(("error", "code", "message"), [
+    (PermissionError(errno.EACCES, "Permission denied", "/out/x.png"), 2, "cannot write (/out/x.png)"),
+    (IsADirectoryError(errno.EISDIR, "Is a directory", "/out"), 2, "cannot write (/out)"),
+    (OSError(errno.ENOSPC, "No space left on device", "/out/x.mp4"), 1, "the disk is full"),
+    (OSError(errno.EIO, "Input/output error"), 1, "Input/output error"),
+    (ZeroDivisionError("division by zero"), 1, "internal error (ZeroDivisionError: division by zero)"),
+], ids=["permission", "is-a-directory", "disk-full", "io-error", "a-bug"])
+def test_an_error_the_library_did_not_translate_is_still_one_line(
+        error: Exception, code: int, message: str, world: dict[str, Path], tmp_path: Path, monkeypatch,
+        capsys) -> None:
+    from masque.commands import verify
+
+    def fail(args: object) -> int:
+        raise error
+
+    monkeypatch.setattr(verify, "run", fail)
+    work = tmp_path / "work"
+    work.mkdir()
+    _run(Case("x", ("verify", "{img}"), code, message), world, work, capsys, crash=True)
+
+
+def test_a_crash_leaves_its_traceback_in_a_file(tmp_path: Path, monkeypatch, capsys) -> None:
+    from masque.commands import verify
+
+    def fail(args: object) -> int:
+        raise KeyError("oops")
+
+    monkeypatch.setattr(verify, "run", fail)
+    assert cli.main(["verify", str(tmp_path)]) == 1
+    line = capsys.readouterr().err.strip()
+    crash = Path(line.rsplit("the traceback is in ", 1)[1])
+    assert "Traceback" in crash.read_text() and "KeyError: 'oops'" in crash.read_text()
