@@ -7,9 +7,11 @@ detected now and then and tracked in between, by this policy:
 1. **Detect every N frames.** A full-resolution detection runs on the first frame and then every
    ``redetect_every`` frames; in between, each followed face is tracked.
 2. **Re-detect on loss.** A tracked face whose new landmarks are implausible (moved more than a
-   quarter of its size, grew or shrank by more than 25 %, its centre left the frame, or the
-   image under it is flat, as where it was blanked or covered: the predictor always returns a
-   shape, so this is how a lost face shows) is dropped, and the detector runs on that frame.
+   quarter of its size since the last frame, grew or shrank by more than 25 % since the last
+   frame or since it was last detected, its centre left the frame, or the image under it is
+   flat, as where it was blanked or covered: the predictor always returns a shape, and over
+   something that is not a face it drifts and shrinks a little each frame) is dropped, and the
+   detector runs on that frame.
 3. **Re-detect on a scene cut.** A frame whose 32x18 grey thumbnail differs from the last one's
    by more than 30 levels on average starts a new shot: every track is dropped (the predictor
    would still "find" a face where one was) and the detector runs on that frame.
@@ -111,6 +113,7 @@ class _Track:
     face: Face  # raw landmarks, the starting point for the next frame's relocation
     smoothed: np.ndarray  # what is returned
     number: int
+    anchor: float  # the face's size when the detector last saw it
     detected: bool = True
     misses: int = 0
 
@@ -127,16 +130,19 @@ def _size(landmarks: np.ndarray) -> float:
     return float(np.ptp(landmarks, axis=0).max())
 
 
-def plausible(before: Face, after: Face, gray: np.ndarray) -> bool:
+def plausible(before: Face, after: Face, gray: np.ndarray, anchor: float | None = None) -> bool:
     """False when relocation has clearly lost the face: it moved more than a quarter of its size,
-    changed size by more than 25 %, its centre left the frame, or the grey ``(H, W)`` ``uint8``
-    frame is flat under it (blanked or covered by something plain: the predictor would still
-    place a face there)."""
+    changed size by more than 25 % (from ``before``, and from ``anchor``, its size when last
+    detected, if given), its centre left the frame, or the grey ``(H, W)`` ``uint8`` frame is
+    flat under it (blanked or covered by something plain: the predictor would still place a
+    face there)."""
     s0, s1 = _size(before.landmarks), _size(after.landmarks)
     centre = after.landmarks.mean(0)
     shift = float(np.linalg.norm(centre - before.landmarks.mean(0)))
     h, w = gray.shape[:2]
     if not (s0 > 1 and 0.8 < s1 / s0 < 1.25 and shift < 0.25 * s0 and 0 <= centre[0] < w and 0 <= centre[1] < h):
+        return False
+    if anchor is not None and not 0.8 < s1 / max(anchor, 1.0) < 1.25:
         return False
     x0, y0 = np.clip(after.landmarks.min(0), 0, (w - 1, h - 1)).astype(int)
     x1, y1 = np.clip(after.landmarks.max(0), 1, (w, h)).astype(int)
@@ -203,7 +209,7 @@ class FaceTracker:
         kept = []
         for t in self._tracks:
             moved = self.analyzer.relocate(frame, t.face, gray)
-            if plausible(t.face, moved, gray):
+            if plausible(t.face, moved, gray, t.anchor):
                 t.face, t.detected = moved, False
                 kept.append(t)
             else:
@@ -276,7 +282,7 @@ class FaceTracker:
             best = max(free, key=lambda i: _iou(box, boxes[i].bbox), default=None)
             if best is not None and _iou(box, boxes[best].bbox) >= self.config.min_iou:
                 free.remove(best)
-                t.misses, t.detected = 0, True
+                t.misses, t.detected, t.anchor = 0, True, _size(t.face.landmarks)
                 survivors.append(t)
             elif t.misses < self.config.max_misses:
                 t.misses += 1
@@ -290,7 +296,7 @@ class FaceTracker:
 
     def _new(self, face: Face) -> _Track:
         self._numbers += 1
-        return _Track(face, face.landmarks, self._numbers)
+        return _Track(face, face.landmarks, self._numbers, _size(face.landmarks))
 
     def _admit(self, frame: np.ndarray, gray: np.ndarray, tracks: list[_Track], boxes: list[Detection],
                free: list[int]) -> list[_Track]:
