@@ -124,3 +124,11 @@ def test_a_card_saves_as_itself(folder: Path, tmp_path: Path) -> None:
     model, card = load_model(folder)
     written = save_checkpoint(tmp_path / "again", model, None, card)
     assert written == card and read_card(tmp_path / "again") == card
+
+
+def test_fields_left_out_stay_out() -> None:
+    """A card with only the required fields writes only those (a reader sees no empty colour shift)."""
+    minimal = {"format": FORMAT, "card_version": 1, "model": "original", "step": 0, "input_size": 64,
+               "align": {"centering": "face", "coverage": 1.0, "size": 64}}
+    card = ModelCard.from_json(minimal)
+    assert card.to_json() == minimal and card.shift("a") == (0.0, 0.0, 0.0)

@@ -138,7 +138,7 @@ class ModelCard:
         out: dict[str, Any] = {"format": FORMAT, "card_version": self.card_version}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name in ("card_version", "extra") or value is None:
+            if f.name in ("card_version", "extra") or _unset(value):
                 continue
             if isinstance(value, CropSpec):
                 value = dataclasses.asdict(value)
@@ -150,6 +150,11 @@ class ModelCard:
                 value = dict(value)
             out[f.name] = value
         return {**out, **self.extra}
+
+
+def _unset(value: object) -> bool:
+    """True for a field the card does not hold: it stays out of the file, as it was out of the one read."""
+    return value is None or (isinstance(value, (tuple, Mapping)) and not value)
 
 
 def _card_version(data: Mapping[str, Any], source: str) -> int:
