@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from masque.errors import OutOfSpaceError
+from masque.errors import OutOfSpaceError, OutputPathError
 
 __all__ = ["AtomicFile", "atomic_path", "atomic_write_bytes"]
 
@@ -76,7 +76,8 @@ def _create(path: Path, suffix: str) -> Path:
             raise
         os.close(fd)
         return tmp
-    raise FileExistsError(errno.EEXIST, f"no free temporary name beside {path}")
+    raise OutputPathError(f"cannot create a temporary file beside {path}: {_ATTEMPTS} random names were all taken; "
+                          f"clear the .{path.name}.* files out of {path.parent}")
 
 
 def _raise_if_full(exc: OSError, path: Path) -> None:
