@@ -72,10 +72,9 @@ def test_missing_target_names_it(tmp_path, fixture_path, capsys) -> None:
     assert rc == 2 and str(missing) in _error_line(capsys)
 
 
-def test_bad_smooth_is_a_usage_error(fixture_path) -> None:
-    with pytest.raises(SystemExit) as exc:
-        main(["swap", "-s", str(fixture_path("obama.jpg")), "-t", "x.jpg", "-o", "y.png", "--smooth", "1.5"])
-    assert exc.value.code == 2
+def test_bad_smooth_is_a_usage_error(fixture_path, capsys) -> None:
+    assert main(["swap", "-s", str(fixture_path("obama.jpg")), "-t", "x.jpg", "-o", "y.png", "--smooth", "1.5"]) == 2
+    assert "--smooth" in _error_line(capsys)
 
 
 def test_help_lists_the_options(capsys) -> None:
