@@ -24,7 +24,7 @@ import numpy as np
 from masque.cpu import torch_threads
 from masque.errors import InputNotFoundError, InvalidMediaError, MasqueError
 from masque.face.analyze import default_embedder
-from masque.face.embed import DlibEmbedder
+from masque.face.embed import Embedder
 from masque.faceset import worker
 from masque.faceset.ring import Chunk, FrameRing, RingClosed
 from masque.faceset.store import FaceSet
@@ -133,7 +133,7 @@ def extract_faceset(inputs: Sequence[str | os.PathLike[str]], output: str | os.P
     files = collect_inputs(inputs)
     summary = ExtractSummary()
     start = time.perf_counter()
-    with FaceSet(output, create=True, size=config.size, centering=config.centering) as fs:
+    with FaceSet(Path(output), create=True, size=config.size, centering=config.centering) as fs:
         jobs = _plan(fs, files, config, summary)
         total = sum(j.todo for j in jobs)
         if progress:
@@ -160,19 +160,19 @@ class _Identity:
     waits for the other. Once it is used, torch runs on one thread beside the workers; the
     thread count is restored on exit."""
 
-    def __init__(self, load: Callable[[], DlibEmbedder]) -> None:
-        self._future: Future[DlibEmbedder] = Future()
+    def __init__(self, load: Callable[[], Embedder]) -> None:
+        self._future: Future[Embedder] = Future()
         self._threads = ExitStack()
-        self._ready: DlibEmbedder | None = None
+        self._ready: Embedder | None = None
         threading.Thread(target=self._load, args=(load,), name="masque-load", daemon=True).start()
 
-    def _load(self, load: Callable[[], DlibEmbedder]) -> None:
+    def _load(self, load: Callable[[], Embedder]) -> None:
         try:
             self._future.set_result(load())
         except BaseException as exc:  # re-raised by result()
             self._future.set_exception(exc)
 
-    def embedder(self) -> DlibEmbedder:
+    def embedder(self) -> Embedder:
         """The loaded network (waits for it the first time)."""
         if self._ready is None:
             self._ready = self._future.result()

@@ -53,7 +53,7 @@ R = TypeVar("R")
 
 if TYPE_CHECKING:
     from masque.face import FaceAnalyzer
-    from masque.face.embed import DlibEmbedder
+    from masque.face.embed import Embedder
     from masque.faceset.extract import ExtractConfig
 
 
@@ -220,7 +220,7 @@ def _pending(state: _State, source_id: int, index: int, frame: np.ndarray, *, fa
     return PendingFace(record, encode_image(aligned.image, ".png"), chip, parent)
 
 
-def finish_chunk(pending: Analysed, embedder: DlibEmbedder, config: ExtractConfig, root: Path) -> list[FrameResult]:
+def finish_chunk(pending: Analysed, embedder: Embedder, config: ExtractConfig, root: Path) -> list[FrameResult]:
     """Embed (one batch per chunk), give tracked faces their track's embedding, drop other
     people when an identity is set, and write the kept faces' PNGs."""
     chips = [p.chip for _, frame in pending for p in frame if p.chip is not None]

@@ -65,13 +65,13 @@ def paired_frames(swapped: str | os.PathLike[str],
     sw, og = Path(swapped), Path(original)
     pairs = itertools.zip_longest(_frames(sw), _frames(og), fillvalue=_END)
     for i, (a, b) in enumerate(pairs):
-        if a is _END or b is _END:
+        if not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray):  # one of them ended (_END)
             longer = i + 1 + sum(1 for _ in pairs)  # decode the rest only to say how long it is
             raise InvalidMediaError(_count_message(sw, i if a is _END else longer, og, i if b is _END else longer))
-        if a.shape != b.shape:  # type: ignore[union-attr]
-            raise InvalidMediaError(f"frame {i}: {sw} is {a.shape[1]}x{a.shape[0]} but {og} is "  # type: ignore[union-attr]
-                                    f"{b.shape[1]}x{b.shape[0]}; compare outputs of the same size")  # type: ignore[union-attr]
-        yield i, a, b  # type: ignore[misc]
+        if a.shape != b.shape:
+            raise InvalidMediaError(f"frame {i}: {sw} is {a.shape[1]}x{a.shape[0]} but {og} is "
+                                    f"{b.shape[1]}x{b.shape[0]}; compare outputs of the same size")
+        yield i, a, b
 
 
 def _count_message(sw: Path, n_sw: int, og: Path, n_og: int) -> str:
