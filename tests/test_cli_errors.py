@@ -17,7 +17,9 @@ import hashlib
 import json
 import logging
 import shutil
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -240,7 +242,7 @@ DEMO = [
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, fixture_path) -> dict[str, Path]:
+def world(tmp_path_factory: pytest.TempPathFactory, fixture_path: Callable[[str], Path]) -> dict[str, Path]:
     """Shared inputs, made once; no case may change them."""
     root = tmp_path_factory.mktemp("cli-errors")
     paths = {"img": root / "noise.png", "clip": root / "clip.mp4", "txt": root / "notes.txt",
@@ -367,8 +369,9 @@ def test_bad_command_line_is_one_error_line(case: Case, world: dict[str, Path], 
 # ---------------------------------------------------------------- what the library lets through
 
 
-def test_permission_denied_on_the_output_folder(world: dict[str, Path], tmp_path: Path, monkeypatch,
-                                                capsys) -> None:
+def test_permission_denied_on_the_output_folder(world: dict[str, Path], tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
     """As root every folder is writable, so the check is made to see a read-only one."""
     from masque.commands import _paths
 
@@ -387,8 +390,8 @@ def test_permission_denied_on_the_output_folder(world: dict[str, Path], tmp_path
     (ZeroDivisionError("division by zero"), 1, "internal error (ZeroDivisionError: division by zero)"),
 ], ids=["permission", "is-a-directory", "disk-full", "io-error", "a-bug"])
 def test_an_error_the_library_did_not_translate_is_still_one_line(
-        error: Exception, code: int, message: str, world: dict[str, Path], tmp_path: Path, monkeypatch,
-        capsys) -> None:
+        error: Exception, code: int, message: str, world: dict[str, Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from masque.commands import verify
 
     def fail(args: object) -> int:
@@ -400,7 +403,8 @@ def test_an_error_the_library_did_not_translate_is_still_one_line(
     _run(Case("x", ("verify", "{img}"), code, message), world, work, capsys, crash=True)
 
 
-def test_a_crash_leaves_its_traceback_in_a_file(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_a_crash_leaves_its_traceback_in_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
     from masque.commands import verify
 
     def fail(args: object) -> int:
@@ -411,3 +415,19 @@ def test_a_crash_leaves_its_traceback_in_a_file(tmp_path: Path, monkeypatch, cap
     line = capsys.readouterr().err.strip()
     crash = Path(line.rsplit("the traceback is in ", 1)[1])
     assert "Traceback" in crash.read_text() and "KeyError: 'oops'" in crash.read_text()
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "-A", "a", "-B", "b", "-m", "m", "--batch", "0"],
+    ["convert", "in.mp4", "-m", "m", "-o", "out.mp4", "--smooth", "1"],
+    ["faceset", "info", "{corrupt_fs}"],
+    ["swap", "-s", "{corrupt_png}", "-t", "{img}", "-o", "out.png"],
+], ids=["train-batch-0", "convert-smooth-1", "faceset-corrupt-db", "swap-corrupt-source"])
+def test_the_real_command_line(argv: list[str], world: dict[str, Path], tmp_path: Path) -> None:
+    """The same contract through the interpreter's own exit path (``python -m masque.cli``)."""
+    args = [a.format(**world) for a in argv]
+    proc = subprocess.run([sys.executable, "-m", "masque.cli", *args], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=300, check=False)
+    assert proc.returncode in (1, 2) and "Traceback" not in proc.stderr, proc.stderr
+    assert [line for line in proc.stderr.splitlines() if line.strip()] == [proc.stderr.strip()], proc.stderr
+    assert proc.stderr.startswith("masque: error: ") and list(tmp_path.iterdir()) == []

@@ -36,18 +36,19 @@ def test_help_of_every_command_imports_nothing_heavy() -> None:
     assert json.loads(proc.stdout) == [], "move these imports into the commands' run()"
 
 
-def _defaults(command: str) -> dict[str, object]:
+def _command(name: str) -> argparse.ArgumentParser:
     from masque.cli import build_parser
 
-    sub = build_parser()._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
-    return {a.dest: a.default for a in sub._actions if a.default is not argparse.SUPPRESS}
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return commands.choices[name]
+
+
+def _defaults(command: str) -> dict[str, object]:
+    return {a.dest: a.default for a in _command(command)._actions if a.default is not argparse.SUPPRESS}
 
 
 def _choices(command: str, dest: str) -> list[str]:
-    from masque.cli import build_parser
-
-    sub = build_parser()._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
-    return sorted(next(a for a in sub._actions if a.dest == dest).choices)
+    return sorted(next(a for a in _command(command)._actions if a.dest == dest).choices or [])
 
 
 def test_registered_names_shown_by_the_parser_are_the_library_s() -> None:
@@ -71,7 +72,7 @@ def test_option_defaults_are_the_library_s(command: str) -> None:
     from masque.oneshot import SwapConfig
     from masque.train.trainer import TrainConfig
 
-    library: dict[str, object] = {
+    library: object = {
         "extract": ExtractConfig(workers=0), "train": TrainConfig(), "convert": ConvertConfig(),
         "swap": SwapConfig(), "demo": DemoConfig(),
         "evaluate": argparse.Namespace(every=DEFAULT_EVERY),
