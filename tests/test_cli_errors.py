@@ -431,3 +431,22 @@ def test_the_real_command_line(argv: list[str], world: dict[str, Path], tmp_path
     assert proc.returncode in (1, 2) and "Traceback" not in proc.stderr, proc.stderr
     assert [line for line in proc.stderr.splitlines() if line.strip()] == [proc.stderr.strip()], proc.stderr
     assert proc.stderr.startswith("masque: error: ") and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv", [
+    ("convert", "{face}", "-m", "{model}", "-o", "{work}/new/swapped.png"),
+    ("swap", "-s", "{face}", "-t", "{face}", "-o", "{work}/new/swapped.png"),
+], ids=["convert", "swap"])
+def test_a_full_disk_while_writing_is_one_line_and_leaves_nothing(
+        argv: tuple[str, ...], world: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Every finished file is renamed into place: make that rename find the disk full."""
+    import os
+
+    def full(src: object, dst: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+
+    monkeypatch.setattr(os, "replace", full)
+    work = tmp_path / "work"
+    work.mkdir()
+    _run(Case("disk-full", argv, 1, "disk full"), world, work, capsys)

@@ -6,10 +6,14 @@ import argparse
 import signal
 import sys
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from masque.commands._known import MODEL_NAMES
 from masque.commands._options import float_range, int_range, positive_float, positive_int
 from masque.commands._paths import require_folder, writable_output
+
+if TYPE_CHECKING:  # torch: loaded in run(), not for --help
+    from masque.train.trainer import StepInfo, Trainer, TrainSummary
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,10 +61,8 @@ def run(args: argparse.Namespace) -> int:
     require_folder(args.faceset_b, "face set B")
     writable_output(args.model_dir, folder=True)
 
-    from tqdm import tqdm
-
     from masque.train.checkpoint import read_state
-    from masque.train.trainer import StepInfo, TrainConfig, Trainer
+    from masque.train.trainer import TrainConfig, Trainer
 
     previous = read_state(args.model_dir)
     model = args.model or (previous or {}).get("model") or "original"
@@ -72,21 +74,7 @@ def run(args: argparse.Namespace) -> int:
     start = int((previous or {}).get("step", 0))
     if previous:
         print(f"resuming {model} in {args.model_dir} from step {start}", file=sys.stderr)
-    interrupt = _Interrupt()
-    old = signal.signal(signal.SIGINT, interrupt)
-    bar = tqdm(desc=f"train {model}", unit="step", initial=start, total=args.steps, dynamic_ncols=True)
-
-    def on_step(info: StepInfo) -> None:
-        bar.update(info.step - bar.n)
-        if info.losses:
-            bar.set_postfix_str(f"{info.examples_per_s:.1f} ex/s  A {info.losses['total_a']:.4f}  "
-                                f"B {info.losses['total_b']:.4f}", refresh=False)
-
-    try:
-        summary = trainer.run(on_step=on_step, should_stop=lambda: interrupt.requested)
-    finally:
-        bar.close()
-        signal.signal(signal.SIGINT, old)
+    summary = _train(trainer, f"train {model}", start, args.steps)
     how = "interrupted" if summary.interrupted else "done"
     loss = summary.losses
     print(f"{how}: step {summary.step} ({summary.step - summary.start_step} this run, {summary.seconds:.0f} s, "
@@ -95,3 +83,24 @@ def run(args: argparse.Namespace) -> int:
     if summary.interrupted:
         print("run the same command again to continue", file=sys.stderr)
     return 0
+
+
+def _train(trainer: Trainer, desc: str, start: int, total: int | None) -> TrainSummary:
+    """Run ``trainer`` under a progress bar, with Ctrl-C asking it to save and stop."""
+    from tqdm import tqdm
+
+    interrupt = _Interrupt()
+    old = signal.signal(signal.SIGINT, interrupt)
+    bar = tqdm(desc=desc, unit="step", initial=start, total=total, dynamic_ncols=True)
+
+    def on_step(info: StepInfo) -> None:
+        bar.update(info.step - bar.n)
+        if info.losses:
+            bar.set_postfix_str(f"{info.examples_per_s:.1f} ex/s  A {info.losses['total_a']:.4f}  "
+                                f"B {info.losses['total_b']:.4f}", refresh=False)
+
+    try:
+        return trainer.run(on_step=on_step, should_stop=lambda: interrupt.requested)
+    finally:
+        bar.close()
+        signal.signal(signal.SIGINT, old)
