@@ -81,6 +81,7 @@ EXTRACT = [
     C("output-is-a-file", "extract {img} -o {img}", 2, "is a file"),
     C("output-under-a-file", "extract {img} -o {img}/fs", 2),
     C("output-is-a-model", "extract {img} -o {model} --workers 0"),
+    C("identity-without-face", "extract {face} -o {work}/fs --workers 0 --identity {img}", None, "no face"),
 ]
 
 FACESET = [
@@ -129,6 +130,8 @@ TRAIN = [
     C("model-dir-of-another-kind", "train -A {fs} -B {fs_b} -m {model} --model original --steps 1"),
     C("model-dir-garbage-weights", "train -A {fs} -B {fs_b} -m {model_garbage} --steps 1"),
     C("model-dir-corrupt-state", "train -A {fs} -B {fs_b} -m {model_bad_state} --steps 1"),
+    C("device-unknown", "train -A {fs} -B {fs_b} -m {work}/m --steps 1 --device tpu", 2, "--device"),
+    C("device-cuda-absent", "train -A {fs} -B {fs_b} -m {work}/m --steps 1 --device cuda:7", 2, "CUDA"),
 ]
 
 MODEL = [
@@ -173,6 +176,12 @@ CONVERT = [
     C("output-in-missing-folder-bad-model", "convert {img} -m {model_garbage} -o {work}/no/such/out.png"),
     C("folder-input-all-damaged", "convert {bad_folder} -m {model} -o {work}/new/out", 2, "nothing could be read"),
     C("identity-missing", "convert {img} -m {model} -o {work}/out.png --identity {missing}", 2, "not found"),
+    C("identity-without-face", "convert {img} -m {model} -o {work}/out.png --identity {img}", None, "no face"),
+    C("device-unknown", f"{_CV} --device tpu", 2, "--device"),
+    C("device-cuda-absent", f"{_CV} --device cuda:7", 2, "CUDA"),
+    C("sign-cert-missing", f"{_CV} --sign-cert {{missing}} --sign-key {{missing}}", 2),
+    C("sign-cert-without-key", f"{_CV} --sign-cert {{txt}}"),
+    C("sign-cert-garbage", f"{_CV} --sign-cert {{txt}} --sign-key {{txt}}"),
 ]
 
 _SW = "swap -s {face} -t {img} -o {work}/out.png"
@@ -198,6 +207,9 @@ SWAP = [
     C("output-is-a-folder", "swap -s {face} -t {img} -o {empty_dir}", 2, "is a folder"),
     C("output-under-a-file", "swap -s {face} -t {img} -o {img}/out.png", 2),
     C("output-no-manifest", "swap -s {face} -t {img} -o {work}/out.bmp", 2),
+    C("detector-unknown", f"{_SW} --detector nope", None, "nope"),
+    C("target-face-without-face", f"{_SW} --target-face {{img}}", None, "no face"),
+    C("sign-cert-garbage", f"{_SW} --sign-cert {{txt}} --sign-key {{txt}}"),
     C("output-in-missing-folder-no-face", "swap -s {img} -t {img} -o {work}/no/such/out.png", None, "no face"),
     C("folder-target-all-damaged", "swap -s {face} -t {bad_folder} -o {work}/new/out", 2, "nothing could be read"),
 ]
@@ -215,6 +227,7 @@ EVALUATE = [
     C("kinds-differ", "evaluate --swapped {img} --original {clip} --source {face}"),
     C("model-is-an-image", f"{_EV} --model {{img}}"),
     C("report-is-a-file", f"{_EV} --report {{img}}", 2, "is a file"),
+    C("report-sign-cert-missing", f"{_EV} --report {{work}}/r --sign-cert {{missing}} --sign-key {{missing}}", 2),
     C("report-new-folder-source-corrupt", "evaluate --swapped {clip} --original {clip} --source {corrupt_png} "
       "--report {work}/r", 2),
 ]
@@ -235,6 +248,8 @@ DEMO = [
     C("model-unknown", "demo -o {work}/d --model huge", 2, "--model"),
     C("output-is-a-file", "demo -o {img}", 2, "is a file"),
     C("output-under-a-file", "demo -o {img}/d", 2),
+    C("device-unknown", "demo -o {work}/d --device tpu --minutes 1", 2, "--device"),
+    C("device-cuda-absent", "demo -o {work}/d --device cuda:7 --minutes 1", 2, "CUDA"),
 ]
 
 
@@ -345,7 +360,7 @@ def _run(case: Case, world: dict[str, Path], work: Path, capsys: pytest.CaptureF
     assert code == case.code if case.code is not None else code in (1, 2), (code, err)
     assert case.message in lines[0], lines[0]
     assert crash or "internal error" not in lines[0], "a user's mistake must be a MasqueError, not a crash"
-    assert list(work.iterdir()) == [], f"left behind: {sorted(work.rglob('*'))}"
+    assert list(work.iterdir()) == [], f"left behind: {sorted(work.rglob('*'))[:5]}..."
     assert _snapshot(shared) == before, "a shared input or folder was changed"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable
 
 
@@ -76,3 +77,14 @@ non_negative_float = float_range(0.0)
 smoothing = float_range(0.0, 1.0, high_open=True)
 #: a share of a set in percent, strictly between 0 and 100
 percentage = float_range(0.0, 100.0, low_open=True, high_open=True)
+
+
+def device(text: str) -> str:
+    """An argparse ``type`` for ``--device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+
+    Only the spelling is checked here; whether that device exists is checked when the command
+    loads torch (masque.models.device.pick_device).
+    """
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", text):
+        raise argparse.ArgumentTypeError(f"must be auto, cpu, cuda or cuda:N, got {text!r}")
+    return text

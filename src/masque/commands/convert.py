@@ -6,7 +6,7 @@ import argparse
 
 from masque.commands._known import BLEND_NAMES, COLOR_NAMES
 from masque.commands._labels import add_label_arguments, label_config_from_args
-from masque.commands._options import float_range, int_range, non_negative_float, smoothing
+from masque.commands._options import device, float_range, int_range, non_negative_float, smoothing
 from masque.commands._paths import (
     nothing_read,
     removed_on_failure,
@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--identity", metavar="REF_IMAGE", help="swap only this person")
     p.add_argument("--crf", type=int_range(0, 51), default=18, metavar="N",
                    help="H.264 quality, 0-51 (lower is better; default 18)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--device", type=device, default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     add_label_arguments(p)
     p.set_defaults(func=run)
 

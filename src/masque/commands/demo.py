@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from masque.commands._known import MODEL_NAMES
-from masque.commands._options import positive_float
+from masque.commands._options import device, positive_float
 from masque.commands._paths import writable_output
 
 
@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--minutes", type=positive_float, default=10.0,
                    help="training minutes added by this run (default 10)")
     p.add_argument("--model", choices=MODEL_NAMES, default="lightweight", help="architecture (default lightweight)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--device", type=device, default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.set_defaults(func=run)
 
 
@@ -27,6 +27,9 @@ def run(args: argparse.Namespace) -> int:
     writable_output(args.output, folder=True)
 
     from masque.demo import DemoConfig, run_demo
+    from masque.models.device import pick_device
+
+    pick_device(args.device)  # a CUDA device that is not there fails now, not after extracting both clips
 
     config = DemoConfig(out=Path(args.output), minutes=args.minutes, model=args.model, device=args.device)
     result = run_demo(config, log=lambda line: print(f"masque demo: {line}", flush=True))

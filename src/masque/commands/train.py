@@ -9,7 +9,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from masque.commands._known import MODEL_NAMES
-from masque.commands._options import float_range, int_range, positive_float, positive_int
+from masque.commands._options import device, float_range, int_range, positive_float, positive_int
 from masque.commands._paths import require_folder, writable_output
 
 if TYPE_CHECKING:  # torch: loaded in run(), not for --help
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     stop.add_argument("--minutes", type=positive_float, default=None, metavar="M", help="train for M minutes")
     p.add_argument("--save-every", type=positive_int, default=250, metavar="N", help="steps between checkpoints (250)")
     p.add_argument("--preview-every", type=positive_int, default=100, metavar="N", help="steps between previews (100)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--device", type=device, default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--lr", type=float_range(0.0, 1.0, low_open=True), default=5e-5,
                    help="Adam learning rate in (0, 1] (default 5e-5)")
     p.add_argument("--workers", type=int_range(0, 64), default=1, help="augmentation processes (default 1)")

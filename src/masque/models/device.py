@@ -8,14 +8,15 @@ from pathlib import Path
 
 import torch
 
-from masque.errors import MasqueError
+from masque.errors import ConfigError, UnsupportedOptionError
 
 
 def pick_device(name: str = "auto") -> torch.device:
     """``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
 
     Raises:
-        MasqueError: CUDA was asked for and is not available, or the name is unknown.
+        UnsupportedOptionError: CUDA was asked for and is not available.
+        ConfigError: the name is unknown.
     """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -23,10 +24,18 @@ def pick_device(name: str = "auto") -> torch.device:
         return torch.device("cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise MasqueError(f"--device {name}: this torch ({torch.__version__}) sees no CUDA GPU; "
-                              "use --device cpu or install a CUDA build of torch")
-        return torch.device(name)
-    raise MasqueError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N")
+            raise UnsupportedOptionError(f"--device {name}: this torch ({torch.__version__}) sees no CUDA GPU; "
+                                         "use --device cpu or install a CUDA build of torch")
+        try:
+            device = torch.device(name)
+        except RuntimeError:  # "cuda:x": torch's own parse error
+            raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise UnsupportedOptionError(f"--device {name}: there is no such GPU; this machine has {count} "
+                                         f"(cuda:0 to cuda:{count - 1})")
+        return device
+    raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N")
 
 
 @functools.lru_cache(maxsize=1)
