@@ -12,6 +12,7 @@ import pytest
 
 from masque.face import FaceAnalyzer, FaceTracker, TargetSelector, TrackerConfig
 from masque.face.detect import Detection
+from masque.face.track import CHEAP_LOOKS
 from masque.media import VideoReader
 
 COVER = range(20, 31)  # frames of the clip on which the face is hidden (it returns between full detections)
@@ -106,7 +107,7 @@ def test_reference_mode_ignores_other_people_cheaply(analyzer, photo, short_fram
 
 def test_a_covered_face_is_picked_up_soon_after_it_returns(analyzer, covered_frames) -> None:
     counted, detector = _counting(analyzer)
-    config = TrackerConfig(redetect_every=8)
+    config = TrackerConfig(redetect_every=8, **CHEAP_LOOKS)
     tracker = FaceTracker(counted, TargetSelector("all"), config)
     full_res = []  # per frame: full-resolution detector runs on it
     found = []
@@ -128,11 +129,19 @@ def test_a_covered_face_is_picked_up_soon_after_it_returns(analyzer, covered_fra
 
 def test_a_face_too_small_for_the_cheap_pass_is_found_by_the_full_detection(analyzer, covered_frames) -> None:
     # scaled by 0.2, the 640x360 frame is 128 px wide: HOG can find no face in it
-    config = TrackerConfig(redetect_every=8, lost_scale=0.2)
+    config = TrackerConfig(redetect_every=8, lost_every=4, lost_scale=0.2)
     tracker = FaceTracker(analyzer, TargetSelector("all"), config)
     found = [bool(tracker.update(f)) for f in covered_frames]
     back = COVER[-1] + 1
     assert found.index(True, back) - back < config.redetect_every
+
+
+def test_by_default_a_lost_face_is_looked_for_on_every_frame(analyzer, covered_frames) -> None:
+    """Convert and swap's setting: a returning face is swapped from its first frame back."""
+    tracker = FaceTracker(analyzer, TargetSelector("all"), TrackerConfig(redetect_every=8))
+    found = [bool(tracker.update(f)) for f in covered_frames]
+    back = COVER[-1] + 1
+    assert found.index(True, back) == back and tracker.glances == 0
 
 
 def test_config_is_checked() -> None:

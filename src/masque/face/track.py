@@ -22,12 +22,15 @@ detected now and then and tracked in between, by this policy:
    row, run on the next frames, then dropped. Boxes matching no track start new tracks as the
    :class:`~masque.face.target.TargetSelector` allows; when the selector turned every face
    down (someone else), nothing is detected again until the next N-th frame.
-5. **Look cheaply while nothing is followed.** The full detection still runs every N frames;
-   in between, a cheap pass (the detector on the frame scaled by ``lost_scale``: a quarter of
-   the pixels, 4-5x cheaper for HOG) runs on the 1st, 2nd, 4th, 8th... frame since the loss,
-   the gap doubling up to ``lost_every``; only when it finds a face does the full detection run
-   on that frame. A face that returns is picked up within ``lost_every`` frames when it is at
-   least 80 / ``lost_scale`` px wide (HOG's smallest face at that scale), else within N.
+5. **While nothing is followed, look on every frame** (the default: convert and swap must not
+   leave a returning face unswapped for a frame longer than needed), or **look cheaply**, as
+   extract does (a face lost for a few frames costs it only those frames): the full detection
+   still runs every N frames; in between, a cheap pass (the detector on the frame scaled by
+   ``lost_scale``: a quarter of the pixels at 0.5, 4-5x cheaper for HOG) runs on the 1st, 2nd,
+   4th, 8th... frame since the loss, the gap doubling up to ``lost_every``; only when it finds a
+   face does the full detection run on that frame. A face that returns is then picked up within
+   ``lost_every`` frames when it is at least 80 / ``lost_scale`` px wide (HOG's smallest face at
+   that scale), else within N. :data:`CHEAP_LOOKS` holds extract's settings.
 6. **Smooth what is returned.** ``smooth`` damps the landmarks' frame-to-frame jitter with an
    exponential moving average whose weight falls as the face moves faster, so a still face is
    steady and a moving one does not lag. Tracking always starts from the raw landmarks.
@@ -67,18 +70,18 @@ class TrackerConfig:
         max_misses: re-detections in a row that may miss a tracked face before it is dropped
             (the detector misses some faces the tracker still follows: profiles, motion blur).
         min_iou: overlap a detection needs with a tracked face to confirm it.
-        lost_every: while no face is followed, the longest gap (frames) between cheap passes;
-            1 looks on every frame.
-        lost_scale: scale of the frame the cheap pass detects on, in (0, 1]; 1 makes every
-            look a full detection.
+        lost_every: while no face is followed, the longest gap (frames) between looks;
+            1 (the default) looks on every frame.
+        lost_scale: scale of the frame a look detects on, in (0, 1]; 1 (the default) makes
+            every look a full detection.
     """
 
     redetect_every: int = 10
     smooth: float = 0.0
     max_misses: int = 2
     min_iou: float = 0.3
-    lost_every: int = 4
-    lost_scale: float = 0.5
+    lost_every: int = 1
+    lost_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.redetect_every < 1:
@@ -90,6 +93,10 @@ class TrackerConfig:
             raise ConfigError(f"lost_every must be 1 or more, got {self.lost_every}")
         if not 0.0 < self.lost_scale <= 1.0:
             raise ConfigError(f"lost_scale must be in (0, 1], got {self.lost_scale}")
+
+
+#: extract's looks for a lost face: half-resolution passes, at most 4 frames apart
+CHEAP_LOOKS = {"lost_every": 4, "lost_scale": 0.5}
 
 
 @dataclass(frozen=True)

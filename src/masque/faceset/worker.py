@@ -43,6 +43,7 @@ from masque.face import (
     identity_distance,
     landmark_mask,
 )
+from masque.face.track import CHEAP_LOOKS
 from masque.face.embed import face_chip
 from masque.faceset.ring import Attached, Chunk
 from masque.faceset.store import FACES_DIR, FaceRecord
@@ -93,7 +94,7 @@ class _State:
             self.analyzer = FaceAnalyzer(wanted, predictor=analyzer.predictor if analyzer else None)
         # extract keeps every face (identity filtering is the parent's, on the embeddings)
         self.tracker = FaceTracker(self.analyzer, TargetSelector("all"),
-                                   TrackerConfig(redetect_every=config.detect_every))
+                                   TrackerConfig(redetect_every=config.detect_every, **CHEAP_LOOKS))
 
 
 # Per process, never shared: _STATE is set by the pool initializer in each worker; _WARM is the
