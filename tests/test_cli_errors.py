@@ -130,6 +130,8 @@ TRAIN = [
     C("model-dir-of-another-kind", "train -A {fs} -B {fs_b} -m {model} --model original --steps 1"),
     C("model-dir-garbage-weights", "train -A {fs} -B {fs_b} -m {model_garbage} --steps 1"),
     C("model-dir-corrupt-state", "train -A {fs} -B {fs_b} -m {model_bad_state} --steps 1"),
+    C("model-dir-card-of-another-kind", "train -A {fs} -B {fs_b} -m {model_other_kind} --steps 1"),
+    C("model-dir-pickle", "train -A {fs} -B {fs_b} -m {model_pickle} --steps 1"),
     C("device-unknown", "train -A {fs} -B {fs_b} -m {work}/m --steps 1 --device tpu", 2, "--device"),
     C("device-cuda-absent", "train -A {fs} -B {fs_b} -m {work}/m --steps 1 --device cuda:7", 2, "cuda:7"),
 ]
@@ -142,6 +144,8 @@ MODEL = [
     C("info-corrupt-state", "model info {model_bad_state}"),
     C("info-other-size", "model info {model_other_size}"),
     C("info-a-faceset", "model info {fs}"),
+    C("info-other-kind", "model info {model_other_kind}"),
+    C("info-pickle", "model info {model_pickle}"),
     C("no-action", "model", 2, "ACTION"),
 ]
 
@@ -170,6 +174,8 @@ CONVERT = [
     C("model-other-size", "convert {img} -m {model_other_size} -o {work}/out.png"),
     C("model-corrupt-state", "convert {img} -m {model_bad_state} -o {work}/out.png"),
     C("model-a-faceset", "convert {img} -m {fs} -o {work}/out.png"),
+    C("model-other-kind", "convert {img} -m {model_other_kind} -o {work}/out.png"),
+    C("model-pickle", "convert {img} -m {model_pickle} -o {work}/out.png"),
     C("output-other-kind", "convert {img} -m {model} -o {work}/out.mp4", 2),
     C("output-is-a-folder", "convert {img} -m {model} -o {empty_dir}", 2, "is a folder"),
     C("output-under-a-file", "convert {img} -m {model} -o {img}/out.png", 2),
@@ -226,6 +232,7 @@ EVALUATE = [
     C("gallery-missing", f"{_EV} --gallery {{missing}}", 2, "not found"),
     C("kinds-differ", "evaluate --swapped {img} --original {clip} --source {face}"),
     C("model-is-an-image", f"{_EV} --model {{img}}"),
+    C("model-garbage-weights", f"{_EV} --model {{model_garbage}}"),
     C("report-is-a-file", f"{_EV} --report {{img}}", 2, "is a file"),
     C("report-sign-cert-missing", f"{_EV} --report {{work}}/r --sign-cert {{missing}} --sign-key {{missing}}", 2),
     C("report-new-folder-source-corrupt", "evaluate --swapped {clip} --original {clip} --source {corrupt_png} "
@@ -315,13 +322,16 @@ def _models(root: Path) -> dict[str, Path]:
         "model": "lightweight", "step": 3, "input_size": 64, "facesets": ["a", "b"],
         "align": {"centering": "face", "coverage": 0.875, "size": 256}, "device": "cpu"})
     out = {"model": model}
-    for name in ("model_garbage", "model_other_size", "model_bad_state"):
+    for name in ("model_garbage", "model_other_size", "model_bad_state", "model_other_kind", "model_pickle"):
         out[name] = Path(shutil.copytree(model, root / name.replace("_", "-")))
     weights = out["model_garbage"] / "model.safetensors"
     weights.write_bytes(np.random.default_rng(2).integers(0, 256, 1 << 16, dtype=np.uint8).tobytes())
     state = json.loads((model / "state.json").read_text())
     (out["model_other_size"] / "state.json").write_text(json.dumps({**state, "input_size": 128}))
     (out["model_bad_state"] / "state.json").write_text("{ not json")
+    (out["model_other_kind"] / "state.json").write_text(json.dumps({**state, "model": "hires"}))
+    (out["model_pickle"] / "model.safetensors").unlink()
+    torch.save({"encoder.weight": torch.zeros(2)}, out["model_pickle"] / "model.pt")
     return out
 
 
