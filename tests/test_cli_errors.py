@@ -102,6 +102,8 @@ FACESET = [
     C("prune-most-turned-0", "faceset prune {fs} --most-turned 0", 2),
     C("prune-missing", "faceset prune {missing} --max-blur 1", 2, "not found"),
     C("prune-corrupt-db", "faceset prune {corrupt_fs} --max-blur 1"),
+    C("restore-nothing-pruned", "faceset restore {fs}", 1, "no pruned faces"),
+    C("restore-not-a-faceset", "faceset restore {empty_dir}"),
 ]
 
 _T = "train -A {fs} -B {fs_b} -m {work}/m"
@@ -177,6 +179,8 @@ CONVERT = [
     C("model-other-kind", "convert {img} -m {model_other_kind} -o {work}/out.png"),
     C("model-pickle", "convert {img} -m {model_pickle} -o {work}/out.png"),
     C("output-other-kind", "convert {img} -m {model} -o {work}/out.mp4", 2),
+    C("video-to-image", "convert {clip} -m {model} -o {work}/out.png", 2),
+    C("folder-to-file", "convert {bad_folder} -m {model} -o {img}", 2),
     C("output-is-a-folder", "convert {img} -m {model} -o {empty_dir}", 2, "is a folder"),
     C("output-under-a-file", "convert {img} -m {model} -o {img}/out.png", 2),
     C("output-in-missing-folder-bad-model", "convert {img} -m {model_garbage} -o {work}/no/such/out.png"),
@@ -210,6 +214,9 @@ SWAP = [
     C("target-corrupt-image", "swap -s {face} -t {corrupt_png} -o {work}/out.png", 2),
     C("target-face-missing", f"{_SW} --target-face {{missing}}", 2, "not found"),
     C("output-other-kind", "swap -s {face} -t {img} -o {work}/out.mp4", 2),
+    C("video-to-image", "swap -s {face} -t {clip} -o {work}/out.png", 2),
+    C("folder-to-file", "swap -s {face} -t {bad_folder} -o {img}", 2),
+    C("source-a-folder", "swap -s {empty_dir} -t {img} -o {work}/out.png", 2),
     C("output-is-a-folder", "swap -s {face} -t {img} -o {empty_dir}", 2, "is a folder"),
     C("output-under-a-file", "swap -s {face} -t {img} -o {img}/out.png", 2),
     C("output-no-manifest", "swap -s {face} -t {img} -o {work}/out.bmp", 2),
@@ -231,6 +238,8 @@ EVALUATE = [
     C("source-missing", "evaluate --swapped {clip} --original {clip} --source {missing}", 2, "not found"),
     C("gallery-missing", f"{_EV} --gallery {{missing}}", 2, "not found"),
     C("kinds-differ", "evaluate --swapped {img} --original {clip} --source {face}"),
+    C("source-corrupt-faceset", "evaluate --swapped {clip} --original {clip} --source {corrupt_fs}"),
+    C("source-a-model-folder", "evaluate --swapped {clip} --original {clip} --source {model}"),
     C("model-is-an-image", f"{_EV} --model {{img}}"),
     C("model-garbage-weights", f"{_EV} --model {{model_garbage}}"),
     C("report-is-a-file", f"{_EV} --report {{img}}", 2, "is a file"),
@@ -246,6 +255,7 @@ VERIFY = [
     C("corrupt-video", "verify {corrupt_mp4}", 2),
     C("text", "verify {txt}", 2),
     C("no-file", "verify", 2, "FILE"),
+    C("a-folder", "verify {empty_dir}", 2),
 ]
 
 DEMO = [

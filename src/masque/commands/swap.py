@@ -63,9 +63,9 @@ def _check_output(target: Path, output: Path, labelled: bool) -> None:
         if output.exists() and not output.is_dir():
             raise InvalidMediaError(f"TARGET {target} is a folder, so OUTPUT must be a folder; {output} is a file")
         return
-    kind, ok = ("video", is_video_path(output)) if is_video_path(target) else ("image", is_image_path(output))
+    kind, ok = ("a video", is_video_path(output)) if is_video_path(target) else ("an image", is_image_path(output))
     if not ok:
-        raise InvalidMediaError(f"TARGET {target} is an {kind}, so OUTPUT must be one too; got {output}")
+        raise InvalidMediaError(f"TARGET {target} is {kind}, so OUTPUT must be one too; got {output}")
     if labelled and output.suffix.lower() not in MIME_TYPES:
         raise InvalidMediaError(f"cannot embed the synthetic-media manifest in a {output.suffix} file ({output}); "
                                 f"use one of {', '.join(sorted(MIME_TYPES))}")

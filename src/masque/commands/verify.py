@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from masque.errors import MasqueError
+from masque.errors import InputNotFoundError, MasqueError
 
 if TYPE_CHECKING:  # masque.provenance loads OpenCV, PyAV and c2pa: imported in run(), not for --help
     from masque.provenance import VerifyReport
@@ -41,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
     unreadable = unlabelled = False
     for path in args.files:
         try:
+            if path.is_dir():
+                raise InputNotFoundError(f"{path} is a folder; give the image or video files in it")
             report = verify_file(path, codec)
         except MasqueError as exc:
             unreadable = True
