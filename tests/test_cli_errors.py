@@ -89,6 +89,8 @@ FACESET = [
     C("info-image", "faceset info {img}"),
     C("info-empty-folder", "faceset info {empty_dir}"),
     C("info-corrupt-db", "faceset info {corrupt_fs}"),
+    C("info-empty-db", "faceset info {empty_fs}"),
+    C("list-empty-db", "faceset list {empty_fs}"),
     C("list-missing", "faceset list {missing}", 2, "not found"),
     C("list-model-folder", "faceset list {model}"),
     C("list-corrupt-db", "faceset list {corrupt_fs} --json"),
@@ -127,6 +129,7 @@ TRAIN = [
     C("faceset-is-an-image", "train -A {img} -B {fs_b} -m {work}/m --steps 1"),
     C("faceset-empty-folder", "train -A {empty_dir} -B {fs_b} -m {work}/m --steps 1"),
     C("faceset-corrupt-db", "train -A {corrupt_fs} -B {fs_b} -m {work}/m --steps 1"),
+    C("faceset-empty-db", "train -A {fs} -B {empty_fs} -m {work}/m --steps 1"),
     C("model-dir-is-a-file", "train -A {fs} -B {fs_b} -m {img} --steps 1", 2, "is a file"),
     C("model-dir-under-a-file", "train -A {fs} -B {fs_b} -m {img}/m --steps 1", 2),
     C("model-dir-of-another-kind", "train -A {fs} -B {fs_b} -m {model} --model original --steps 1"),
@@ -317,7 +320,9 @@ def _facesets(root: Path, face: Path) -> dict[str, Path]:
     fs_b = Path(shutil.copytree(fs, root / "faceset-b"))
     corrupt = Path(shutil.copytree(fs, root / "faceset-corrupt"))
     (corrupt / DB_NAME).write_bytes(b"this is not an SQLite database" * 100)
-    return {"fs": fs, "fs_b": fs_b, "corrupt_fs": corrupt}
+    empty = Path(shutil.copytree(fs, root / "faceset-empty-index"))
+    (empty / DB_NAME).write_bytes(b"")
+    return {"fs": fs, "fs_b": fs_b, "corrupt_fs": corrupt, "empty_fs": empty}
 
 
 def _models(root: Path) -> dict[str, Path]:

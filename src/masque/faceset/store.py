@@ -98,9 +98,13 @@ class FaceSet:
             if not self.root.exists():
                 raise InputNotFoundError(f"face set not found: {self.root}")
             raise FaceSetError(f"{self.root} is not a face set (no {DB_NAME}); create one with `masque extract`")
-        (self.root / FACES_DIR).mkdir(parents=True, exist_ok=True)
+        if create:
+            self.root.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(db, timeout=30)
         try:
+            if not create and not self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+                raise FaceSetError(f"{db} is empty or not a masque face set index; restore it or extract the face "
+                                   "set again")  # checked before anything is written into the file
             self.conn.execute("PRAGMA journal_mode=WAL")  # readers never block the extract writer
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.executescript(_SCHEMA)
@@ -112,6 +116,7 @@ class FaceSet:
         except FaceSetError:
             self.conn.close()
             raise
+        (self.root / FACES_DIR).mkdir(exist_ok=True)
 
     def _check_meta(self, create: bool, size: int, centering: str) -> None:
         meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
