@@ -137,6 +137,8 @@ TRAIN = [
     C("model-dir-corrupt-state", "train -A {fs} -B {fs_b} -m {model_bad_state} --steps 1"),
     C("model-dir-card-of-another-kind", "train -A {fs} -B {fs_b} -m {model_other_kind} --steps 1"),
     C("model-dir-pickle", "train -A {fs} -B {fs_b} -m {model_pickle} --steps 1"),
+    C("model-dir-a-faceset", "train -A {fs} -B {fs_b} -m {fs_b} --steps 1", 2, "not a model folder"),
+    C("model-dir-empty-folder-bad-faceset", "train -A {fs} -B {empty_fs} -m {empty_dir} --steps 1"),
     C("device-unknown", "train -A {fs} -B {fs_b} -m {work}/m --steps 1 --device tpu", 2, "--device"),
     C("device-cuda-absent", "train -A {fs} -B {fs_b} -m {work}/m --steps 1 --device cuda:7", 2, "cuda:7"),
 ]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from masque.commands._known import MODEL_NAMES
 from masque.commands._options import device, float_range, int_range, positive_float, positive_int
 from masque.commands._paths import require_folder, writable_output
+from masque.errors import OutputPathError
 
 if TYPE_CHECKING:  # torch: loaded in run(), not for --help
     from masque.train.trainer import StepInfo, Trainer, TrainSummary
@@ -61,9 +63,14 @@ def run(args: argparse.Namespace) -> int:
     require_folder(args.faceset_b, "face set B")
     writable_output(args.model_dir, folder=True)
 
+    from masque.models.io import STATE_FILE
     from masque.train.checkpoint import read_state
     from masque.train.trainer import TrainConfig, Trainer
 
+    root = Path(args.model_dir)
+    if root.is_dir() and not (root / STATE_FILE).exists() and any(root.iterdir()):
+        raise OutputPathError(f"{root} is a folder of other files, not a model folder; give a new or empty folder, "
+                              "or a model folder to resume")
     previous = read_state(args.model_dir)
     model = args.model or (previous or {}).get("model") or "original"
     config = TrainConfig(model=model, batch=args.batch, steps=args.steps, minutes=args.minutes,
