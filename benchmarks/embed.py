@@ -63,7 +63,8 @@ def main() -> None:
         diff = float(np.abs(embedder.embed_chips(chips) - reference).max())
         name = "torch bf16" if bf16 else "torch fp32"
         for n in (1, 16):
-            med, best = _time_per_face(lambda: embedder.embed_chips(chips[:n]), n, args.reps)
+            batch = chips[:n]
+            med, best = _time_per_face(lambda e=embedder, b=batch: e.embed_chips(b), n, args.reps)
             rows.append((f"{name} batch {n}", med, best, diff))
     for name, med, best, diff in rows:
         diff_text = f"{diff:.1e}" if diff is not None else "-"

@@ -112,8 +112,8 @@ def main() -> None:
     small_marked = [A.h264([A.resize(labeler.mark(f), 0.5) for f in c], crf=28) for c in clips]
     small_clean = [A.h264([A.resize(f, 0.5) for f in c], crf=28) for c in clips]
     for (name, _), sm, sc, idx in zip(CLIPS, small_marked, small_clean, picks):
-        extra.append(row(f"resize 50 % then H.264 CRF 28, {name} only ({len(idx)} frames)", [sm[i] for i in idx], [sc[i] for i in idx],
-                         codec, labeler))
+        extra.append(row(f"resize 50 % then H.264 CRF 28, {name} only ({len(idx)} frames)", [sm[i] for i in idx],
+                         [sc[i] for i in idx], codec, labeler))
     print_table(rows, extra, len(clean))
 
 

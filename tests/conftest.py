@@ -18,7 +18,7 @@ def analyzer() -> FaceAnalyzer:
 
 
 @pytest.fixture(scope="session")
-def fixture_path() -> "type[_Fetch]":
+def fixture_path() -> type[_Fetch]:
     return _Fetch
 
 
@@ -28,7 +28,7 @@ class _Fetch:
 
 
 @pytest.fixture(scope="session")
-def photo() -> "type[_Photo]":
+def photo() -> type[_Photo]:
     return _Photo
 
 

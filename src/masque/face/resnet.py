@@ -13,6 +13,7 @@ and caches the parse as safetensors (never pickle) in ``assets.cache_dir() / "co
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,7 @@ class _Residual(nn.Module):
 
 
 class DlibFaceResNet(nn.Module):
+    mean: torch.Tensor  # a buffer, registered in __init__
     """dlib's face recognition ResNet (``dnn_face_recognition_ex.cpp``) in PyTorch.
 
     Input: ``(N, 3, 150, 150)`` float RGB in ``[0, 255]`` (any memory format; channels-last is
@@ -203,10 +205,8 @@ def load_face_net(source: Path | None = None, cache: Path | None = None) -> Dlib
             pass  # a damaged or foreign cache: fall back to the source of truth
     net = parse_dlib_net(source.read_bytes(), str(source), hint=_FETCH_HINT)
     check_face_net(net, str(source))
-    try:
+    with contextlib.suppress(OSError):  # a cache that cannot be written (read-only, full disk) only costs a re-parse
         save_net(net, cache, stamp)
-    except OSError:
-        pass  # a cache that cannot be written (read-only, full disk) only costs a re-parse
     return net
 
 
@@ -268,7 +268,7 @@ class FaceEmbedder:
         self.batch_size = max(1, int(batch_size))
         model = DlibFaceResNet(load_face_net()).eval().to(self.device)
         # NHWC: oneDNN's fastest conv layout, and chips already arrive as (N, H, W, 3)
-        self.model = model.to(memory_format=torch.channels_last)
+        self.model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs lack it
 
     def embed_chips(self, chips: np.ndarray) -> np.ndarray:
         """Descriptors of aligned face chips.

@@ -39,6 +39,7 @@ detected now and then and tracked in between, by this policy:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TypedDict
 
 import cv2
 import numpy as np
@@ -95,8 +96,13 @@ class TrackerConfig:
             raise ConfigError(f"lost_scale must be in (0, 1], got {self.lost_scale}")
 
 
+class _Looks(TypedDict):
+    lost_every: int
+    lost_scale: float
+
+
 #: extract's looks for a lost face: half-resolution passes, at most 4 frames apart
-CHEAP_LOOKS = {"lost_every": 4, "lost_scale": 0.5}
+CHEAP_LOOKS: _Looks = {"lost_every": 4, "lost_scale": 0.5}
 
 
 @dataclass(frozen=True)

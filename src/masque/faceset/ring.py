@@ -15,6 +15,7 @@ slots, and where not even the fewest fit, frames go through the pipe.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import secrets
@@ -163,10 +164,8 @@ def _remove_orphans() -> None:
             continue
         pid = entry[len(_PREFIX):].split("-", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
-            try:
+            with contextlib.suppress(OSError):  # another run removed it first, or it is not ours to remove
                 os.unlink(os.path.join(_SHM_DIR, entry))
-            except OSError:  # another run removed it first, or it is not ours to remove
-                pass
 
 
 def _alive(pid: int) -> bool:

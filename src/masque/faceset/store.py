@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +43,8 @@ CREATE TABLE IF NOT EXISTS faces (
     UNIQUE (source_id, frame, face_index));
 CREATE TABLE IF NOT EXISTS pruned (
     id INTEGER PRIMARY KEY, batch TEXT NOT NULL, face_id INTEGER NOT NULL,
-    source_id INTEGER NOT NULL REFERENCES sources(id), frame INTEGER NOT NULL, face_index INTEGER NOT NULL, bbox TEXT NOT NULL, landmarks BLOB NOT NULL,
+    source_id INTEGER NOT NULL REFERENCES sources(id), frame INTEGER NOT NULL, face_index INTEGER NOT NULL,
+    bbox TEXT NOT NULL, landmarks BLOB NOT NULL,
     matrix BLOB NOT NULL, embedding BLOB, yaw REAL, pitch REAL, roll REAL, blur REAL, score REAL,
     image TEXT NOT NULL);
 """
@@ -283,7 +285,7 @@ def _face_row(source_id: int, f: FaceRecord) -> tuple[object, ...]:
             f.yaw, f.pitch, f.roll, f.blur, f.score, f.image)
 
 
-def _record(row: tuple) -> FaceRecord:  # type: ignore[type-arg]
+def _record(row: tuple[Any, ...]) -> FaceRecord:
     fid, src, frame, idx, bbox, lm, mat, emb, yaw, pitch, roll, blur, score, image = row
     return FaceRecord(src, frame, idx, tuple(json.loads(bbox)), np.frombuffer(lm, np.float32).reshape(68, 2),
                       np.frombuffer(mat, np.float64).reshape(2, 3),

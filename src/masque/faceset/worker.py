@@ -43,8 +43,8 @@ from masque.face import (
     identity_distance,
     landmark_mask,
 )
-from masque.face.track import CHEAP_LOOKS
 from masque.face.embed import face_chip
+from masque.face.track import CHEAP_LOOKS
 from masque.faceset.ring import Attached, Chunk
 from masque.faceset.store import FACES_DIR, FaceRecord
 from masque.media.image import encode_image, read_image

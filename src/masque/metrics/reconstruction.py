@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import cv2
 import numpy as np
@@ -20,19 +20,12 @@ from masque.errors import ModelError
 from masque.face.align import alignment_matrix, mat_scale
 from masque.faceset import FaceRecord, FaceSet
 from masque.media import read_image
+from masque.models.swap import SIDES, Side, SwapNetwork
 
 HOLDOUT_EVERY = 10
 #: PSNR of identical images is infinite; report this instead so the summary stays valid JSON
 PSNR_CAP = 100.0
 BATCH = 16
-
-
-class SwapModel(Protocol):
-    """What a trained swap model offers (``masque.models.io.load_model``)."""
-
-    def swap(self, x: Any, to: str) -> tuple[Any, Any]:
-        """``x`` ``(N, 3, S, S)`` float RGB in [0, 1] -> ``(rgb (N, 3, S, S), mask (N, 1, S, S))``."""
-        ...
 
 
 def is_held_out(position: int, every: int = HOLDOUT_EVERY) -> bool:
@@ -95,7 +88,7 @@ def model_inputs(faceset: FaceSet, records: Sequence[FaceRecord], align: dict[st
     return out
 
 
-def reconstruct(model: SwapModel, faces: np.ndarray, to: str) -> np.ndarray:
+def reconstruct(model: SwapNetwork, faces: np.ndarray, to: Side) -> np.ndarray:
     """Run ``model.swap`` on ``(N, S, S, 3)`` float faces in batches; returns the same layout."""
     import torch  # only this metric needs torch; keep `import masque.metrics` light
 
@@ -108,7 +101,7 @@ def reconstruct(model: SwapModel, faces: np.ndarray, to: str) -> np.ndarray:
     return np.concatenate(outs) if outs else np.zeros_like(faces)
 
 
-def reconstruction_metrics(model: SwapModel, state: dict[str, Any], base: Path | None = None,
+def reconstruction_metrics(model: SwapNetwork, state: dict[str, Any], base: Path | None = None,
                            every: int = HOLDOUT_EVERY,
                            progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:
     """SSIM and PSNR of A->A and B->B on each face set's held-out faces.
@@ -117,7 +110,7 @@ def reconstruction_metrics(model: SwapModel, state: dict[str, Any], base: Path |
     plus that side's ``state["color_shift"]``) and its reconstruction compared with that input.
 
     Args:
-        model: the trained model (see :class:`SwapModel`).
+        model: the trained model (see :class:`masque.models.SwapNetwork`).
         state: its state; uses ``align``, ``facesets`` (A then B paths; relative paths are tried
             against ``base``, the model folder, too) and, when present, ``input_size`` and ``color_shift``.
 
@@ -134,7 +127,7 @@ def reconstruction_metrics(model: SwapModel, state: dict[str, Any], base: Path |
     result: dict[str, Any] = {"holdout_every": every, "unseen": state.get("holdout_every") == every}
     align = {**state["align"], "size": int(state.get("input_size", state["align"]["size"]))}
     shifts = state.get("color_shift") or {}
-    for side, path in zip(("a", "b"), paths):
+    for side, path in zip(SIDES, paths):
         with FaceSet(_resolve(path, base)) as fs:
             records = held_out_records(fs, every)
             faces = model_inputs(fs, records, align, shifts.get(side))

@@ -38,10 +38,12 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"evaluated {s['swapped']} against {s['original']}: {s['frames']} frames, face found in "
         f"{s['faces_found']['original']} original / {s['faces_found']['swapped']} swapped",
         f"identity     distance to source '{s['source']['name']}' {_fmt(ident['to_source'])}, to target "
-        f"{_fmt(ident['to_target'])} (same person below 0.6); same person as source {_fmt(ident['same_person_as_source'], '.0%')}; "
+        f"{_fmt(ident['to_target'])} (same person below 0.6); "
+        f"same person as source {_fmt(ident['same_person_as_source'], '.0%')}; "
         f"retrieval {_fmt(ident['retrieval'], '.0%')} among {', '.join(['source', *s['gallery']])} "
         f"({ident['frames']} frames)",
-        f"pose error   yaw {_fmt(pose['yaw'], '.2f')}, pitch {_fmt(pose['pitch'], '.2f')}, roll {_fmt(pose['roll'], '.2f')} degrees",
+        f"pose error   yaw {_fmt(pose['yaw'], '.2f')}, pitch {_fmt(pose['pitch'], '.2f')}, "
+        f"roll {_fmt(pose['roll'], '.2f')} degrees",
         f"expression   {_fmt(s['expression_error'])} inter-ocular distances (eyes and mouth, after Procrustes)",
         _jitter_line(s["jitter"]),
         f"seam         {_fmt(s['seam'], '.3f')} (gradient of the change along the blend border / face interior; "
@@ -108,7 +110,8 @@ def sample_indices(frames: tuple[FrameMetrics, ...], n: int) -> list[int]:
     return sorted({pool[int(i)].index for i in np.linspace(0, len(pool) - 1, n)})
 
 
-def side_by_side(original: np.ndarray, swapped: np.ndarray, bbox: tuple[float, float, float, float] | None) -> np.ndarray:
+def side_by_side(original: np.ndarray, swapped: np.ndarray,
+                 bbox: tuple[float, float, float, float] | None) -> np.ndarray:
     """The same square crop around the original face from both frames, side by side, RGB uint8."""
     h, w = original.shape[:2]
     if bbox is None:

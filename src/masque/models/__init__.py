@@ -11,7 +11,7 @@
 from masque.models.architectures import ARCHS, MODELS
 from masque.models.card import CARD_VERSION, CropSpec, ModelCard
 from masque.models.io import load_model, read_card
-from masque.models.swap import SIDES, Arch, Side, SwapModel
+from masque.models.swap import SIDES, Arch, Side, SwapModel, SwapNetwork
 
 __all__ = ["ARCHS", "CARD_VERSION", "MODELS", "SIDES", "Arch", "CropSpec", "ModelCard", "Side", "SwapModel",
-           "load_model", "read_card"]
+           "SwapNetwork", "load_model", "read_card"]

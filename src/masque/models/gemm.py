@@ -10,6 +10,8 @@ differs, so a checkpoint does not know which path trained it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -38,7 +40,7 @@ def _fold_nhwc(cols: torch.Tensor, shape: torch.Size, k: int, s: int, p: int, ho
 
 class _GemmConv(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: torch.Tensor, w2: torch.Tensor, bias: torch.Tensor | None,  # type: ignore[override]
+    def forward(ctx: Any, x: torch.Tensor, w2: torch.Tensor, bias: torch.Tensor | None,
                 k: int, s: int, p: int) -> torch.Tensor:
         xn = x.permute(0, 2, 3, 1).contiguous()  # a view when x is channels_last
         cols, ho, wo = _unfold_nhwc(xn, k, s, p)
@@ -48,7 +50,7 @@ class _GemmConv(torch.autograd.Function):
         return y  # (N*Ho*Wo, O); viewed as NCHW outside, so in-place ops after it stay legal
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         cols, w2 = ctx.saved_tensors
         shape, k, s, p, ho, wo, has_bias = ctx.meta
         g2 = grad.contiguous()
@@ -89,7 +91,7 @@ class Conv2d(nn.Conv2d):
         if (self.gemm and x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
                 and torch.get_autocast_dtype("cpu") == torch.bfloat16):
             with torch.autocast("cpu", enabled=False):
-                return gemm_conv2d(x, self.weight, self.bias, self.stride[0], self.padding[0], torch.bfloat16)
+                return gemm_conv2d(x, self.weight, self.bias, self.stride[0], int(self.padding[0]), torch.bfloat16)
         return super().forward(x)
 
 

@@ -7,9 +7,10 @@ decoding it with the other person's decoder.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import torch
 from torch import nn
@@ -65,7 +66,7 @@ class Encoder(nn.Module):
     def __init__(self, arch: Arch) -> None:
         super().__init__()
         chans = (3, *arch.encoder)
-        self.convs = nn.Sequential(*(Conv(cin, cout) for cin, cout in zip(chans[:-1], chans[1:])))
+        self.convs = nn.Sequential(*(Conv(cin, cout) for cin, cout in itertools.pairwise(chans)))
         self.dense1 = nn.Linear(4 * 4 * arch.encoder[-1], arch.dense)
         self.dense2 = nn.Linear(arch.dense, 4 * 4 * arch.bottleneck)
         self.bottleneck = arch.bottleneck
@@ -95,6 +96,23 @@ class Decoder(nn.Module):
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.body(z)
         return torch.sigmoid(self.rgb(h)), torch.sigmoid(self.mask(h))
+
+
+class SwapNetwork(Protocol):
+    """What convert and evaluate need of a swap model: the plugin contract at inference.
+
+    :class:`SwapModel` is the trainable implementation (registered models subclass it, so the
+    trainer gets an ``nn.Module``); anything else that draws a face as person ``a`` or ``b``
+    (an exported or compiled network, a one-shot generator) satisfies this protocol instead.
+    """
+
+    name: str
+    input_size: int
+
+    def swap(self, x: torch.Tensor, to: Side) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` ``(N, 3, S, S)`` float RGB in [0, 1] -> ``rgb (N, 3, S, S)``, ``mask (N, 1, S, S)``
+        in [0, 1], the faces drawn as person ``to`` (``"a"`` or ``"b"``), without gradients."""
+        ...
 
 
 class SwapModel(nn.Module):

@@ -77,7 +77,7 @@ def skin_like(image: np.ndarray, reference: np.ndarray, region: np.ndarray, keep
     small = shrink(image, step)
     lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
     ref = lab[shrink(reference, step).ravel() == 255]
-    cells = np.zeros(small.shape[:2], np.uint8)
+    cells: np.ndarray = np.zeros(small.shape[:2], np.uint8)
     idx = np.flatnonzero(shrink(region, step).ravel())  # every cell that touches the region
     if len(ref) >= 20 and len(idx):
         # a floor of 3 levels on every axis: an evenly lit face must not make the model a needle
@@ -113,7 +113,7 @@ def swap_masks(landmarks: np.ndarray, roi: tuple[int, int, int, int], target: np
     x0, y0, x1, y1 = roi
     lm = np.asarray(landmarks, np.float64)
     off = np.array([x0, y0], np.float64)
-    grow = max(1, int(round(0.02 * face_width(lm))))
+    grow = max(1, round(0.02 * face_width(lm)))
     core = np.zeros((y1 - y0, x1 - x0), np.uint8)
     _fill(core, mask_points(lm, "components"), off)
     stats = np.zeros_like(core)

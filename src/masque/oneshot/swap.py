@@ -91,7 +91,8 @@ class _SourceMesh:
             levels.append((img, pts))
         return cls(triangulate(landmarks), levels, width)
 
-    def warp(self, dst: np.ndarray, target_width: float, roi: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    def warp(self, dst: np.ndarray, target_width: float,
+             roi: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
         """:func:`warp_mesh` from the pyramid level whose face is the smallest at least as wide."""
         level = int(np.clip(np.floor(np.log2(self.width / max(target_width, 1.0))), 0, len(self.levels) - 1))
         img, pts = self.levels[level]

@@ -42,7 +42,7 @@ def far_side(landmarks: np.ndarray) -> tuple[int, float]:
         near-frontal face and 1 for a clearly turned one.
     """
     lm = np.asarray(landmarks, np.float64)
-    ratio = np.linalg.norm(lm[30] - lm[2]) / max(np.linalg.norm(lm[30] - lm[14]), 1e-6)
+    ratio = float(np.linalg.norm(lm[30] - lm[2])) / max(float(np.linalg.norm(lm[30] - lm[14])), 1e-6)
     asym = float(np.log(max(ratio, 1e-6)))
     strength = float(np.clip((abs(asym) - _START) / (_FULL - _START), 0.0, 1.0))
     return (1 if asym > 0 else -1), strength

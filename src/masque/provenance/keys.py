@@ -117,7 +117,7 @@ def _key_usage(sign: bool) -> x509.KeyUsage:
 
 def _new_credentials() -> dict[str, bytes]:
     """A fresh P-256 CA and a leaf it issues, as PEM files: leaf + CA chain, leaf key, CA cert."""
-    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)  # tolerate small clock skew
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)  # tolerate small clock skew
     ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name, leaf_name = _name("masque local CA"), _name("masque local signer")
 

@@ -87,7 +87,7 @@ class FacePool:
 
 def stored_size(input_size: int, coverage: float) -> int:
     """Side ``R`` the 256 px crops are kept at: the coverage window is then ``input_size`` px."""
-    return int(math.ceil(input_size / coverage))
+    return math.ceil(input_size / coverage)
 
 
 def load_pool(path: str | Path, input_size: int, coverage: float, mask_kind: MaskKind = "extended",
@@ -132,7 +132,7 @@ def face_aux(landmarks: np.ndarray, res: int, mask_kind: MaskKind) -> np.ndarray
     weight = np.ones((res, res), np.uint8)
     grow = max(1, round(res / 24))
     for part, value in ((MOUTH, 2), (LEFT_EYE, 3), (RIGHT_EYE, 3)):
-        region = np.zeros((res, res), np.uint8)
+        region: np.ndarray = np.zeros((res, res), np.uint8)
         cv2.fillConvexPoly(region, cv2.convexHull(np.round(landmarks[part]).astype(np.int32)), 1)
         region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
         weight[region > 0] = value
@@ -265,7 +265,7 @@ def preview_batch(pool: FacePool, indices: Sequence[int], size: int, coverage: f
 
 # ---- background workers ------------------------------------------------------------------------
 
-class BatchStream(IterableDataset):  # type: ignore[type-arg]
+class BatchStream(IterableDataset):
     """An endless stream of :func:`make_batch` batches (as torch tensors), one RNG per worker."""
 
     def __init__(self, pools: tuple[FacePool, FacePool], batch: int, size: int, coverage: float,
@@ -288,7 +288,7 @@ def _worker_init(worker_id: int) -> None:
     cv2.setNumThreads(1)
 
 
-def batch_loader(stream: BatchStream, workers: int, pin_memory: bool = False, prefetch: int = 4) -> DataLoader:  # type: ignore[type-arg]
+def batch_loader(stream: BatchStream, workers: int, pin_memory: bool = False, prefetch: int = 4) -> DataLoader:
     """A DataLoader over ``stream``: ``workers`` processes keep ``prefetch`` batches each ready.
 
     With ``workers=0`` batches are built in the calling thread (debugging, tests).

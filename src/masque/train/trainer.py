@@ -21,7 +21,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -159,7 +159,8 @@ class Trainer:
             raise ModelError(f"{self.root} holds a {state.get('model')!r} model, not {config.model!r}; "
                              f"resume it with --model {state.get('model')} or train into another folder")
         align = state.get("align") or {}
-        kept = {"coverage": float(align.get("coverage", config.coverage)), "mask": str(state.get("mask", config.mask))}
+        kept: dict[str, Any] = {"coverage": float(align.get("coverage", config.coverage)),
+                                "mask": str(state.get("mask", config.mask))}
         changed = {k: v for k, v in kept.items() if getattr(config, k) != v}
         if changed:
             log.warning("resuming %s: keeping its %s", self.root, ", ".join(f"{k}={v}" for k, v in changed.items()))
@@ -201,7 +202,7 @@ class Trainer:
             model.load_state_dict(loaded.state_dict())
             step = card.step
         fmt = torch.channels_last if self.config.channels_last else torch.contiguous_format
-        model = model.to(self.device, memory_format=fmt).train()
+        model = model.to(self.device, memory_format=fmt).train()  # type: ignore[call-overload]  # stubs lack it
         fused = self.device.type in ("cpu", "cuda")  # one pass over the parameters instead of ~10
         opt = torch.optim.Adam(model.parameters(), lr=self.config.lr, betas=self.config.betas, fused=fused)
         if self.previous is not None and not ckpt.load_optimizer(self.root, model, opt):
@@ -231,7 +232,8 @@ class Trainer:
         pools, held = self._load_data(size)
         shifts = self._color_shift(pools)
         start_step = int(self.previous["step"]) if self.previous else 0
-        stream = BatchStream(pools, cfg.batch, size, cfg.coverage, shifts, cfg.augment, seed=cfg.seed + 7919 * start_step)
+        stream = BatchStream(pools, cfg.batch, size, cfg.coverage, shifts, cfg.augment,
+                             seed=cfg.seed + 7919 * start_step)
         loader = batch_loader(stream, cfg.workers, pin_memory=self.device.type == "cuda")
         batches = iter(loader)  # the worker starts now and prepares batches while the model is built
         model, opt, step = self._build()
@@ -260,7 +262,7 @@ class Trainer:
             "device": describe(self.device), "precision": str(self.amp or torch.float32).replace("torch.", ""),
             "params": model.param_count(), "flops_per_example": model.flops_per_example(),
             "config": config, "masque_version": __version__,
-            "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra,
+            "updated": datetime.now(UTC).isoformat(timespec="seconds"), **extra,
         }
 
 
