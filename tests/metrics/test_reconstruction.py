@@ -114,17 +114,6 @@ def test_state_without_facesets_is_a_model_error():
         reconstruction_metrics(StubModel(), {"align": {"size": 64, "centering": "face"}})
 
 
-def test_model_dir_without_the_training_stage_is_a_model_error(tmp_path):
-    try:
-        import masque.train.checkpoint  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("the training stage is installed; a real model is measured elsewhere")
-    with pytest.raises(ModelError, match="no training stage"):
-        model_reconstruction(tmp_path)
-
-
 def test_a_real_model_folder_is_measured(tmp_path, facesets):
     """The training stage's own model and checkpoint format (an untrained model: plumbing only)."""
     checkpoint = pytest.importorskip("masque.train.checkpoint")

@@ -55,7 +55,7 @@ R = TypeVar("R")
 if TYPE_CHECKING:
     from masque.face import FaceAnalyzer
     from masque.face.embed import Embedder
-    from masque.faceset.extract import ExtractConfig
+    from masque.faceset.config import ExtractConfig
 
 
 @dataclass
