@@ -396,7 +396,7 @@ def load_net(path: Path, metadata: dict[str, str]) -> DlibNet | None:
             meta = f.metadata() or {}
             if any(meta.get(k) != v for k, v in metadata.items()):
                 return None
-            arrays = {key: f.get_tensor(key) for key in f}
+            arrays = {key: f.get_tensor(key) for key in f.keys()}  # safe_open is not iterable
         net = json.loads(meta["net"])
         layers = [DlibLayer(kind, attrs) for kind, attrs in net["layers"]]
         for key, array in arrays.items():

@@ -29,7 +29,7 @@ class LandmarkPredictor:
         Returns:
             ``(68, 2)`` ``float32`` ``(x, y)`` in the image's pixels.
         """
-        x0, y0, x1, y1 = (round(v) for v in bbox)
+        x0, y0, x1, y1 = (int(round(v)) for v in bbox)
         shape = self._predictor(image, dlib.rectangle(x0, y0, x1 - 1, y1 - 1))
         return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 

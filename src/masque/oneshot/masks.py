@@ -113,7 +113,7 @@ def swap_masks(landmarks: np.ndarray, roi: tuple[int, int, int, int], target: np
     x0, y0, x1, y1 = roi
     lm = np.asarray(landmarks, np.float64)
     off = np.array([x0, y0], np.float64)
-    grow = max(1, round(0.02 * face_width(lm)))
+    grow = max(1, int(round(0.02 * face_width(lm))))
     core = np.zeros((y1 - y0, x1 - x0), np.uint8)
     _fill(core, mask_points(lm, "components"), off)
     stats = np.zeros_like(core)
