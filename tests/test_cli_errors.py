@@ -104,7 +104,7 @@ FACESET = [
     C("prune-most-turned-0", "faceset prune {fs} --most-turned 0", 2),
     C("prune-missing", "faceset prune {missing} --max-blur 1", 2, "not found"),
     C("prune-corrupt-db", "faceset prune {corrupt_fs} --max-blur 1"),
-    C("restore-nothing-pruned", "faceset restore {fs}", 1, "no pruned faces"),
+    C("restore-nothing-pruned", "faceset restore {fs}", 2, "no pruned faces"),
     C("restore-not-a-faceset", "faceset restore {empty_dir}"),
 ]
 

@@ -39,15 +39,22 @@ class AssetError(MasqueError, RuntimeError):
 
 
 class FaceSetError(MasqueError, ValueError):
-    """A face set folder is missing, damaged, or of an unknown schema."""
+    """A face set folder is missing, damaged, or of an unknown schema, or refuses what was asked
+    of it (a prune of most of the set without ``--yes``, a restore with nothing to restore)."""
+
+    exit_code = 2  # input that cannot be read, or options it cannot honour
 
 
 class ModelError(MasqueError, ValueError):
     """A model directory or weights file is missing, of the wrong type or size, or unsafe."""
 
+    exit_code = 2  # input that cannot be read
+
 
 class RegistryError(MasqueError, KeyError):
     """A plugin name is unknown or registered twice."""
+
+    exit_code = 2  # an unknown name is a bad option value
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0]) if self.args else ""

@@ -203,7 +203,7 @@ def test_a_detector_the_workers_cannot_build_fails_once_instead_of_hanging(tmp_p
     with FaceSet(tmp_path / "x") as fs:
         assert len(fs) == 0
     proc = masque("extract", str(short_run), "-o", str(tmp_path / "y"), "--detector", "nope", timeout=120)
-    assert proc.returncode == 1 and "unknown detector 'nope'" in proc.stderr
+    assert proc.returncode == 2 and "unknown detector 'nope'" in proc.stderr
 
 
 def test_extract_workers_start_after_torch_has_run_threads(tmp_path, fixture_path) -> None:

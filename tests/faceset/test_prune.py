@@ -64,7 +64,7 @@ def test_dry_run_lists_and_changes_nothing(faceset, capsys) -> None:
 def test_a_prune_of_most_of_the_set_stops_and_says_why(faceset, capsys) -> None:
     before = _snapshot(faceset)
     # an absolute threshold below every face's score: the low-resolution-clip surprise
-    assert main(["faceset", "prune", str(faceset), "--max-blur", "0"]) == 1
+    assert main(["faceset", "prune", str(faceset), "--max-blur", "0"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("masque: error: this prune would set aside") and "--blurriest" in err
     assert _snapshot(faceset) == before
@@ -86,7 +86,7 @@ def test_hand_deleted_png_is_pruned_and_cannot_be_restored(faceset, capsys) -> N
 
 
 def test_restore_without_prunes_and_bad_percentages_are_clear_errors(faceset, capsys) -> None:
-    assert main(["faceset", "restore", str(faceset)]) == 1
+    assert main(["faceset", "restore", str(faceset)]) == 2
     assert "no pruned faces" in capsys.readouterr().err
     for pct in (0.0, 100.0, -5.0):
         with pytest.raises(UnsupportedOptionError, match="percentage"):
