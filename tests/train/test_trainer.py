@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from masque.media import read_image
+from masque.models import load_model
 from masque.models.card import CropSpec
-from masque.train.checkpoint import STATE_FILE, load_model
+from masque.models.io import STATE_FILE
 from masque.train.trainer import TrainConfig, Trainer
 
 # a short, fast run: lightweight, small batch, a higher learning rate than the default

@@ -5,7 +5,7 @@
 5e-05
 """
 
-from masque.train.checkpoint import load_model, save_checkpoint
+from masque.train.checkpoint import save_checkpoint
 from masque.train.trainer import StepInfo, TrainConfig, Trainer, TrainSummary
 
-__all__ = ["StepInfo", "TrainConfig", "TrainSummary", "Trainer", "load_model", "save_checkpoint"]
+__all__ = ["StepInfo", "TrainConfig", "TrainSummary", "Trainer", "save_checkpoint"]

@@ -25,18 +25,9 @@ from masque.atomic import atomic_write_bytes
 from masque.errors import ModelError
 from masque.models import SwapModel
 from masque.models.card import CARD_VERSION, FORMAT, ModelCard
-from masque.models.io import (
-    MODEL_FILE,
-    OPTIMIZER_FILE,
-    STATE_FILE,
-    build_model,
-    load_model,
-    read_card,
-    read_safetensors,
-)
+from masque.models.io import MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, read_card, read_safetensors
 
-__all__ = ["MODEL_FILE", "OPTIMIZER_FILE", "STATE_FILE", "build_model", "load_model", "load_optimizer", "read_card",
-           "read_safetensors", "read_state", "save_checkpoint"]
+__all__ = ["load_optimizer", "read_state", "save_checkpoint"]
 
 log = logging.getLogger(__name__)
 

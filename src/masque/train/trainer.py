@@ -31,11 +31,11 @@ import torch
 from masque import __version__
 from masque.errors import ConfigError, ModelError
 from masque.faceset import FaceSet
-from masque.models import MODELS, SIDES, SwapModel
+from masque.models import MODELS, SIDES, SwapModel, load_model
+from masque.models.device import amp_dtype, describe, pick_device
 from masque.models.gemm import enable_gemm
 from masque.train import checkpoint as ckpt
 from masque.train.data import AugmentConfig, BatchStream, FacePool, batch_loader, load_pool, mean_color, preview_batch
-from masque.train.device import amp_dtype, describe, pick_device
 from masque.train.losses import LossConfig, face_loss
 from masque.train.preview import preview_grid, write_preview
 from masque.train.threads import ThreadTuner
@@ -198,7 +198,7 @@ class Trainer:
         model = MODELS.create(self.config.model)
         step = 0
         if self.previous is not None:
-            loaded, card = ckpt.load_model(self.root, device="cpu")
+            loaded, card = load_model(self.root, device="cpu")
             model.load_state_dict(loaded.state_dict())
             step = card.step
         fmt = torch.channels_last if self.config.channels_last else torch.contiguous_format
