@@ -75,7 +75,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def _has_faces(faceset: Path) -> bool:
     from masque.faceset.store import FACES_DIR
 
