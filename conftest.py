@@ -60,15 +60,23 @@ def _own_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     return folder
 
 
-def _uses_assets(item: pytest.Item) -> bool:
-    if set(getattr(item, "fixturenames", ())) & _FIXTURE_USERS:
-        return True
-    function = getattr(item, "function", None)
+def _calls_assets(function: object) -> bool:
     try:
-        source = inspect.getsource(function) if function is not None else ""
+        source = inspect.getsource(function) if function is not None else ""  # type: ignore[arg-type]
     except (OSError, TypeError):
         return True  # cannot tell: not a unit test then
     return any(call in source for call in _ASSET_CALLS)
+
+
+def _uses_assets(item: pytest.Item) -> bool:
+    """True when the test, or any fixture it uses (directly or through others), reads the assets."""
+    names = set(getattr(item, "fixturenames", ()))
+    if names & _FIXTURE_USERS or _calls_assets(getattr(item, "function", None)):
+        return True
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs if info is not None else {}
+    own = {"_session_cache", "_own_config", "request", "tmp_path", "tmp_path_factory", "monkeypatch", "capsys"}
+    return any(_calls_assets(d.func) for name in names - own for d in defs.get(name, ()))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
