@@ -33,6 +33,7 @@ def test_a_video_against_itself_has_no_error(self_report):
     assert s["pose_error_deg"] == {"yaw": 0.0, "pitch": 0.0, "roll": 0.0}
     assert s["expression_error"] == 0.0 and s["jitter"]["excess"] == 0.0 and s["seam"] == 0.0
     assert s["identity"]["to_target"] == 0.0
+    assert s["detail"] == {"half_scale": 1.0, "full_scale": 1.0, "frames": 72}
     assert s["identity"]["to_source"] < 0.3  # other frames of the same person
     assert s["identity"]["same_person_as_source"] == 1.0
     assert "every 12th frame (6 of 72)" in s["notes"][0]

@@ -33,12 +33,15 @@ def test_json_prints_one_summary_object(pair, capsys):
     summary = json.loads(out)  # exactly one JSON document on stdout
     assert summary["frames"] == 1 and summary["gallery"] == ["target", "obama"]
     assert summary["pose_error_deg"]["roll"] == pytest.approx(8.0, abs=1.0)
+    # rotating resamples the face (bilinear) and moves other parts of it into the box: softer, not equal
+    assert summary["detail"]["frames"] == 1 and 0.2 < summary["detail"]["half_scale"] < 1.0
+    assert summary["detail"]["full_scale"] < summary["detail"]["half_scale"]
 
 
 def test_text_summary_and_report(pair, capsys):
     assert main(_args(pair, "--report", str(pair / "report"))) == 0
     out = capsys.readouterr().out
-    assert "pose error" in out and "report: " in out
+    assert "pose error" in out and "detail" in out and "report: " in out
     assert (pair / "report" / "index.html").is_file() and (pair / "report" / "metrics.png").is_file()
     assert len(list((pair / "report" / "samples").glob("*.jpg"))) == 1
 

@@ -59,6 +59,6 @@ def test_the_pasted_box_shows_as_a_seam_in_later_frames(clip_report):
 
 def test_format_summary_names_every_metric(clip_report):
     text = format_summary(clip_report[0].summary())
-    for word in ("identity", "pose error", "expression", "jitter", "seam", "every 6th frame"):
+    for word in ("identity", "pose error", "expression", "jitter", "seam", "detail", "every 6th frame"):
         assert word in text
     assert "reconstruct" not in text  # no --model

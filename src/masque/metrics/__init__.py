@@ -1,4 +1,4 @@
-"""Measuring a swap: identity, pose, expression, temporal jitter, seams, reconstruction.
+"""Measuring a swap: identity, pose, expression, temporal jitter, seams, detail, reconstruction.
 
 ``evaluate(swapped, original, source)`` returns an :class:`EvaluationReport` (per-frame rows and a
 ``summary()``); :func:`write_report` draws it (PNG over time, HTML with sample frames).

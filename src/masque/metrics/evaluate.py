@@ -1,7 +1,7 @@
 """Measure a swap against the frames it was made from: ``evaluate(swapped, original, source)``.
 
 For every frame pair the face of the original is followed (:class:`~masque.face.FaceTracker`), the face at the
-same place in the swapped frame is found, and pose, expression, motion and seam are measured.
+same place in the swapped frame is found, and pose, expression, motion, seam and detail are measured.
 Identity embeddings cost about 0.1-0.4 s a face on a CPU, so they are computed on every
 ``every``-th frame only; the summary says how many frames that was.
 
@@ -23,6 +23,7 @@ import numpy as np
 from masque.face import Face, FaceAnalyzer, FaceTracker, TargetSelector, TrackerConfig, identity_distance, nearest_face
 from masque.face.embed import face_chip
 from masque.face.types import SAME_PERSON_THRESHOLD
+from masque.metrics.detail import detail_ratio
 from masque.metrics.frames import check_pair, paired_frames
 from masque.metrics.geometry import expression_error, face_pose, landmark_motion, pose_error
 from masque.metrics.identity import Identity, load_identity, mean_identity, nearest_identity
@@ -54,6 +55,9 @@ class FrameMetrics:
         jitter: ``motion_swapped - motion_original``.
         seam: gradient energy of the change along the pasted region's border / the swapped face's interior
             (0 = no step; see :mod:`masque.metrics.seam`).
+        detail / detail_full: Laplacian energy of the swapped face / the original's in the inner 60 % of the
+            original's box, at half scale (the headline: grain and halos do not count) and at full scale
+            (1 = as much detail as the original, below 1 softer; see :mod:`masque.metrics.detail`).
         bbox: the original face's detector box ``(x0, y0, x1, y1)``, or None.
     """
 
@@ -72,6 +76,8 @@ class FrameMetrics:
     motion_original: float = NAN
     jitter: float = NAN
     seam: float = NAN
+    detail: float = NAN
+    detail_full: float = NAN
     bbox: tuple[float, float, float, float] | None = None
 
     def row(self) -> dict[str, Any]:
@@ -107,7 +113,7 @@ class EvaluationReport:
         return [f.row() for f in self.frames]
 
     def summary(self) -> dict[str, Any]:
-        """Means over frames (absolute values for signed errors); None where nothing was measured."""
+        """Means over frames (absolute values for signed errors; detail: medians); None where nothing was measured."""
         fr = self.frames
         emb = [f for f in fr if f.embedded]
         col = lambda name, fs=fr: np.array([getattr(f, name) for f in fs], np.float64)  # noqa: E731
@@ -128,6 +134,8 @@ class EvaluationReport:
             "jitter": {"swapped": _nanmean(col("motion_swapped")), "original": _nanmean(col("motion_original")),
                        "excess": _nanmean(col("jitter"))},
             "seam": _nanmean(col("seam")),
+            "detail": {"half_scale": _nanmedian(col("detail")), "full_scale": _nanmedian(col("detail_full")),
+                       "frames": int(np.isfinite(col("detail")).sum())},
             "reconstruction": self.reconstruction,
             "notes": list(self.notes),
         }
@@ -232,13 +240,15 @@ def _measure_frames(swapped: str | os.PathLike[str], original: str | os.PathLike
 
 def _frame_geometry(i: int, sw_img: np.ndarray, og_img: np.ndarray, sw: Face | None, og: Face | None,
                     prev: tuple[Face | None, Face | None]) -> FrameMetrics:
-    """Pose, expression, motion and seam of one frame pair (NaN where a face is missing)."""
+    """Pose, expression, motion, seam and detail of one frame pair (NaN where a face is missing)."""
     row = FrameMetrics(i, face_original=og is not None, face_swapped=sw is not None,
                        bbox=None if og is None else tuple(float(v) for v in og.bbox))  # type: ignore[arg-type]
-    if og is None:
+    if og is None or row.bbox is None:
         return row
     motion_o = landmark_motion(prev[1].landmarks, og.landmarks) if prev[1] is not None else NAN
-    row = dataclasses.replace(row, motion_original=motion_o)
+    # detail is read where the original face is, whether or not a face is found there in the output
+    half, full = detail_ratio(sw_img, og_img, row.bbox)
+    row = dataclasses.replace(row, motion_original=motion_o, detail=half, detail_full=full)
     if sw is None:
         return row
     pe = pose_error(face_pose(sw.landmarks, sw_img.shape[:2]), face_pose(og.landmarks, og_img.shape[:2]))
@@ -273,6 +283,11 @@ def _gallery_notes(source: Identity, gallery: tuple[Identity, ...]) -> tuple[str
 def _nanmean(values: np.ndarray) -> float:
     finite = values[np.isfinite(values)]
     return float(finite.mean()) if finite.size else NAN
+
+
+def _nanmedian(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else NAN
 
 
 def _share(hits: np.ndarray, frames: Sequence[FrameMetrics]) -> float:

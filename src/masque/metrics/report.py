@@ -48,6 +48,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         _jitter_line(s["jitter"]),
         f"seam         {_fmt(s['seam'], '.3f')} (gradient of the change along the blend border / face interior; "
         "0 = none; smooth blends about 0.03, hard pastes 0.1 and up)",
+        _detail_line(s["detail"]),
     ]
     rec = s.get("reconstruction")
     if rec:
@@ -66,13 +67,19 @@ def _jitter_line(jitter: dict[str, Any]) -> str:
             f"(swapped {_fmt(jitter['swapped'], '.4f')}, original {_fmt(jitter['original'], '.4f')})")
 
 
+def _detail_line(detail: dict[str, Any]) -> str:
+    return (f"detail       {_fmt(detail['half_scale'], '.2f')} at half scale, {_fmt(detail['full_scale'], '.2f')} at "
+            "full scale (Laplacian energy of the swapped face / the original's, median over "
+            f"{detail['frames']} frames; 1 = as sharp as the original, below 1 softer)")
+
+
 def plot_metrics(report: EvaluationReport) -> bytes:
-    """PNG bytes: identity, pose, expression, jitter and seam against the frame number."""
+    """PNG bytes: identity, pose, expression, jitter, seam and detail against the frame number."""
     fr = report.frames
     x = np.array([f.index for f in fr])
     col = lambda name: np.array([getattr(f, name) for f in fr], np.float64)  # noqa: E731
-    fig = Figure(figsize=(10, 11), dpi=100, layout="constrained")
-    axes = fig.subplots(5, 1, sharex=True)
+    fig = Figure(figsize=(10, 13), dpi=100, layout="constrained")
+    axes = fig.subplots(6, 1, sharex=True)
     emb = np.array([f.embedded for f in fr], bool)
     axes[0].plot(x[emb], col("id_source")[emb], "o-", ms=3, label="to source")
     axes[0].plot(x[emb], col("id_target")[emb], "s-", ms=3, label="to original face")
@@ -88,7 +95,11 @@ def plot_metrics(report: EvaluationReport) -> bytes:
     _panel(axes[3], "landmark motion (IOD/frame)")
     axes[4].plot(x, col("seam"), lw=1, color="tab:orange", label="blend border / face interior")
     _panel(axes[4], "seam")
-    axes[4].set_xlabel("frame")
+    axes[5].plot(x, col("detail"), lw=1.5, color="tab:green", label="half scale (headline)")
+    axes[5].plot(x, col("detail_full"), lw=1, color="tab:olive", ls=":", label="full scale")
+    axes[5].axhline(1.0, color="grey", ls="--", lw=1, label="as the original")
+    _panel(axes[5], "detail (swapped / original)")
+    axes[5].set_xlabel("frame")
     fig.suptitle(f"masque evaluate: {Path(report.swapped).name} vs {Path(report.original).name}")
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
@@ -186,7 +197,8 @@ def _card(f: FrameMetrics, name: str) -> str:
     text = (f"frame {f.index}: to source {_fmt(_num(f.id_source))}, to original {_fmt(_num(f.id_target))}, "
             f"nearest {f.nearest or 'n/a'}; pose error yaw {_fmt(_num(f.yaw), '.1f')} pitch "
             f"{_fmt(_num(f.pitch), '.1f')} roll {_fmt(_num(f.roll), '.1f')}; expression {_fmt(_num(f.expression))}; "
-            f"seam {_fmt(_num(f.seam), '.3f')}")
+            f"seam {_fmt(_num(f.seam), '.3f')}; detail {_fmt(_num(f.detail), '.2f')} at half scale, "
+            f"{_fmt(_num(f.detail_full), '.2f')} at full scale")
     return (f"<div class='card'><img src='{html.escape(name)}' alt='frame {f.index}'>"
             f"<div>{html.escape(text)}</div></div>")
 
