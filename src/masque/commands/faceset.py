@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from masque.commands._options import float_range, non_negative_float, percentage
+from masque.commands._paths import require_folder, writable_output
 from masque.errors import FaceSetError
+
+if TYPE_CHECKING:  # numpy: loaded in run_info(), not for --help
+    from masque.faceset.coverage import Coverage, Gap
 
 #: a prune that would set aside more than this share of the set stops and asks for --yes
 _PRUNE_CONFIRM_SHARE = 0.5
@@ -15,8 +20,14 @@ _PRUNE_CONFIRM_SHARE = 0.5
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("faceset", help="inspect and clean a face set")
     fs_sub = p.add_subparsers(dest="faceset_command", required=True, metavar="ACTION")
-    info = fs_sub.add_parser("info", help="counts and ranges")
+    info = fs_sub.add_parser(
+        "info", help="counts, ranges, and the poses and expressions the set covers",
+        description="With --against B: the poses and expressions FACESET's faces show that B has (almost) no "
+        "faces of; a swap of FACESET's faces onto B cannot draw them well.")
     info.add_argument("faceset")
+    info.add_argument("--against", metavar="FACESET_B", help="compare coverage with face set B and name the gaps")
+    info.add_argument("--report", metavar="DIR", help="write DIR/coverage.png (histograms) and DIR/coverage.json")
+    info.add_argument("--json", action="store_true", help="print counts, coverage and gaps as one JSON object")
     info.set_defaults(func=run_info)
     lst = fs_sub.add_parser("list", help="one line per face")
     lst.add_argument("faceset")
@@ -56,16 +67,50 @@ def _register_prune(fs_sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def run_info(args: argparse.Namespace) -> int:
+    require_folder(args.faceset, "face set")
+    if args.against is not None:
+        require_folder(args.against, "face set B (--against)")
+    if args.report is not None:
+        writable_output(args.report, folder=True)
+
     from masque.faceset import FaceSet
+    from masque.faceset.coverage import coverage, coverage_against
+    from masque.faceset.coverage_report import report_json, write_report
 
     with FaceSet(args.faceset) as fs:
-        for key, value in fs.stats().items():
-            shown = " / ".join("-" if v is None else f"{v:.2f}" for v in value) if isinstance(value, tuple) else value
-            print(f"{key:>20}: {shown}")
-        pruned = sum(n for _, n in fs.pruned_batches())
-        if pruned:
-            print(f"{'set_aside':>20}: {pruned} (restore with `masque faceset restore {args.faceset}`)")
+        stats, pruned, cov = fs.stats(), sum(n for _, n in fs.pruned_batches()), coverage(fs)
+    other = coverage(args.against) if args.against is not None else None
+    gaps = coverage_against(cov, other) if other is not None else None
+    written = write_report(cov, other, gaps, args.report) if args.report is not None else ()
+    if args.json:
+        print(json.dumps({"stats": stats, "set_aside": pruned, **report_json(cov, other, gaps)}))
+    else:
+        _print_info(args, stats, pruned, cov, other, gaps)
+        for path in written:
+            print(f"wrote {path}")
     return 0
+
+
+def _print_info(args: argparse.Namespace, stats: dict[str, object], pruned: int, cov: Coverage,
+                other: Coverage | None, gaps: list[Gap] | None) -> None:
+    from masque.faceset.coverage_report import coverage_summary, coverage_table, gap_lines
+
+    for key, value in stats.items():
+        shown = " / ".join("-" if v is None else f"{v:.2f}" for v in value) if isinstance(value, tuple) else value
+        print(f"{key:>20}: {shown}")
+    if pruned:
+        print(f"{'set_aside':>20}: {pruned} (restore with `masque faceset restore {args.faceset}`)")
+    if other is None:
+        print("coverage (pose in degrees; eyes: eye aspect ratio; mouth: lip gap / mouth width):")
+        print("\n".join(coverage_summary(cov)))
+        return
+    print(f"A: {args.faceset}\nB: {args.against}")
+    print("\n".join(coverage_table(cov, other)))
+    if gaps:
+        print("gaps: what A's faces show that B cannot teach (a swap of A onto B draws these poorly):")
+        print("\n".join(f"- {line}" for line in gap_lines(gaps)))
+    else:
+        print("no gaps: B has enough faces of every pose and expression A shows")
 
 
 def run_list(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -16,6 +17,10 @@ from masque.errors import OutputPathError
 
 if TYPE_CHECKING:  # torch: loaded in run(), not for --help
     from masque.train.trainer import StepInfo, Trainer, TrainSummary
+
+log = logging.getLogger("masque.train")
+#: gap lines logged per direction at the start of training (the rest: `masque faceset info --against`)
+_GAP_LINES = 3
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -78,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
                          lr=args.lr, workers=args.workers, amp=not args.no_amp, seed=args.seed,
                          threads=args.threads)
     trainer = Trainer(args.faceset_a, args.faceset_b, args.model_dir, config)
+    warn_coverage_gaps(args.faceset_a, args.faceset_b)
     start = int((previous or {}).get("step", 0))
     if previous:
         print(f"resuming {model} in {args.model_dir} from step {start}", file=sys.stderr)
@@ -90,6 +96,27 @@ def run(args: argparse.Namespace) -> int:
     if summary.interrupted:
         print("run the same command again to continue", file=sys.stderr)
     return 0
+
+
+def warn_coverage_gaps(faceset_a: str, faceset_b: str) -> None:
+    """Log, as one warning, what each set's faces show that the other set lacks (a swap goes both ways).
+
+    Reads the two sets' indexes only (poses and landmarks; no image is decoded).
+    """
+    from masque.faceset.coverage import coverage, coverage_against
+    from masque.faceset.coverage_report import gap_lines
+
+    a, b = coverage(faceset_a), coverage(faceset_b)
+    lines = []
+    for (one, two), (this, other), (x, y) in ((("A", "B"), (a, b), (faceset_a, faceset_b)),
+                                              (("B", "A"), (b, a), (faceset_b, faceset_a))):
+        gaps = coverage_against(this, other)
+        if gaps:
+            lines.append(f"{one}'s faces swapped to {two} (`masque faceset info {x} --against {y}`):")
+            lines += [f"  - {g}" for g in gap_lines(gaps, one, two, examples=False, limit=_GAP_LINES)]
+    if lines:
+        log.warning("the face sets do not cover each other; these poses and expressions will swap poorly:\n%s",
+                    "\n".join(lines))
 
 
 def _train(trainer: Trainer, desc: str, start: int, total: int | None) -> TrainSummary:
