@@ -163,3 +163,19 @@ def test_unwritable_report_folder_is_one_error_line(sets, tmp_path, monkeypatch,
 def test_empty_coverage_has_no_gaps() -> None:
     empty = Coverage("none", ())
     assert coverage_against(empty, empty) == []
+
+
+def test_a_joint_cell_is_reported_only_when_its_single_bins_are_not() -> None:
+    """B shuts its eyes facing the camera and turns its head with open eyes, never both at once."""
+    def faces(*specs: tuple[float, float, int]) -> tuple[FaceMeasure, ...]:
+        return tuple(FaceMeasure(i, f"faces/{i}.png", yaw, 0.0, eyes, 0.0)
+                     for i, (yaw, eyes, n) in enumerate(s for s in specs for _ in range(s[2])))
+
+    b = Coverage("b", faces((0.0, 0.05, 10), (-20.0, 0.3, 10), (0.0, 0.3, 10)))
+    a = Coverage("a", faces((-20.0, 0.05, 10), (0.0, 0.3, 10)))
+    gaps = coverage_against(a, b)
+    assert [(g.axis, g.bin, g.a_faces, g.b_faces) for g in gaps] == [("turn x eyes", "left x closed", 10, 0)]
+    assert gaps[0].text.startswith("B has no faces turned to the image's left with the eyes closed; 50 %")
+    # without B's turned faces the pose bin is the gap, and the cell adds nothing
+    b_facing = Coverage("b", faces((0.0, 0.05, 10), (0.0, 0.3, 10)))
+    assert [(g.axis, g.bin) for g in coverage_against(a, b_facing)] == [("yaw", "-30..-15")]
