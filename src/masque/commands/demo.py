@@ -8,6 +8,7 @@ from pathlib import Path
 from masque.commands._known import MODEL_NAMES
 from masque.commands._options import device, positive_float
 from masque.commands._paths import writable_output
+from masque.commands._progress import TrainingBar
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,7 +33,16 @@ def run(args: argparse.Namespace) -> int:
     pick_device(args.device)  # a CUDA device that is not there fails now, not after extracting both clips
 
     config = DemoConfig(out=Path(args.output), minutes=args.minutes, model=args.model, device=args.device)
-    result = run_demo(config, log=lambda line: print(f"masque demo: {line}", flush=True))
+    bar = TrainingBar(f"train {args.model}", minutes=args.minutes)
+
+    def log(line: str) -> None:
+        bar.close()  # training is over when the next stage reports: the bar stays above the line
+        print(f"masque demo: {line}", flush=True)
+
+    try:
+        result = run_demo(config, log=log, on_step=bar)
+    finally:
+        bar.close()
     print("outputs:")
     for name, path in result.outputs.items():
         print(f"  {name:>18}: {path}")
