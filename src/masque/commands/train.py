@@ -16,7 +16,7 @@ from masque.commands._paths import require_folder, writable_output
 from masque.errors import OutputPathError
 
 if TYPE_CHECKING:  # torch: loaded in run(), not for --help
-    from masque.train.trainer import StepInfo, Trainer, TrainSummary
+    from masque.train.trainer import Trainer, TrainSummary
 
 log = logging.getLogger("masque.train")
 #: gap lines logged per direction at the start of training (the rest: `masque faceset info --against`)
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     start = int((previous or {}).get("step", 0))
     if previous:
         print(f"resuming {model} in {args.model_dir} from step {start}", file=sys.stderr)
-    summary = _train(trainer, f"train {model}", start, args.steps)
+    summary = _train(trainer, f"train {model}", args.minutes)
     how = "interrupted" if summary.interrupted else "done"
     loss = summary.losses
     print(f"{how}: step {summary.step} ({summary.step - summary.start_step} this run, {summary.seconds:.0f} s, "
@@ -119,22 +119,15 @@ def warn_coverage_gaps(faceset_a: str, faceset_b: str) -> None:
                     "\n".join(lines))
 
 
-def _train(trainer: Trainer, desc: str, start: int, total: int | None) -> TrainSummary:
-    """Run ``trainer`` under a progress bar, with Ctrl-C asking it to save and stop."""
-    from tqdm import tqdm
+def _train(trainer: Trainer, desc: str, minutes: float | None) -> TrainSummary:
+    """Run ``trainer`` under the training bar `masque demo` draws too, with Ctrl-C asking it to save and stop."""
+    from masque.commands._progress import TrainingBar
 
     interrupt = _Interrupt()
     old = signal.signal(signal.SIGINT, interrupt)
-    bar = tqdm(desc=desc, unit="step", initial=start, total=total, dynamic_ncols=True)
-
-    def on_step(info: StepInfo) -> None:
-        bar.update(info.step - bar.n)
-        if info.losses:
-            bar.set_postfix_str(f"{info.examples_per_s:.1f} ex/s  A {info.losses['total_a']:.4f}  "
-                                f"B {info.losses['total_b']:.4f}", refresh=False)
-
+    bar = TrainingBar(desc, minutes)
     try:
-        return trainer.run(on_step=on_step, should_stop=lambda: interrupt.requested)
+        return trainer.run(on_step=bar, should_stop=lambda: interrupt.requested)
     finally:
         bar.close()
         signal.signal(signal.SIGINT, old)
