@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from masque.commands._known import BLEND_NAMES, COLOR_NAMES
+from masque.commands._known import (
+    BLEND_NAMES,
+    COLOR_NAMES,
+    CONVERT_BLEND,
+    CONVERT_COLOR,
+    CONVERT_COLOR_SMOOTH,
+    CONVERT_MASK,
+)
 from masque.commands._labels import add_label_arguments, label_config_from_args
 from masque.commands._options import device, float_range, int_range, non_negative_float, smoothing
 from masque.commands._paths import (
@@ -25,14 +32,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("-m", "--model", required=True, metavar="MODEL_DIR", help="folder written by `masque train`")
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="same kind as INPUT")
     p.add_argument("--to", choices=["a", "b"], default="b", help="draw the faces as person a or b (default b)")
-    p.add_argument("--color", default="rct", choices=COLOR_NAMES, help="colour matching (default rct)")
-    p.add_argument("--blend", default="gaussian", choices=BLEND_NAMES,
-                   help="gaussian (feathered), poisson, seamless or none (default gaussian)")
-    p.add_argument("--mask", choices=["learned", "components", "extended"], default="learned")
+    p.add_argument("--color", default=CONVERT_COLOR, choices=COLOR_NAMES,
+                   help=f"colour matching (default {CONVERT_COLOR})")
+    p.add_argument("--color-smooth", type=smoothing, default=CONVERT_COLOR_SMOOTH, metavar="F",
+                   help="share of a face's colour correction carried over from its previous frame, in [0, 1): "
+                   f"0 off (default {CONVERT_COLOR_SMOOTH})")
+    p.add_argument("--blend", default=CONVERT_BLEND, choices=BLEND_NAMES,
+                   help=f"gaussian (feathered), poisson, seamless or none (default {CONVERT_BLEND})")
+    p.add_argument("--mask", choices=["clipped", "learned", "components", "extended"], default=CONVERT_MASK,
+                   help="clipped: the learned mask cut to the jaw and brows hull; learned; or a landmark "
+                   f"mask (default {CONVERT_MASK})")
     p.add_argument("--erode", type=float_range(), default=0.0, metavar="PX",
                    help="shrink the mask (negative grows it)")
     p.add_argument("--feather", type=non_negative_float, default=None, metavar="PX",
-                   help="blend width (default 6%% of face)")
+                   help="blend width (default 15%% of the aligned crop)")
     p.add_argument("--smooth", type=smoothing, default=0.5, metavar="F",
                    help="temporal landmark smoothing in [0, 1): 0 off, 0.9 heavy (default 0.5)")
     p.add_argument("--identity", metavar="REF_IMAGE", help="swap only this person")
@@ -58,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
 
     model, card = load_model(args.model, device=pick_device(args.device))
     identity = reference_embeddings([args.identity])[0] if args.identity else None
-    config = ConvertConfig(to=args.to, color=args.color, blend=args.blend, mask=args.mask, erode=args.erode,
+    config = ConvertConfig(to=args.to, color=args.color, color_smooth=args.color_smooth, blend=args.blend,
+                           mask=args.mask, erode=args.erode,
                            feather=args.feather, smooth=args.smooth, identity=identity, crf=args.crf)
     converter = Converter(model, card, config)
     with removed_on_failure(args.output), progress_bar("convert", unit="frame") as cb:

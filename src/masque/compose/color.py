@@ -216,8 +216,16 @@ def rct_ratio(face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndar
     m = _check(face, target, mask).astype(np.uint8)
     if cv2.countNonZero(m) < MIN_PIXELS:
         return face.copy()
-    matched = rct(face, target, mask)
-    return _apply_gain(matched, _local_gain(matched, target, m, luma=True))
+    return shade(rct(face, target, mask), target, mask)
+
+
+def shade(face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The target's local shading on ``face`` by one Gaussian *luminance* ratio for R, G and B
+    (the second stage of :func:`rct_ratio`); arguments and result as a :class:`ColorMatcher`'s."""
+    m = _check(face, target, mask).astype(np.uint8)
+    if cv2.countNonZero(m) < MIN_PIXELS:
+        return face.copy()
+    return _apply_gain(face, _local_gain(face, target, m, luma=True))
 
 
 @register_color_matcher("none")

@@ -7,8 +7,12 @@ import cv2
 import numpy as np
 
 from masque.compose.blend import blend
-from masque.compose.color import match_color
+from masque.compose.color import ColorMatcher, match_color
 from masque.face.align import paste_matrix
+
+#: default blend width, as a share of the aligned crop's side in the frame (0.06 before issue 12:
+#: too narrow for the step a colour or mask mismatch leaves, which showed as an oval edge)
+FEATHER = 0.15
 
 
 def face_region(matrix: np.ndarray, size: int, frame_shape: tuple[int, ...],
@@ -24,7 +28,8 @@ def face_region(matrix: np.ndarray, size: int, frame_shape: tuple[int, ...],
 
 
 def paste_face(frame: np.ndarray, face: np.ndarray, mask: np.ndarray, matrix: np.ndarray, *, color: str = "rct",
-               blender: str = "gaussian", erode: float = 0.0, feather: float | None = None) -> np.ndarray:
+               blender: str = "gaussian", erode: float = 0.0, feather: float | None = None,
+               matcher: ColorMatcher | None = None) -> np.ndarray:
     """Put an aligned face back into ``frame``.
 
     Args:
@@ -35,7 +40,9 @@ def paste_face(frame: np.ndarray, face: np.ndarray, mask: np.ndarray, matrix: np
         color: colour matcher name (``rct``, ``hist``, ``avg``, ``ratio``, ``none``).
         blender: blender name (``gaussian``, ``poisson``, ``seamless``, ``none``).
         erode: shrink the mask by this many frame pixels (negative grows it).
-        feather: blend width in frame pixels; ``None`` = 6 % of the face's size in the frame.
+        feather: blend width in frame pixels; ``None`` = :data:`FEATHER` of the crop's side in the frame.
+        matcher: a colour matcher to use instead of the one named by ``color`` (convert passes
+            one smoothed over time, :class:`masque.compose.temporal.SmoothedColor`).
 
     Returns:
         A new ``(H, W, 3)`` ``uint8`` RGB frame.
@@ -58,8 +65,8 @@ def paste_face(frame: np.ndarray, face: np.ndarray, mask: np.ndarray, matrix: np
     if not m8.any():
         return frame.copy()
     region = frame[y0:y1, x0:x1]
-    warped = match_color(color, warped, region, m8)
-    feather_px = 0.06 * size * scale if feather is None else feather
+    warped = matcher(warped, region, m8) if matcher is not None else match_color(color, warped, region, m8)
+    feather_px = FEATHER * size * scale if feather is None else feather
     out = frame.copy()
     out[y0:y1, x0:x1] = blend(blender, warped, region, m8, feather_px)
     return out

@@ -15,13 +15,14 @@ import numpy as np
 import torch
 
 from masque.compose.paste import paste_face
+from masque.compose.temporal import SmoothedColor
 from masque.face import FaceAnalyzer
 from masque.face.align import alignment_matrix, transform_points
 from masque.face.mask import landmark_mask
 from masque.models import ModelCard, SwapModel
 from masque.models.device import amp_dtype
 
-MaskSource = Literal["learned", "components", "extended"]
+MaskSource = Literal["clipped", "learned", "components", "extended"]
 
 
 @dataclass(frozen=True)
@@ -30,12 +31,18 @@ class ConvertConfig:
 
     Attributes:
         to: whose decoder draws the new face (``b`` turns A into B).
-        color: colour matcher (``rct``, ``hist``, ``avg``, ``ratio``, ``none``).
+        color: colour matcher (``rct-ratio``, ``rct``, ``hist``, ``avg``, ``ratio``, ``none``).
         blend: blender (``gaussian``, ``poisson``, ``seamless``, ``none``).
-        mask: ``learned`` (the decoder's mask) or a landmark mask (``components``, ``extended``).
+        mask: ``clipped`` (the decoder's mask, cut to the hull of the frame face's jaw and brows,
+            the ``components`` landmark mask, so nothing beyond the face is painted over), ``learned`` (the
+            decoder's mask alone) or a landmark mask (``components``, ``extended``).
         erode: shrink the mask by this many frame pixels (negative grows it).
-        feather: blend width in frame pixels (``None``: 6 % of the face size).
+        feather: blend width in frame pixels (``None``: 15 % of the aligned crop's side,
+            :data:`masque.compose.paste.FEATHER`).
         smooth: temporal landmark smoothing in [0, 1) (0 off).
+        color_smooth: share of the colour correction's parameters carried over from the face's
+            previous frame, in [0, 1) (0: measured on each frame alone; see
+            :mod:`masque.compose.temporal`).
         identity: ``(128,)`` embedding; only that person is swapped (``None``: every face).
         batch: frames whose faces share one model call.
         crf: H.264 quality of video output.
@@ -45,12 +52,13 @@ class ConvertConfig:
     """
 
     to: Literal["a", "b"] = "b"
-    color: str = "rct"
+    color: str = "rct-ratio"
     blend: str = "gaussian"
-    mask: MaskSource = "learned"
+    mask: MaskSource = "clipped"
     erode: float = 0.0
     feather: float | None = None
     smooth: float = 0.5
+    color_smooth: float = 0.8
     identity: np.ndarray | None = field(default=None, compare=False)
     identity_threshold: float = 0.6
     batch: int = 8
@@ -90,15 +98,18 @@ class Converter:
                     if self.config.identity is not None else TargetSelector("all"))
         self.tracker = FaceTracker(self.analyzer, selector, TrackerConfig(
             redetect_every=self.config.redetect_every, smooth=self.config.smooth))
+        self.color = SmoothedColor(self.config.color, self.config.color_smooth)
         self.faces_swapped = 0
 
     def reset(self) -> None:
-        """Forget tracked faces (between unrelated images)."""
+        """Forget tracked faces and their colour corrections (between unrelated images)."""
         self.tracker.reset()
+        self.color.reset()
 
     def convert_frames(self, frames: list[np.ndarray]) -> list[np.ndarray]:
         """Swap every selected face in consecutive RGB ``uint8`` frames; faceless frames pass through."""
-        faces = [self.tracker.update(f) for f in frames]
+        tracked = [self.tracker.track(f) for f in frames]
+        faces = [[t.face.landmarks for t in per] for per in tracked]
         s = self.model.input_size
         mats = [[alignment_matrix(lm, s, self.centering, self.coverage) for lm in per] for per in faces]  # type: ignore[arg-type]
         crops = [cv2.warpAffine(f, m, (s, s), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT101)
@@ -112,18 +123,23 @@ class Converter:
         new = (rgb.permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
         learned = mask[:, 0].cpu().numpy()
         out, k = [], 0
-        for frame, per_lm, per_m in zip(frames, faces, mats):
+        for frame, per_t, per_m in zip(frames, tracked, mats):
             pasted = frame
-            for lm, m in zip(per_lm, per_m):
-                pasted = paste_face(pasted, new[k], self._mask(learned[k], lm, m), m, color=self.config.color,
-                                    blender=self.config.blend, erode=self.config.erode, feather=self.config.feather)
+            self.color.retain(t.track for t in per_t)  # a face lost, or every face at a cut, starts afresh
+            for t, m in zip(per_t, per_m):
+                mask = self._mask(learned[k], t.face.landmarks, m)
+                pasted = paste_face(pasted, new[k], mask, m, blender=self.config.blend, erode=self.config.erode,
+                                    feather=self.config.feather, matcher=self.color.bind(t.track))
                 k += 1
             out.append(pasted)
         self.faces_swapped += k
         return out
 
     def _mask(self, learned: np.ndarray, landmarks: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        """The ``(S, S)`` ``float32`` paste mask in [0, 1], in the crop."""
         if self.config.mask == "learned":
             return learned
         s = self.model.input_size
-        return landmark_mask(transform_points(landmarks, matrix), (s, s), self.config.mask).astype(np.float32) / 255
+        kind = "components" if self.config.mask == "clipped" else self.config.mask
+        hull = landmark_mask(transform_points(landmarks, matrix), (s, s), kind).astype(np.float32) / 255
+        return np.minimum(learned, hull) if self.config.mask == "clipped" else hull
