@@ -41,8 +41,8 @@ class ConvertConfig:
             :data:`masque.compose.paste.FEATHER`).
         smooth: temporal landmark smoothing in [0, 1) (0 off).
         color_smooth: share of the colour correction's parameters carried over from the face's
-            previous frame, in [0, 1) (0: measured on each frame alone; see
-            :mod:`masque.compose.temporal`).
+            previous frame, in [0, 1) (0, the default: measured on each frame alone; with the
+            clipped mask and ``rct-ratio`` it measured no steadier, see :mod:`masque.compose.temporal`).
         identity: ``(128,)`` embedding; only that person is swapped (``None``: every face).
         batch: frames whose faces share one model call.
         crf: H.264 quality of video output.
@@ -58,7 +58,7 @@ class ConvertConfig:
     erode: float = 0.0
     feather: float | None = None
     smooth: float = 0.5
-    color_smooth: float = 0.8
+    color_smooth: float = 0.0
     identity: np.ndarray | None = field(default=None, compare=False)
     identity_threshold: float = 0.6
     batch: int = 8
