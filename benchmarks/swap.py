@@ -24,6 +24,7 @@ from masque import assets
 from masque.face import FaceAnalyzer, FaceTracker, TargetSelector, TrackerConfig
 from masque.media import VideoReader, VideoWriter, read_image
 from masque.oneshot import OneShotSwapper
+from masque.oneshot.detect import FallbackDetector, with_fallback
 from masque.oneshot.files import swap_video
 from masque.provenance import LabelConfig, Labeler
 
@@ -61,7 +62,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     clip = assets.fetch(args.clip)
-    analyzer = FaceAnalyzer()
+    analyzer = with_fallback(FaceAnalyzer())  # as masque swap does: mediapipe where HOG finds nothing
     swapper = OneShotSwapper.from_image(read_image(assets.fetch(args.source)), analyzer)
     tracking = TrackerConfig(smooth=args.smooth)
     labeler = Labeler(LabelConfig(kind="composite"))
@@ -70,6 +71,9 @@ def main() -> None:
         stats = swap_video(swapper, clip, Path(tmp) / "out.mp4", analyzer, labeler, tracking=tracking)
     print(f"{args.clip} {info.width}x{info.height}, {stats.frames} frames: end to end {stats.fps:.1f} frames/s "
           f"({1000 / stats.fps:.1f} ms/frame, {stats.detections} detections, {stats.swapped} frames swapped)")
+    if isinstance(analyzer.detector, FallbackDetector):
+        fallback = analyzer.detector
+        print(f"  fallback detector ran on {fallback.fallbacks} frames, found a face on {fallback.rescued}")
     start = time.perf_counter()
     frames = []
     for frame in VideoReader(clip):

@@ -47,6 +47,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    f"(default {TRACK_REDETECT_EVERY})")
     p.add_argument("--detector", default="hog",
                    help="face detector: hog (default), cnn (slow, finds more) or mediapipe (fastest; optional extra)")
+    p.add_argument("--fallback-detector", default="auto", choices=["auto", "mediapipe", "cnn", "none"],
+                   help="detector run only where --detector found no face (turned heads, open mouths): "
+                   "auto (default) = mediapipe when installed, else none; cnn is slow, for photos")
     add_label_arguments(p)
     p.set_defaults(func=run)
 
@@ -104,8 +107,9 @@ def _build(args: argparse.Namespace) -> tuple[OneShotSwapper, FaceAnalyzer, Targ
     from masque.face import AnalyzerConfig, FaceAnalyzer, TargetSelector, TrackerConfig
     from masque.media import read_image
     from masque.oneshot import OneShotSwapper, SwapConfig
+    from masque.oneshot.detect import with_fallback
 
-    analyzer = FaceAnalyzer(AnalyzerConfig(detector=args.detector))
+    analyzer = with_fallback(FaceAnalyzer(AnalyzerConfig(detector=args.detector)), args.fallback_detector)
     swapper = OneShotSwapper.from_image(read_image(args.source), analyzer, args.source_face,
                                         SwapConfig(color=args.color, blend=args.blend, mask=args.mask),
                                         name=str(args.source))

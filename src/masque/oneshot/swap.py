@@ -4,7 +4,10 @@ For each target face: warp the source face onto the target's 68 landmarks (piece
 a Delaunay mesh, :mod:`masque.oneshot.warp`), correct its colour toward the target, and blend it
 into the hull of the target's landmarks by Poisson cloning. Geometry comes from the target, so
 its pose, expression and eye shape are kept; an open mouth keeps the target's own teeth and
-tongue. Texture (skin, eyes, brows, nose, lips) comes from the source.
+tongue. Texture (skin, eyes, brows, nose, lips) comes from the source, but for two cases: a source
+without natural skin colour (greyscale, a strong cast) takes the target's chroma
+(:mod:`masque.oneshot.chroma`), and where one face's eyes are shut and the other's open the
+target's own eyes are kept (:mod:`masque.oneshot.eyes`).
 
 >>> analyzer = FaceAnalyzer()                                    # doctest: +SKIP
 >>> swapper = OneShotSwapper.from_image(read_image("a.jpg"), analyzer)  # doctest: +SKIP
@@ -24,6 +27,8 @@ from masque.compose.color import COLOR_MATCHERS
 from masque.errors import ConfigError, NoFaceFoundError, ShapeError
 from masque.face import Face, FaceAnalyzer, TargetSelector
 from masque.face.mask import MaskKind, mask_points
+from masque.oneshot.chroma import SkinChroma, skin_chroma, take_chroma
+from masque.oneshot.eyes import EYE_OPEN_RATIO, eye_strength, keep_target_eyes
 from masque.oneshot.masks import MOUTH_OPEN_RATIO, face_width, swap_masks
 from masque.oneshot.symmetry import far_side, mirror_face, mirror_weights
 from masque.oneshot.warp import mesh_points, triangulate, warp_mesh
@@ -46,6 +51,11 @@ class SwapConfig:
         mirror: when the source face is turned to one side, take its far (foreshortened) half
             from the mirrored near half.
         mouth_open_ratio: inner-lip gap over mouth width above which a mouth counts as open.
+        chroma_from_target: a source without natural skin chroma (greyscale, a blue or green
+            cast: :mod:`masque.oneshot.chroma`) takes the target's a/b field under its own lightness.
+        eye_ratio: the target's own eyes are kept where the smaller eye aspect ratio of source and
+            target is under this times the larger (:mod:`masque.oneshot.eyes`; faded in over
+            +-0.1 around it, so a blinking video target does not pop); 0 turns that off.
     """
 
     color: str = "rct-ratio"
@@ -55,6 +65,8 @@ class SwapConfig:
     keep_mouth: bool = True
     mirror: bool = True
     mouth_open_ratio: float = MOUTH_OPEN_RATIO
+    chroma_from_target: bool = True
+    eye_ratio: float = EYE_OPEN_RATIO
 
     def __post_init__(self) -> None:
         COLOR_MATCHERS.get(self.color)  # unknown names fail here, with the known ones listed
@@ -63,6 +75,8 @@ class SwapConfig:
             raise ConfigError(f"mask must be components or extended, got {self.mask!r}")
         if not 0 <= self.feather < 0.5:
             raise ConfigError(f"feather is a fraction of the face width in [0, 0.5), got {self.feather}")
+        if not 0 <= self.eye_ratio < 1:
+            raise ConfigError(f"eye_ratio must be in [0, 1) (0 = off), got {self.eye_ratio}")
 
 
 @dataclass(frozen=True)
@@ -126,6 +140,8 @@ class OneShotSwapper:
             self._mirror = _SourceMesh.build(*mirror_face(source_image, self.landmarks))
         self._blend = BLENDERS.create(self.config.blend)
         self._match = COLOR_MATCHERS.create(self.config.color)
+        self.chroma = _source_chroma(source_image, self.landmarks)
+        self._take_chroma = self.config.chroma_from_target and not self.chroma.natural
 
     @classmethod
     def from_image(cls, image: np.ndarray, analyzer: FaceAnalyzer, face_index: int = 0,
@@ -186,8 +202,27 @@ class OneShotSwapper:
         paste, stats = swap_masks(landmarks, roi, crop, self.config.mask, self.config.keep_mouth,
                                   self.config.mouth_open_ratio)
         paste[~covered] = 0
+        if self._take_chroma:
+            warped = take_chroma(warped, crop, target_width)
         corrected = self._match(warped, crop, stats)
-        frame[y0:y1, x0:x1] = self._blend(corrected, crop, paste, self.config.feather * target_width)
+        out = self._blend(corrected, crop, paste, self.config.feather * target_width)
+        eyes = eye_strength(self.landmarks, landmarks, self.config.eye_ratio) if self.config.eye_ratio else 0
+        if eyes > 0:
+            keep_target_eyes(out, crop, paste, landmarks, roi, target_width, eyes)
+        frame[y0:y1, x0:x1] = out
+
+
+def _source_chroma(image: np.ndarray, landmarks: np.ndarray) -> SkinChroma:
+    """Mean skin chroma of the source face: its cheeks and nose (the colour-statistics mask)."""
+    h, w = image.shape[:2]
+    x0, y0 = np.maximum(np.floor(landmarks.min(0)), 0).astype(int)
+    x1, y1 = np.minimum(np.ceil(landmarks.max(0)) + 1, (w, h)).astype(int)
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return SkinChroma(0.0, 0.0)
+    roi = (int(x0), int(y0), int(x1), int(y1))
+    crop = image[y0:y1, x0:x1]
+    _, stats = swap_masks(landmarks, roi, crop, "components", keep_mouth=False)
+    return skin_chroma(crop, stats)
 
 
 def swap_image(swapper: OneShotSwapper, image: np.ndarray, analyzer: FaceAnalyzer,
