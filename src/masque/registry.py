@@ -37,6 +37,19 @@ class Registry(Generic[T]):
 
         return decorate
 
+    def register_plugin(self, name: str) -> Callable[[T], T]:
+        """Decorator: register a plugin that takes no options (a function) as ``name``, itself.
+
+        ``create(name)`` then returns it. Typed by ``T``, so mypy checks the decorated function
+        against the registry's protocol; a second use of a name raises.
+        """
+
+        def decorate(plugin: T) -> T:
+            self.register(name)(lambda: plugin)
+            return plugin
+
+        return decorate
+
     def get(self, name: str) -> Callable[..., T]:
         """The factory registered as ``name``; an unknown name raises with the known ones."""
         try:

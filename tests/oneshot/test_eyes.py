@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from masque.face.expression import eye_aspect_ratio
 from masque.media import VideoReader
 from masque.oneshot import OneShotSwapper, SwapConfig
-from masque.oneshot.eyes import eye_aspect_ratio, eye_strength
+from masque.oneshot.eyes import eye_strength
 
 #: a frame of clip_long with the presenter's eyes shut (eye aspect ratio 0.04; open: 0.26)
 CLOSED_FRAME = 68

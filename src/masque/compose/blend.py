@@ -58,11 +58,7 @@ def register_blender(name: str) -> Callable[[Blender], Blender]:
         RegistryError: ``name`` is already registered.
     """
 
-    def decorate(blender: Blender) -> Blender:
-        BLENDERS.register(name)(lambda: blender)
-        return blender
-
-    return decorate
+    return BLENDERS.register_plugin(name)
 
 #: the membrane of :func:`poisson` is solved on a grid this many pixels on its longer side
 MEMBRANE_SIDE = 64

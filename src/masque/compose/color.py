@@ -62,11 +62,7 @@ def register_color_matcher(name: str) -> Callable[[ColorMatcher], ColorMatcher]:
         RegistryError: ``name`` is already registered.
     """
 
-    def decorate(matcher: ColorMatcher) -> ColorMatcher:
-        COLOR_MATCHERS.register(name)(lambda: matcher)
-        return matcher
-
-    return decorate
+    return COLOR_MATCHERS.register_plugin(name)
 
 #: fewer masked pixels than this give statistics too noisy to trust
 MIN_PIXELS = 16
@@ -199,10 +195,7 @@ def ratio(face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     face's own shading (and so its pose cues), narrower gives more of the target's. Gains are
     clipped to [1/2, 2]: beyond that the ratio only amplifies noise in dark areas.
     """
-    m = _check(face, target, mask).astype(np.uint8)
-    if cv2.countNonZero(m) < MIN_PIXELS:
-        return face.copy()
-    return _apply_gain(face, _local_gain(face, target, m, luma=False))
+    return _gain_matched(face, target, mask, luma=False)
 
 
 @register_color_matcher("rct-ratio")
@@ -213,19 +206,22 @@ def rct_ratio(face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndar
     different ways across the face (beard shadow, make-up); matching colour globally first and
     shading with one gain for R, G and B keeps the face's own, consistent colour.
     """
-    m = _check(face, target, mask).astype(np.uint8)
-    if cv2.countNonZero(m) < MIN_PIXELS:
-        return face.copy()
-    return shade(rct(face, target, mask), target, mask)
+    return shade(rct(face, target, mask), target, mask)  # each stage checks and keeps a tiny mask's face
 
 
 def shade(face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The target's local shading on ``face`` by one Gaussian *luminance* ratio for R, G and B
     (the second stage of :func:`rct_ratio`); arguments and result as a :class:`ColorMatcher`'s."""
+    return _gain_matched(face, target, mask, luma=True)
+
+
+def _gain_matched(face: np.ndarray, target: np.ndarray, mask: np.ndarray, luma: bool) -> np.ndarray:
+    """``face`` times the local Gaussian ratio of ``target`` over it (one gain for R, G and B when
+    ``luma``); a copy of ``face`` when the mask is too small to measure."""
     m = _check(face, target, mask).astype(np.uint8)
     if cv2.countNonZero(m) < MIN_PIXELS:
         return face.copy()
-    return _apply_gain(face, _local_gain(face, target, m, luma=True))
+    return _apply_gain(face, _local_gain(face, target, m, luma=luma))
 
 
 @register_color_matcher("none")

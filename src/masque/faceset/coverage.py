@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from masque.face.expression import eye_aspect_ratio, mouth_openness
 from masque.faceset.store import FaceRecord, FaceSet
 
 #: eye aspect ratio below which the eyes are closed / half open
@@ -64,18 +65,10 @@ class FaceMeasure:
     mouth: float
 
 
-def _ear(lm: np.ndarray, first: int) -> float:
-    p = lm[first:first + 6]
-    lids = float(np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4]))
-    return lids / max(2.0 * float(np.linalg.norm(p[0] - p[3])), 1e-6)
-
-
 def measure(record: FaceRecord) -> FaceMeasure:
     """Pose, eye aspect ratio (mean of both eyes) and mouth opening of one indexed face."""
-    lm = record.aligned_landmarks.astype(np.float64)
-    gap = float(np.linalg.norm(lm[[61, 62, 63]] - lm[[67, 66, 65]], axis=1).mean())
-    mouth = gap / max(float(np.linalg.norm(lm[64] - lm[60])), 1e-6)
-    eyes = (_ear(lm, 36) + _ear(lm, 42)) / 2.0
+    lm = record.aligned_landmarks
+    eyes, mouth = eye_aspect_ratio(lm), mouth_openness(lm)
     nan = float("nan")
     return FaceMeasure(record.id, record.image, nan if record.yaw is None else float(record.yaw),
                        nan if record.pitch is None else float(record.pitch), eyes, mouth)

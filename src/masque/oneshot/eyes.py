@@ -20,6 +20,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from masque.face.expression import eye_aspect_ratio
+
 #: smaller eye aspect ratio (mean of both eyes) over the larger below which the target's eyes are
 #: kept; open eyes read 0.22-0.38 on the fixtures (ratios 0.58 and up), closed ones under 0.1
 EYE_OPEN_RATIO = 0.5
@@ -27,17 +29,6 @@ EYE_OPEN_RATIO = 0.5
 _RAMP = 0.1
 _GROW = 0.10
 _FEATHER = 0.04
-
-
-def eye_aspect_ratio(landmarks: np.ndarray) -> float:
-    """Mean over both eyes of (the two lid gaps) / (2 x the eye's width), from ``(68, 2)`` landmarks."""
-    lm = np.asarray(landmarks, np.float64)
-
-    def one(p: np.ndarray) -> float:
-        lids = float(np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4]))
-        return lids / max(2.0 * float(np.linalg.norm(p[0] - p[3])), 1e-6)
-
-    return (one(lm[36:42]) + one(lm[42:48])) / 2.0
 
 
 def eye_strength(source: np.ndarray, target: np.ndarray, threshold: float = EYE_OPEN_RATIO) -> float:

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from masque.compose.blend import expand, shrink
+from masque.face.expression import mouth_openness
 from masque.face.mask import MaskKind, mask_points
 
 _SUBPIXEL_BITS = 4
@@ -29,13 +30,6 @@ _SKIN_DISTANCE2 = 16.0
 def face_width(landmarks: np.ndarray) -> float:
     """Width of the jaw (points 0 to 16) in pixels: the face's scale."""
     return float(np.linalg.norm(np.asarray(landmarks)[16] - np.asarray(landmarks)[0]))
-
-
-def mouth_openness(landmarks: np.ndarray) -> float:
-    """Mean inner-lip gap (61-67, 62-66, 63-65) divided by the inner mouth's width (60-64)."""
-    lm = np.asarray(landmarks, np.float64)
-    gap = np.linalg.norm(lm[[61, 62, 63]] - lm[[67, 66, 65]], axis=1).mean()
-    return float(gap / max(np.linalg.norm(lm[64] - lm[60]), 1e-6))
 
 
 def _fill(mask: np.ndarray, points: np.ndarray, offset: np.ndarray, value: int = 255, grow: int = 0) -> None:
