@@ -10,10 +10,10 @@ import pytest
 from masque.errors import NoFaceFoundError
 from masque.face import TargetSelector, identity_distance, landmark_mask
 from masque.face.expression import mouth_openness
+from masque.face.landmarks import face_width
 from masque.face.types import Face
 from masque.media import VideoReader
 from masque.oneshot import OneShotSwapper, SwapConfig, swap_image
-from masque.oneshot.masks import face_width
 from masque.oneshot.symmetry import far_side
 
 PAIRS = [("obama.jpg", "biden.jpg"), ("biden.jpg", "obama.jpg")]

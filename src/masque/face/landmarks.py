@@ -34,6 +34,11 @@ class LandmarkPredictor:
         return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
 
+def face_width(landmarks: np.ndarray) -> float:
+    """Width of the jaw (points 0 to 16 of ``(68, 2)`` landmarks) in pixels: the face's scale."""
+    return float(np.linalg.norm(np.asarray(landmarks)[16] - np.asarray(landmarks)[0]))
+
+
 def landmarks_bbox(landmarks: np.ndarray) -> tuple[float, float, float, float]:
     """A detector-like square box around 68 landmarks, used to re-predict on the next frame."""
     x0, y0 = landmarks.min(axis=0)

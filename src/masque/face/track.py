@@ -47,7 +47,7 @@ import numpy as np
 from masque.errors import ConfigError
 from masque.face.analyze import FaceAnalyzer
 from masque.face.detect import Detection
-from masque.face.landmarks import landmarks_bbox
+from masque.face.landmarks import face_width, landmarks_bbox
 from masque.face.pose import head_pose
 from masque.face.target import TargetSelector
 from masque.face.types import Face
@@ -270,8 +270,7 @@ class FaceTracker:
     def _smooth(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
         if self.config.smooth <= 0 or previous is current:
             return current
-        width = float(np.linalg.norm(current[16] - current[0]))  # the jaw's width: the face's scale
-        motion = float(np.linalg.norm(current - previous, axis=1).mean()) / max(width, 1.0)
+        motion = float(np.linalg.norm(current - previous, axis=1).mean()) / max(face_width(current), 1.0)
         keep = self.config.smooth * float(np.exp(-motion / _MOTION_SCALE))
         return (keep * previous + (1.0 - keep) * current).astype(np.float32)
 

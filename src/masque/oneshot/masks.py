@@ -17,6 +17,7 @@ import numpy as np
 
 from masque.compose.blend import expand, shrink
 from masque.face.expression import mouth_openness
+from masque.face.landmarks import face_width
 from masque.face.mask import MaskKind, mask_points
 
 _SUBPIXEL_BITS = 4
@@ -25,11 +26,6 @@ MOUTH_OPEN_RATIO = 0.06
 #: squared Mahalanobis distance (Lab) under which a forehead pixel counts as skin; the 99.9 %
 #: quantile of chi-square with 3 degrees of freedom is 16.3
 _SKIN_DISTANCE2 = 16.0
-
-
-def face_width(landmarks: np.ndarray) -> float:
-    """Width of the jaw (points 0 to 16) in pixels: the face's scale."""
-    return float(np.linalg.norm(np.asarray(landmarks)[16] - np.asarray(landmarks)[0]))
 
 
 def _fill(mask: np.ndarray, points: np.ndarray, offset: np.ndarray, value: int = 255, grow: int = 0) -> None:

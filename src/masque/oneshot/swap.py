@@ -26,10 +26,11 @@ from masque.compose.blend import BLENDERS
 from masque.compose.color import COLOR_MATCHERS
 from masque.errors import ConfigError, NoFaceFoundError, ShapeError
 from masque.face import Face, FaceAnalyzer, TargetSelector
+from masque.face.landmarks import face_width
 from masque.face.mask import MaskKind, mask_points
 from masque.oneshot.chroma import SkinChroma, skin_chroma, take_chroma
 from masque.oneshot.eyes import EYE_OPEN_RATIO, eye_strength, keep_target_eyes
-from masque.oneshot.masks import MOUTH_OPEN_RATIO, face_width, swap_masks
+from masque.oneshot.masks import MOUTH_OPEN_RATIO, swap_masks
 from masque.oneshot.symmetry import far_side, mirror_face, mirror_weights
 from masque.oneshot.warp import mesh_points, triangulate, warp_mesh
 
