@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from masque import assets
-from masque.face import FaceAnalyzer, FaceTracker, TargetSelector, TrackerConfig
+from masque.face import AnalyzerConfig, FaceAnalyzer, FaceTracker, TargetSelector, TrackerConfig
+from masque.face.fallback import FallbackDetector
 from masque.media import VideoReader, VideoWriter, read_image
 from masque.oneshot import OneShotSwapper
-from masque.oneshot.detect import FallbackDetector, with_fallback
 from masque.oneshot.files import swap_video
 from masque.provenance import LabelConfig, Labeler
 
@@ -62,7 +62,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     clip = assets.fetch(args.clip)
-    analyzer = with_fallback(FaceAnalyzer())  # as masque swap does: mediapipe where HOG finds nothing
+    analyzer = FaceAnalyzer(AnalyzerConfig(fallback="auto"))  # as masque swap does: mediapipe where HOG finds nothing
     swapper = OneShotSwapper.from_image(read_image(assets.fetch(args.source)), analyzer)
     tracking = TrackerConfig(smooth=args.smooth)
     labeler = Labeler(LabelConfig(kind="composite"))

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from masque.errors import NoFaceFoundError
-from masque.face import FaceAnalyzer, FaceTracker, TargetSelector
+from masque.face import AnalyzerConfig, FaceAnalyzer, FaceTracker, TargetSelector
 from masque.face.detect import Detection
+from masque.face.fallback import FallbackDetector
 from masque.media import VideoReader
 from masque.oneshot import OneShotSwapper
-from masque.oneshot.detect import FallbackDetector, with_fallback
 
 pytest.importorskip("mediapipe")
 
@@ -68,7 +68,7 @@ def test_a_turned_or_cut_face_is_found_only_with_the_fallback(analyzer, photo, c
     landmarks = analyzer.detect(image)[0].landmarks.astype(np.float64)
     hard, truth = (_turned if how == "turn" else _cut)(image, landmarks, amount)
     assert analyzer.detect(hard) == []
-    found = with_fallback(FaceAnalyzer(predictor=analyzer.predictor), "mediapipe").detect(hard)
+    found = FaceAnalyzer(AnalyzerConfig(fallback="mediapipe"), predictor=analyzer.predictor).detect(hard)
     assert len(found) == 1
     error = np.linalg.norm(found[0].landmarks - truth, axis=1).mean() / np.linalg.norm(truth[16] - truth[0])
     assert error < 0.1, error
@@ -79,7 +79,7 @@ def test_a_turned_source_photo_is_usable(analyzer, photo) -> None:
     turned, _ = _turned(image, analyzer.detect(image)[0].landmarks.astype(np.float64), 50)
     with pytest.raises(NoFaceFoundError):
         OneShotSwapper.from_image(turned, analyzer)
-    fallback = with_fallback(FaceAnalyzer(predictor=analyzer.predictor), "mediapipe")
+    fallback = FaceAnalyzer(AnalyzerConfig(fallback="mediapipe"), predictor=analyzer.predictor)
     swapper = OneShotSwapper.from_image(turned, fallback)
     target = photo("obama.jpg")
     out = swapper.swap(target, analyzer.detect(target))
@@ -87,7 +87,7 @@ def test_a_turned_source_photo_is_usable(analyzer, photo) -> None:
 
 
 def test_on_video_the_fallback_never_runs_where_hog_finds_the_face(analyzer, short_run) -> None:
-    fallback = with_fallback(FaceAnalyzer(predictor=analyzer.predictor), "mediapipe")
+    fallback = FaceAnalyzer(AnalyzerConfig(fallback="mediapipe"), predictor=analyzer.predictor)
     assert isinstance(fallback.detector, FallbackDetector)
     tracker = FaceTracker(fallback, TargetSelector())
     for frame in VideoReader(short_run):
@@ -97,9 +97,9 @@ def test_on_video_the_fallback_never_runs_where_hog_finds_the_face(analyzer, sho
 
 
 def test_none_and_the_same_detector_add_nothing(analyzer) -> None:
-    plain = FaceAnalyzer(predictor=analyzer.predictor)
-    assert not isinstance(with_fallback(plain, "none").detector, FallbackDetector)
-    assert not isinstance(with_fallback(plain, "hog").detector, FallbackDetector)
+    for name in ("none", "hog"):
+        plain = FaceAnalyzer(AnalyzerConfig(fallback=name), predictor=analyzer.predictor)
+        assert not isinstance(plain.detector, FallbackDetector)
 
 
 def test_masque_swap_takes_a_turned_source_with_the_default_fallback(analyzer, photo, tmp_path, capsys) -> None:

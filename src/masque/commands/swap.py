@@ -107,9 +107,8 @@ def _build(args: argparse.Namespace) -> tuple[OneShotSwapper, FaceAnalyzer, Targ
     from masque.face import AnalyzerConfig, FaceAnalyzer, TargetSelector, TrackerConfig
     from masque.media import read_image
     from masque.oneshot import OneShotSwapper, SwapConfig
-    from masque.oneshot.detect import with_fallback
 
-    analyzer = with_fallback(FaceAnalyzer(AnalyzerConfig(detector=args.detector)), args.fallback_detector)
+    analyzer = FaceAnalyzer(AnalyzerConfig(detector=args.detector, fallback=args.fallback_detector))
     swapper = OneShotSwapper.from_image(read_image(args.source), analyzer, args.source_face,
                                         SwapConfig(color=args.color, blend=args.blend, mask=args.mask),
                                         name=str(args.source))

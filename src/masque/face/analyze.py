@@ -14,6 +14,7 @@ import numpy as np
 
 from masque.face.detect import DETECTORS, Detector
 from masque.face.embed import DlibEmbedder, Embedder, embed_faces
+from masque.face.fallback import FallbackDetector, fallback_detector
 from masque.face.landmarks import LandmarkPredictor, landmarks_bbox
 from masque.face.pose import head_pose
 from masque.face.types import Face
@@ -28,12 +29,16 @@ class AnalyzerConfig:
         upsample: detector upsampling (finds smaller faces, slower).
         max_side: longer side of the image the detector sees (downscaled for speed).
         min_face: faces whose box is narrower than this many source pixels are dropped.
+        fallback: a second detector for the images where ``detector`` finds nothing
+            (:data:`masque.face.fallback.FALLBACKS`: ``auto`` is mediapipe when installed;
+            ``none``, the default, has none); built only when first needed.
     """
 
     detector: str = "hog"
     upsample: int = 0
     max_side: int = 1280
     min_face: int = 0
+    fallback: str = "none"
 
 
 class FaceAnalyzer:
@@ -48,6 +53,10 @@ class FaceAnalyzer:
         self.config = config or AnalyzerConfig()
         self.detector: Detector = DETECTORS.create(self.config.detector, upsample=self.config.upsample,
                                                    max_side=self.config.max_side)
+        fallback = None if self.config.fallback == self.config.detector else fallback_detector(
+            self.config.fallback, self.config.max_side)
+        if fallback is not None:
+            self.detector = FallbackDetector(self.detector, fallback)
         self.predictor = predictor or LandmarkPredictor()
         self._embedder: Embedder | None = None
 

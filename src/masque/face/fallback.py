@@ -1,7 +1,9 @@
 """A second detector for the faces dlib's HOG misses: heads turned 50 degrees or more, faces cut by
 the frame's edge, wide-open mouths.
 
-:class:`FallbackDetector` runs the first detector and, only when it finds nothing, the second.
+:class:`FallbackDetector` runs the first detector and, only when it finds nothing, the second;
+:class:`~masque.face.FaceAnalyzer` builds one when its config names a ``fallback``
+(``masque swap --fallback-detector``, ``auto`` by default there).
 On a video the tracker calls the detector only on its detection frames (every N-th, a scene cut,
 a lost face), so the fallback costs nothing on tracked frames nor on frames where HOG found a face;
 it is not even loaded until HOG first misses.
@@ -24,7 +26,6 @@ from collections.abc import Callable
 import numpy as np
 
 from masque.errors import MissingDependencyError
-from masque.face import FaceAnalyzer
 from masque.face.detect import DETECTORS, Detection, Detector
 
 #: fallback detector names: ``auto`` is mediapipe when installed, else none
@@ -91,17 +92,3 @@ def fallback_detector(name: str, max_side: int = 1280) -> Callable[[], Detector]
             raise
 
     return make
-
-
-def with_fallback(analyzer: FaceAnalyzer, name: str = "auto") -> FaceAnalyzer:
-    """Give ``analyzer`` (in place, and returned) the fallback detector ``name`` (:data:`FALLBACKS`).
-
-    Nothing changes for ``none``, for a fallback of the analyzer's own detector, or for ``auto``
-    without the mediapipe extra. The fallback is built the first time it is needed.
-    """
-    if name == analyzer.config.detector or isinstance(analyzer.detector, FallbackDetector):
-        return analyzer
-    fallback = fallback_detector(name, analyzer.config.max_side)
-    if fallback is not None:
-        analyzer.detector = FallbackDetector(analyzer.detector, fallback)
-    return analyzer
