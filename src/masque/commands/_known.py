@@ -23,3 +23,5 @@ CONVERT_COLOR, CONVERT_BLEND, CONVERT_MASK, CONVERT_COLOR_SMOOTH = "rct-ratio", 
 TRACK_REDETECT_EVERY = 10
 #: masque.metrics.DEFAULT_EVERY
 EVALUATE_EVERY = 10
+#: masque.animate.AnimateConfig's size, crop and smooth
+ANIMATE_SIZE, ANIMATE_CROP, ANIMATE_SMOOTH = 512, "face", 0.5

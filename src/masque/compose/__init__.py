@@ -4,6 +4,7 @@
 - :mod:`masque.compose.blend`: blenders (:class:`Blender`, registry ``BLENDERS``).
 - :mod:`masque.compose.paste`: warp an aligned face back into its frame, then match and blend.
 - :mod:`masque.compose.files`: run a per-file job over an image, a video, or a folder of them.
+- :mod:`masque.compose.warp`: piecewise affine mesh warp over a Delaunay triangulation (one-shot, animate).
 
 Only the two registries' modules are imported here (OpenCV and NumPy); ``paste`` and ``files``
 are imported where they are used.

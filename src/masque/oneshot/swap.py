@@ -1,7 +1,7 @@
 """The classic one-shot face swap: one photo of the source person, no training.
 
 For each target face: warp the source face onto the target's 68 landmarks (piecewise affine over
-a Delaunay mesh, :mod:`masque.oneshot.warp`), correct its colour toward the target, and blend it
+a Delaunay mesh, :mod:`masque.compose.warp`), correct its colour toward the target, and blend it
 into the hull of the target's landmarks by Poisson cloning. Geometry comes from the target, so
 its pose, expression and eye shape are kept; an open mouth keeps the target's own teeth and
 tongue. Texture (skin, eyes, brows, nose, lips) comes from the source, but for two cases: a source
@@ -32,7 +32,7 @@ from masque.oneshot.chroma import SkinChroma, skin_chroma, take_chroma
 from masque.oneshot.eyes import EYE_OPEN_RATIO, eye_strength, keep_target_eyes
 from masque.oneshot.masks import MOUTH_OPEN_RATIO, swap_masks
 from masque.oneshot.symmetry import far_side, mirror_face, mirror_weights
-from masque.oneshot.warp import mesh_points, triangulate, warp_mesh
+from masque.compose.warp import mesh_points, triangulate, warp_mesh
 
 _ROI_PAD = 4
 

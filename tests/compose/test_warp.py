@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from masque.oneshot.warp import mesh_points, open_features, triangulate, warp_mesh
+from masque.compose.warp import mesh_points, open_features, triangulate, warp_mesh
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,242 @@
+"""Relative facial motion, as First Order Motion transfers it: what changed on the driving face
+since a reference frame, applied to another face's own landmarks.
+
+Every face is put in a **canonical frame**: the similarity (rotation, uniform scale, translation)
+that lays its rigid points (nose and eye corners, which expressions barely move) onto a template
+with the eyes' centres at ``(-0.5, 0)`` and ``(0.5, 0)``, so one unit is the inter-ocular
+distance. In that frame a driving frame differs from the reference by
+
+- a **rigid motion** (:class:`Rigid`: the change of the similarity, i.e. roll, scale and
+  translation in inter-ocular units), and
+- a **non-rigid delta** ``(68, 2)``: how each landmark moved beyond the rigid motion (mouth,
+  lids, brows; and the foreshortening of a turned or nodding head: the jaw line's near side
+  widening and far side narrowing, the nose sliding over the cheeks).
+
+:func:`drive` adds the delta to the photo's canonical landmarks and applies the rigid motion in
+the photo's own frame, so the photo keeps its face shape and only the *change* is transferred
+(a wide driving face does not widen the photo's). When the photo is the reference frame itself,
+the driving landmarks are reproduced exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from masque.face.expression import eye_aspect_ratio, mouth_openness
+
+#: nose bridge and base and the four eye corners: the points a canonical frame is fitted on
+RIGID = np.array([27, 28, 29, 30, 31, 33, 35, 36, 39, 42, 45])
+#: what expression moves: the jaw below the ears (a dropping chin), brows, lids, lips
+EXPRESSION = np.r_[3:14, 17:27, 36:48, 48:68]
+
+
+def fit_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (Umeyama, no reflection) taking ``src`` ``(N, 2)`` onto ``dst``.
+
+    Returns:
+        ``(2, 3)`` ``float64`` matrix ``M`` with ``dst ~ src @ M[:, :2].T + M[:, 2]``.
+    """
+    a, b = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+    ma, mb = a.mean(0), b.mean(0)
+    ac, bc = a - ma, b - mb
+    # complex-number form of the 2-D similarity: b = z * a, z = s * e^{i theta}
+    za, zb = ac[:, 0] + 1j * ac[:, 1], bc[:, 0] + 1j * bc[:, 1]
+    z = complex(np.vdot(za, zb) / max(float(np.vdot(za, za).real), 1e-12))
+    lin = np.array([[z.real, -z.imag], [z.imag, z.real]])
+    return np.hstack([lin, (mb - lin @ ma)[:, None]])
+
+
+def apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``points`` ``(N, 2)`` through a ``(2, 3)`` affine ``matrix``."""
+    p = np.asarray(points, np.float64)
+    return p @ matrix[:, :2].T + matrix[:, 2]
+
+
+def invert(matrix: np.ndarray) -> np.ndarray:
+    """The inverse of a ``(2, 3)`` affine matrix."""
+    lin = np.linalg.inv(matrix[:, :2])
+    return np.hstack([lin, (-lin @ matrix[:, 2])[:, None]])
+
+
+def compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """``outer`` after ``inner`` for ``(2, 3)`` affine matrices."""
+    return np.hstack([outer[:, :2] @ inner[:, :2], (outer[:, :2] @ inner[:, 2] + outer[:, 2])[:, None]])
+
+
+def eye_frame(landmarks: np.ndarray) -> np.ndarray:
+    """``(2, 3)`` similarity putting the eyes' centres of ``(68, 2)`` landmarks at ``(+-0.5, 0)``."""
+    lm = np.asarray(landmarks, np.float64)
+    left, right = lm[36:42].mean(0), lm[42:48].mean(0)
+    return fit_similarity(np.stack([left, right]), np.array([[-0.5, 0.0], [0.5, 0.0]]))
+
+
+@dataclass(frozen=True)
+class Canonical:
+    """One face in the canonical frame.
+
+    Attributes:
+        points: ``(68, 2)`` landmarks in canonical units (inter-ocular distance 1).
+        to_image: ``(2, 3)`` similarity from canonical units back to the image's pixels.
+    """
+
+    points: np.ndarray
+    to_image: np.ndarray
+
+
+def canonical(landmarks: np.ndarray, template: np.ndarray) -> Canonical:
+    """``landmarks`` ``(68, 2)`` laid onto ``template`` ``(68, 2)`` (canonical units) by :data:`RIGID`."""
+    m = fit_similarity(np.asarray(landmarks)[RIGID], template[RIGID])
+    return Canonical(apply(m, landmarks), invert(m))
+
+
+def template_of(landmarks: np.ndarray) -> np.ndarray:
+    """A face's own template: its ``(68, 2)`` landmarks in the frame of :func:`eye_frame`."""
+    return apply(eye_frame(landmarks), landmarks)
+
+
+@dataclass(frozen=True)
+class Rigid:
+    """A similarity in canonical units, kept as parameters so it can be smoothed and eased.
+
+    Attributes:
+        angle: rotation in radians (image y down: positive turns clockwise on screen).
+        scale: size ratio.
+        shift: ``(2,)`` translation in inter-ocular units.
+    """
+
+    angle: float = 0.0
+    scale: float = 1.0
+    shift: tuple[float, float] = (0.0, 0.0)
+
+    @classmethod
+    def from_matrix(cls, m: np.ndarray) -> Rigid:
+        return cls(float(np.arctan2(m[1, 0], m[0, 0])), float(np.hypot(m[0, 0], m[1, 0])),
+                   (float(m[0, 2]), float(m[1, 2])))
+
+    def matrix(self) -> np.ndarray:
+        c, s = self.scale * np.cos(self.angle), self.scale * np.sin(self.angle)
+        return np.array([[c, -s, self.shift[0]], [s, c, self.shift[1]]])
+
+    def toward(self, other: Rigid, weight: float) -> Rigid:
+        """The motion ``weight`` of the way from this one to ``other`` (0 = this, 1 = ``other``)."""
+        w = float(weight)
+        return Rigid(self.angle + w * (other.angle - self.angle),
+                     float(self.scale * (other.scale / self.scale) ** w),
+                     (self.shift[0] + w * (other.shift[0] - self.shift[0]),
+                      self.shift[1] + w * (other.shift[1] - self.shift[1])))
+
+
+@dataclass(frozen=True)
+class Motion:
+    """What changed on the driving face since its reference frame.
+
+    Attributes:
+        rigid: the head's similarity motion, in the reference's canonical units.
+        delta: ``(68, 2)`` ``float64`` non-rigid landmark motion in canonical units.
+    """
+
+    rigid: Rigid
+    delta: np.ndarray
+
+    @classmethod
+    def still(cls) -> Motion:
+        """No motion: the photo as it is."""
+        return cls(Rigid(), np.zeros((68, 2)))
+
+    def toward(self, other: Motion, weight: float) -> Motion:
+        """Interpolation between two motions (``weight`` 0 = this, 1 = ``other``)."""
+        return Motion(self.rigid.toward(other.rigid, weight), self.delta + weight * (other.delta - self.delta))
+
+
+class MotionSource:
+    """Measures driving frames against a reference frame.
+
+    Args:
+        reference: ``(68, 2)`` driving landmarks of the reference frame (pixels).
+    """
+
+    def __init__(self, reference: np.ndarray) -> None:
+        self.template = template_of(reference)
+        self.reference = canonical(reference, self.template)
+
+    def motion(self, landmarks: np.ndarray) -> Motion:
+        """The :class:`Motion` of driving landmarks ``(68, 2)`` (pixels) since the reference."""
+        now = canonical(landmarks, self.template)
+        # canonical -> reference pixels -> ... the head's motion seen in reference canonical units
+        rigid = compose(invert(self.reference.to_image), now.to_image)
+        return Motion(Rigid.from_matrix(rigid), now.points - self.reference.points)
+
+
+def drive(photo: np.ndarray, motion: Motion, gain: float = 1.0) -> np.ndarray:
+    """The photo's ``(68, 2)`` landmarks (pixels) moved by ``motion``: its canonical shape plus the
+    driving delta (times ``gain``), then the driving head's rigid motion, in the photo's frame.
+
+    Returns:
+        ``(68, 2)`` ``float32`` landmarks in the photo's pixels.
+    """
+    to_image = invert(eye_frame(photo))
+    own = apply(eye_frame(photo), photo)
+    moved = apply(motion.rigid.matrix(), no_overlap(own + gain * motion.delta))
+    return apply(to_image, moved).astype(np.float32)
+
+
+def rigid_map(photo: np.ndarray, rigid: Rigid) -> np.ndarray:
+    """``(2, 3)`` matrix: the head's rigid motion in the photo's pixels (for hair, neck, ears)."""
+    frame = eye_frame(photo)
+    return compose(invert(frame), compose(rigid.matrix(), frame))
+
+
+def reenact_points(target: np.ndarray, target_motion: Motion, source_motion: Motion,
+                   points: np.ndarray = EXPRESSION) -> np.ndarray:
+    """A target frame's landmarks with its own expression replaced by the source's.
+
+    Args:
+        target: ``(68, 2)`` target landmarks (pixels) of this frame.
+        target_motion: the target's motion since its own reference frame.
+        source_motion: the source actor's motion since theirs.
+        points: which landmarks take the expression (default :data:`EXPRESSION`); the rest
+            (nose, upper jaw, ears) keep the target's pose.
+
+    Returns:
+        ``(68, 2)`` ``float32`` landmarks: the target's head, the source's expression.
+    """
+    frame = eye_frame(target)
+    own = apply(frame, target)
+    change = np.zeros((68, 2))
+    # both deltas are in canonical units, already turned back to each reference's upright frame
+    change[points] = source_motion.delta[points] - target_motion.delta[points]
+    return apply(invert(frame), no_overlap(own + change)).astype(np.float32)
+
+
+#: (upper, lower) landmark pairs that meet when the lids or lips close
+_CLOSING = (np.array([37, 38, 43, 44, 61, 62, 63]), np.array([41, 40, 47, 46, 67, 66, 65]))
+
+
+def no_overlap(canonical_points: np.ndarray) -> np.ndarray:
+    """Upright canonical landmarks ``(68, 2)`` with no lid or lip pushed past its partner.
+
+    A delta measured from a reference whose eyes or mouth were more open than the photo's
+    closes them "beyond closed": an upper lip below the lower one folds the mesh. Such pairs
+    meet halfway instead.
+    """
+    pts = np.array(canonical_points, np.float64)
+    up, low = _CLOSING
+    crossed = pts[up, 1] > pts[low, 1]
+    mid = (pts[up[crossed], 1] + pts[low[crossed], 1]) / 2
+    pts[up[crossed], 1] = mid
+    pts[low[crossed], 1] = mid
+    return pts
+
+
+def match_score(candidate: np.ndarray, photo: np.ndarray, candidate_pose: tuple[float, float, float] | None,
+                photo_pose: tuple[float, float, float] | None) -> float:
+    """How unlike the photo a driving frame is, for choosing the reference frame (lower is better):
+    yaw, pitch and roll differences in degrees, plus mouth and eye openness differences (each 0.1
+    of ratio counts as 10 degrees)."""
+    score = 100.0 * abs(mouth_openness(candidate) - mouth_openness(photo))
+    score += 100.0 * abs(eye_aspect_ratio(candidate) - eye_aspect_ratio(photo))
+    if candidate_pose is not None and photo_pose is not None:
+        score += sum(abs(c - p) for c, p in zip(candidate_pose, photo_pose))
+    return float(score)
