@@ -62,8 +62,9 @@ def test_registered_names_shown_by_the_parser_are_the_library_s() -> None:
     assert _choices("demo", "model") == MODELS.names()
 
 
-@pytest.mark.parametrize("command", ["extract", "train", "convert", "swap", "evaluate", "demo"])
+@pytest.mark.parametrize("command", ["extract", "train", "convert", "swap", "animate", "evaluate", "demo"])
 def test_option_defaults_are_the_library_s(command: str) -> None:
+    from masque.animate import AnimateConfig
     from masque.convert.pipeline import ConvertConfig
     from masque.demo import DemoConfig
     from masque.face import TrackerConfig
@@ -74,11 +75,11 @@ def test_option_defaults_are_the_library_s(command: str) -> None:
 
     library: object = {
         "extract": ExtractConfig(workers=0), "train": TrainConfig(), "convert": ConvertConfig(),
-        "swap": SwapConfig(), "demo": DemoConfig(),
+        "swap": SwapConfig(), "demo": DemoConfig(), "animate": AnimateConfig(),
         "evaluate": argparse.Namespace(every=DEFAULT_EVERY),
     }[command]
     parser = _defaults(command)
-    if command == "swap":  # swap's --redetect-every is TrackerConfig's (convert's is ConvertConfig's)
+    if command in ("swap", "animate"):  # swap's --redetect-every is TrackerConfig's (convert's is ConvertConfig's)
         assert parser["redetect_every"] == TrackerConfig().redetect_every
     skip = {"workers", "model", "output", "out", "redetect_every"}  # None on purpose, or not the same thing
     shared = {k for k in parser if hasattr(library, k) and k not in skip}

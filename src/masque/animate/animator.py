@@ -127,12 +127,12 @@ class _Follower:
         self._lost = 0
         self._returning = 0
 
-    def set_reference(self, landmarks: np.ndarray) -> None:
-        self.source = MotionSource(landmarks)
+    def set_reference(self, landmarks: np.ndarray, image_size: tuple[int, int]) -> None:
+        self.source = MotionSource(landmarks, image_size)
 
-    def motion(self, landmarks: np.ndarray | None) -> Motion:
+    def motion(self, landmarks: np.ndarray | None, image_size: tuple[int, int] = (720, 1280)) -> Motion:
         if landmarks is not None and self.source is None:
-            self.set_reference(landmarks)
+            self.set_reference(landmarks, image_size)
         if landmarks is None or self.source is None:
             self._lost += 1
             if self._lost > self.hold:  # ease back toward the photo's own pose
@@ -192,9 +192,10 @@ class Animator:
         """``(width, height)`` of the frames :meth:`step` returns."""
         return self.rig.image.shape[1], self.rig.image.shape[0]
 
-    def set_reference(self, landmarks: np.ndarray) -> None:
-        """Measure motion from the driving frame with these ``(68, 2)`` landmarks from now on."""
-        self._follow.set_reference(landmarks)
+    def set_reference(self, landmarks: np.ndarray, image_size: tuple[int, int]) -> None:
+        """Measure motion from the driving frame with these ``(68, 2)`` landmarks from now on
+        (``image_size``: the driving frames' ``(H, W)``)."""
+        self._follow.set_reference(landmarks, image_size)
 
     def reset(self) -> None:
         """Forget the driving face and the reference (a new driving stream)."""
@@ -213,7 +214,7 @@ class Animator:
     def step_landmarks(self, frame: np.ndarray | None, landmarks: np.ndarray | None) -> np.ndarray:
         """:meth:`step` with the driving landmarks ``(68, 2)`` given (None: no face this frame).
         ``frame`` lends its mouth interior (None: a painted cavity)."""
-        motion = self._follow.motion(landmarks)
+        motion = self._follow.motion(landmarks, frame.shape[:2] if frame is not None else self.rig.image.shape[:2])
         self.driven = drive(self.rig.landmarks, motion)
         rigid = rigid_map(self.rig.landmarks, motion.rigid)
         out = render(self.rig, scene_points(self.rig, self.driven, rigid))
@@ -247,13 +248,14 @@ class Reenactor:
         self._frames = list(target_frames) if target_frames is not None else []
         self._cycle: Iterator[np.ndarray] | None = None
 
-    def set_references(self, source: np.ndarray | None = None, target: np.ndarray | None = None) -> None:
+    def set_references(self, source: np.ndarray | None = None, target: np.ndarray | None = None,
+                       source_size: tuple[int, int] = (720, 1280), target_size: tuple[int, int] = (720, 1280)) -> None:
         """The neutral frames' ``(68, 2)`` landmarks the source's and target's expressions are
-        measured from (default: each one's first frame with a face)."""
+        measured from (default: each one's first frame with a face), and their frames' ``(H, W)``."""
         if source is not None:
-            self._source.set_reference(source)
+            self._source.set_reference(source, source_size)
         if target is not None:
-            self._target.set_reference(target)
+            self._target.set_reference(target, target_size)
 
     def step(self, frame: np.ndarray) -> np.ndarray:
         """The next target frame with the expression of the source actor in RGB ``frame``.
@@ -274,10 +276,10 @@ class Reenactor:
                   target: np.ndarray, target_landmarks: np.ndarray | None) -> np.ndarray:
         """One target frame (RGB ``uint8``, returned at its size) reenacted with the source frame's
         expression; landmarks ``(68, 2)`` or None where that frame has no face."""
-        source_motion = self._source.motion(source_landmarks)
+        source_motion = self._source.motion(source_landmarks, source.shape[:2] if source is not None else (720, 1280))
         if target_landmarks is None:
             return target
-        target_motion = self._target.motion(target_landmarks)
+        target_motion = self._target.motion(target_landmarks, target.shape[:2])
         driven = reenact_points(target_landmarks, target_motion, source_motion)
         out = warp_face(target, target_landmarks, driven)
         if self.config.mouth:

@@ -12,7 +12,7 @@ source actor's audio by default, since the mouth follows the source).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -157,7 +157,7 @@ def animate_video(animator: Animator, driving: Path, output: Path, labeler: Fram
         photo = animator.rig.landmarks
         reference = matching_reference(track, photo, head_pose(photo, animator.rig.image.shape[:2]))
     _check_reference(reference, track, str(driving))
-    animator.set_reference(track.landmarks[reference])  # type: ignore[arg-type]
+    animator.set_reference(track.landmarks[reference], probe_size(driving))  # type: ignore[arg-type]
     position = 0
 
     def draw(frames: list[np.ndarray]) -> list[np.ndarray]:
@@ -186,7 +186,8 @@ def reenact_video(reenactor: Reenactor, source: Path, target: Path, output: Path
     config = reenactor.config
     src = track_video(source, reenactor.analyzer, config, source_face, first_frames, f"the source video {source}")
     tgt = track_video(target, reenactor.analyzer, config, target_face, first_frames, f"the target video {target}")
-    reenactor.set_references(src.landmarks[neutral_reference(src)], tgt.landmarks[neutral_reference(tgt)])
+    reenactor.set_references(src.landmarks[neutral_reference(src)], tgt.landmarks[neutral_reference(tgt)],
+                             probe_size(source), probe_size(target))
     info = probe_video(target)
     audio_from = {"source": source, "target": target, "none": None}[audio]
     if audio_from is not None and not probe_video(audio_from).has_audio:
@@ -214,7 +215,13 @@ def reenact_video(reenactor: Reenactor, source: Path, target: Path, output: Path
     return AnimateStats(done, tgt.found, 0, time.perf_counter() - start)
 
 
-def _padded(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray | None]:
+def probe_size(path: Path) -> tuple[int, int]:
+    """``(H, W)`` of a video's frames."""
+    info = probe_video(path)
+    return info.height, info.width
+
+
+def _padded(frames: Iterator[np.ndarray]) -> Generator[np.ndarray | None, None, None]:
     """``frames``, then None for ever (a source shorter than the target)."""
     yield from frames
     while True:

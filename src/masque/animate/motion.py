@@ -8,9 +8,11 @@ distance. In that frame a driving frame differs from the reference by
 
 - a **rigid motion** (:class:`Rigid`: the change of the similarity, i.e. roll, scale and
   translation in inter-ocular units), and
-- a **non-rigid delta** ``(68, 2)``: how each landmark moved beyond the rigid motion (mouth,
-  lids, brows; and the foreshortening of a turned or nodding head: the jaw line's near side
-  widening and far side narrowing, the nose sliding over the cheeks).
+- a **turn in depth** (yaw and pitch since the reference, from :func:`masque.face.pose.head_rotation`),
+  applied to the photo's landmarks lifted onto a generic depth profile (:data:`DEPTH`), so a
+  nod or a turn foreshortens the photo's own face as a head would, and
+- an **expression delta** ``(68, 2)``: how each landmark moved beyond what the rigid motion and
+  the turn explain (mouth, lids, brows).
 
 :func:`drive` adds the delta to the photo's canonical landmarks and applies the rigid motion in
 the photo's own frame, so the photo keeps its face shape and only the *change* is transferred
@@ -25,11 +27,49 @@ from dataclasses import dataclass
 import numpy as np
 
 from masque.face.expression import eye_aspect_ratio, mouth_openness
+from masque.face.pose import head_rotation
 
 #: nose bridge and base and the four eye corners: the points a canonical frame is fitted on
 RIGID = np.array([27, 28, 29, 30, 31, 33, 35, 36, 39, 42, 45])
 #: what expression moves: the jaw below the ears (a dropping chin), brows, lids, lips
 EXPRESSION = np.r_[3:14, 17:27, 36:48, 48:68]
+
+
+#: generic depth of the 68 landmarks behind the nose tip, in mm (after the 14 points of
+#: :mod:`masque.face.pose`'s model, the others filled in along the face's curve)
+_DEPTH_MM = np.array([
+    95, 88, 78, 66, 60, 48, 35, 22, 12.5, 22, 35, 48, 60, 66, 78, 88, 95,  # jaw
+    45, 33, 26, 22, 20, 20, 22, 26, 33, 45,  # brows
+    17, 12, 7, 0, 12, 9, 8, 9, 12,  # nose
+    26, 23, 22, 22, 22, 23, 22, 22, 23, 26, 23, 22,  # eyes
+    24, 18, 14, 12, 14, 18, 24, 19, 15, 14, 15, 19,  # outer lips
+    22, 16, 14, 16, 22, 16, 15, 16,  # inner lips
+], np.float64)
+#: the model's inter-ocular distance (mm): depth in canonical units
+_IOD_MM = 58.0
+DEPTH = _DEPTH_MM / _IOD_MM
+#: where a head turns about, in canonical units (x, y, depth): between the ears, a little below the eyes
+PIVOT = np.array([0.0, 0.3, 1.6])
+
+
+def turn(points: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
+    """Upright canonical landmarks ``(68, 2)`` turned in depth (generic :data:`DEPTH`) by ``yaw``
+    and ``pitch`` (radians, camera axes: x right, y down, z away), projected back orthographically."""
+    if yaw == 0.0 and pitch == 0.0:
+        return np.asarray(points, np.float64)
+    cy, sy, cp, sp = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch)
+    rot = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]]) @ np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
+    lifted = np.column_stack([points, DEPTH]) - PIVOT
+    return (lifted @ rot.T + PIVOT)[:, :2]
+
+
+def relative_turn(now: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
+    """``(yaw, pitch)`` radians of the rotation ``now @ reference.T`` between two ``(3, 3)``
+    head rotations (roll, an in-plane turn, is left to the 2-D similarity)."""
+    r = now @ reference.T
+    pitch = float(np.arctan2(r[2, 1], r[2, 2]))
+    yaw = float(np.arctan2(-r[2, 0], np.hypot(r[0, 0], r[1, 0])))
+    return yaw, pitch
 
 
 def fit_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -134,11 +174,15 @@ class Motion:
 
     Attributes:
         rigid: the head's similarity motion, in the reference's canonical units.
-        delta: ``(68, 2)`` ``float64`` non-rigid landmark motion in canonical units.
+        delta: ``(68, 2)`` ``float64`` expression: landmark motion in canonical units beyond
+            the rigid motion and what the turn in depth explains.
+        yaw, pitch: the head's turn in depth since the reference, radians (camera axes).
     """
 
     rigid: Rigid
     delta: np.ndarray
+    yaw: float = 0.0
+    pitch: float = 0.0
 
     @classmethod
     def still(cls) -> Motion:
@@ -147,7 +191,9 @@ class Motion:
 
     def toward(self, other: Motion, weight: float) -> Motion:
         """Interpolation between two motions (``weight`` 0 = this, 1 = ``other``)."""
-        return Motion(self.rigid.toward(other.rigid, weight), self.delta + weight * (other.delta - self.delta))
+        w = float(weight)
+        return Motion(self.rigid.toward(other.rigid, w), self.delta + w * (other.delta - self.delta),
+                      self.yaw + w * (other.yaw - self.yaw), self.pitch + w * (other.pitch - self.pitch))
 
 
 class MotionSource:
@@ -155,18 +201,31 @@ class MotionSource:
 
     Args:
         reference: ``(68, 2)`` driving landmarks of the reference frame (pixels).
+        image_size: ``(H, W)`` of the driving frames (the pose fit's camera).
     """
 
-    def __init__(self, reference: np.ndarray) -> None:
+    def __init__(self, reference: np.ndarray, image_size: tuple[int, int]) -> None:
+        self.size = image_size
         self.template = template_of(reference)
         self.reference = canonical(reference, self.template)
+        self.rotation = head_rotation(reference, image_size)
 
     def motion(self, landmarks: np.ndarray) -> Motion:
         """The :class:`Motion` of driving landmarks ``(68, 2)`` (pixels) since the reference."""
         now = canonical(landmarks, self.template)
         # canonical -> reference pixels -> ... the head's motion seen in reference canonical units
         rigid = compose(invert(self.reference.to_image), now.to_image)
-        return Motion(Rigid.from_matrix(rigid), now.points - self.reference.points)
+        rotation = head_rotation(landmarks, self.size)
+        yaw, pitch = (0.0, 0.0) if rotation is None or self.rotation is None else relative_turn(rotation, self.rotation)
+        # what the turn alone would have done to the reference face, laid on the template the same
+        # way: the rest of the landmarks' motion is expression
+        turned = turn(self.reference.points, yaw, pitch)
+        posed = apply(fit_similarity(turned[RIGID], self.template[RIGID]), turned)
+        delta = np.zeros((68, 2))
+        # the nose and the upper jaw hold no expression: their residue is the generic depth
+        # profile's mismatch with this face, which must not be handed to another face
+        delta[EXPRESSION] = (now.points - posed)[EXPRESSION]
+        return Motion(Rigid.from_matrix(rigid), delta, yaw, pitch)
 
 
 def drive(photo: np.ndarray, motion: Motion, gain: float = 1.0) -> np.ndarray:
@@ -178,7 +237,10 @@ def drive(photo: np.ndarray, motion: Motion, gain: float = 1.0) -> np.ndarray:
     """
     to_image = invert(eye_frame(photo))
     own = apply(eye_frame(photo), photo)
-    moved = apply(motion.rigid.matrix(), no_overlap(own + gain * motion.delta))
+    turned = turn(no_overlap(own + gain * motion.delta), motion.yaw, motion.pitch)
+    # laid back on the photo's own rigid points, as the driving face was on its template
+    posed = apply(fit_similarity(turned[RIGID], own[RIGID]), turned)
+    moved = apply(motion.rigid.matrix(), posed)
     return apply(to_image, moved).astype(np.float32)
 
 

@@ -22,8 +22,13 @@ def register(subparsers: Any) -> None:
         "pose and expression error, temporal jitter, blending seams, and for a trained model A->A / B->B "
         "reconstruction SSIM and PSNR.")
     p.add_argument("--swapped", required=True, metavar="OUTPUT", help="the swap's output (image or video)")
-    p.add_argument("--original", required=True, metavar="INPUT",
-                   help="the input it was made from (same kind, frame count and size)")
+    p.add_argument("--original", metavar="INPUT",
+                   help="the input it was made from (same kind, frame count and size); required unless --driving")
+    p.add_argument("--driving", metavar="DRIVING",
+                   help="measure an animation instead (masque animate): OUTPUT against its driving video, "
+                   "with SOURCE the animated photo: identity to the photo, mouth and eye opening and head pose "
+                   "following (measured with mediapipe's face mesh, not the dlib landmarks that drive the "
+                   "warp), jitter")
     p.add_argument("--source", required=True, metavar="SOURCE",
                    help="the identity swapped in: an image, a folder of images, a video (faces sampled across it) "
                    "or a face set")
@@ -40,6 +45,13 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.driving is not None:
+        return _run_driving(args)
+    if args.original is None:
+        from masque.errors import UsageError
+
+        raise UsageError("evaluate needs --original INPUT (the input a swap was made from), "
+                         "or --driving DRIVING to measure an animation")
     for path, what in ((args.swapped, "swapped output"), (args.original, "original"), (args.source, "source")):
         require_input(path, what)
     for path in args.gallery:
@@ -68,5 +80,25 @@ def run(args: argparse.Namespace) -> int:
         print(format_summary(summary))
         if args.report:
             print(f"report: {summary['report']}")
+    sys.stdout.flush()
+    return 0
+
+
+def _run_driving(args: argparse.Namespace) -> int:
+    """``--driving``: an animation against its driving video and its photo."""
+    for path, what in ((args.swapped, "animation"), (args.driving, "driving video"), (args.source, "photo")):
+        require_input(path, what)
+    if args.report or args.model or args.gallery or args.original:
+        from masque.errors import UsageError
+
+        raise UsageError("--driving measures an animation; --original, --model, --gallery and --report "
+                         "are for swaps and cannot be combined with it")
+
+    from masque.metrics.driving import evaluate_driving, format_driving
+
+    with progress_bar("evaluate", unit="frame") as cb:
+        report = evaluate_driving(args.swapped, args.driving, args.source, every=args.every, progress=cb)
+    summary = report.summary()
+    print(json.dumps(summary) if args.json else format_driving(summary))
     sys.stdout.flush()
     return 0

@@ -51,6 +51,17 @@ def head_pose(landmarks: np.ndarray, image_size: tuple[int, int]) -> tuple[float
     return rotation_to_euler(rot)
 
 
+def head_rotation(landmarks: np.ndarray, image_size: tuple[int, int]) -> np.ndarray | None:
+    """The head's ``(3, 3)`` model-to-camera rotation (x right, y down, z away from the camera),
+    by the same fit as :func:`head_pose`; None when the fit fails."""
+    h, w = image_size
+    focal = float(max(h, w))
+    cam = np.array([[focal, 0, w / 2], [0, focal, h / 2], [0, 0, 1]], np.float64)
+    pts = np.asarray(landmarks, np.float64)[_MODEL_INDEX]
+    ok, rvec, _ = cv2.solvePnP(_MODEL_POINTS, pts, cam, None, flags=cv2.SOLVEPNP_SQPNP)
+    return cv2.Rodrigues(rvec)[0] if ok else None
+
+
 def rotation_to_euler(rot: np.ndarray) -> tuple[float, float, float]:
     """(yaw, pitch, roll) in degrees of a model-to-camera rotation, decomposed as R = Rz Ry Rx."""
     sy = float(np.hypot(rot[0, 0], rot[1, 0]))

@@ -24,6 +24,7 @@ import numpy as np
 
 from masque.compose.blend import BLENDERS
 from masque.compose.color import COLOR_MATCHERS
+from masque.compose.warp import mesh_points, triangulate, warp_mesh
 from masque.errors import ConfigError, NoFaceFoundError, ShapeError
 from masque.face import Face, FaceAnalyzer, TargetSelector
 from masque.face.landmarks import face_width
@@ -32,7 +33,6 @@ from masque.oneshot.chroma import SkinChroma, skin_chroma, take_chroma
 from masque.oneshot.eyes import EYE_OPEN_RATIO, eye_strength, keep_target_eyes
 from masque.oneshot.masks import MOUTH_OPEN_RATIO, swap_masks
 from masque.oneshot.symmetry import far_side, mirror_face, mirror_weights
-from masque.compose.warp import mesh_points, triangulate, warp_mesh
 
 _ROI_PAD = 4
 
