@@ -242,9 +242,42 @@ SWAP = [
     C("folder-target-all-damaged", "swap -s {face} -t {bad_folder} -o {work}/new/out", 2, "nothing could be read"),
 ]
 
+_AN = "animate -s {face} -d {clip} -o {work}/out.mp4"
+ANIMATE = [
+    C("photo-missing", "animate -s {missing} -d {clip} -o {work}/out.mp4", 2, "not found"),
+    C("driving-missing", "animate -s {face} -d {missing} -o {work}/out.mp4", 2, "not found"),
+    C("driving-an-image", "animate -s {face} -d {img} -o {work}/out.mp4", 2, "must be a video"),
+    C("driving-corrupt", "animate -s {face} -d {corrupt_mp4} -o {work}/out.mp4", 2),
+    C("photo-no-face", "animate -s {img} -d {clip} -o {work}/out.mp4", 1, "no face"),
+    C("photo-corrupt", "animate -s {corrupt_png} -d {clip} -o {work}/out.mp4", 2),
+    C("source-face-absent", f"{_AN} --source-face 3", 1, "face 3 does not exist"),
+    C("driving-no-face", f"{_AN} --first-frames 2", 1, "no face in the first 2 frames"),
+    C("output-an-image", "animate -s {face} -d {clip} -o {work}/out.png", 2, "must be a video"),
+    C("output-no-manifest", "animate -s {face} -d {clip} -o {work}/out.avi", 2, "manifest"),
+    C("size-too-small", f"{_AN} --size 10", 2, "--size"),
+    C("smooth-1", f"{_AN} --smooth 1", 2, "--smooth"),
+    C("crop-unknown", f"{_AN} --crop head", 2, "--crop"),
+    C("reference-negative", f"{_AN} --reference -1", 2, "--reference"),
+    C("output-in-missing-folder-no-face", "animate -s {face} -d {clip} -o {work}/no/such/out.mp4", None, "no face"),
+]
+
+_RE = "reenact -s {clip} -t {clip} -o {work}/out.mp4"
+REENACT = [
+    C("source-missing", "reenact -s {missing} -t {clip} -o {work}/out.mp4", 2, "not found"),
+    C("target-an-image", "reenact -s {clip} -t {img} -o {work}/out.mp4", 2, "must be a video"),
+    C("target-corrupt", "reenact -s {clip} -t {corrupt_mp4} -o {work}/out.mp4", 2),
+    C("no-face", _RE, 1, "no face"),
+    C("audio-unknown", f"{_RE} --audio both", 2, "--audio"),
+    C("output-no-manifest", "reenact -s {clip} -t {clip} -o {work}/out.avi", 2, "manifest"),
+]
+
 _EV = "evaluate --swapped {clip} --original {clip} --source {face}"
 EVALUATE = [
     C("every-0", f"{_EV} --every 0", 2, "--every"),
+    C("neither-original-nor-driving", "evaluate --swapped {clip} --source {face}", 2, "--original"),
+    C("driving-missing", "evaluate --swapped {clip} --driving {missing} --source {face}", 2, "not found"),
+    C("driving-with-report", "evaluate --swapped {clip} --driving {clip} --source {face} --report {work}/r", 2,
+      "--driving"),
     C("every-text", f"{_EV} --every x", 2, "--every"),
     C("swapped-missing", "evaluate --swapped {missing} --original {clip} --source {face}", 2, "not found"),
     C("original-corrupt", "evaluate --swapped {clip} --original {corrupt_mp4} --source {face}", 2),
@@ -407,6 +440,7 @@ def _named(command: str, cases: list[object]) -> list[object]:
 
 ALL = [*_named("usage", USAGE), *_named("extract", EXTRACT), *_named("faceset", FACESET),
        *_named("train", TRAIN), *_named("model", MODEL), *_named("convert", CONVERT), *_named("swap", SWAP),
+       *_named("animate", ANIMATE), *_named("reenact", REENACT),
        *_named("evaluate", EVALUATE), *_named("verify", VERIFY), *_named("demo", DEMO)]
 
 

@@ -67,10 +67,11 @@ def check_video_output(output: Path, labelled: bool) -> None:
 
 def check_video_input(path: Path, what: str) -> None:
     from masque.errors import InvalidMediaError
-    from masque.media import is_video_path
+    from masque.media import is_video_path, probe_video
 
     if not is_video_path(path):
         raise InvalidMediaError(f"the {what} must be a video (.mp4, .mov, .mkv, .avi, .webm, .m4v); got {path}")
+    probe_video(path)  # a damaged file fails here, before any model loads
 
 
 def run(args: argparse.Namespace) -> int:
