@@ -116,17 +116,20 @@ def matching_reference(track: Track, photo: np.ndarray, photo_pose: tuple[float,
 
 
 def neutral_reference(track: Track) -> int:
-    """The most neutral frame of ``track``: mouth closed, eyes at their usual opening, facing
-    the camera (yaw and pitch in degrees; 0.1 of a ratio counts as 10 degrees)."""
-    found = [lm for lm in track.landmarks if lm is not None]
-    usual_eyes = float(np.median([eye_aspect_ratio(lm) for lm in found]))
+    """The most neutral frame of ``track``: mouth closed above all (0.01 of lip gap over width
+    counts as 3 degrees), eyes at their usual opening (0.01 counts as 1 degree), head at its
+    usual pose (degrees from the median yaw and pitch: a camera seldom faces anyone squarely)."""
+    found = [(lm, pose) for lm, pose in zip(track.landmarks, track.poses) if lm is not None and pose is not None]
+    usual_eyes = float(np.median([eye_aspect_ratio(lm) for lm, _ in found]))
+    usual_yaw = float(np.median([pose[0] for _, pose in found]))
+    usual_pitch = float(np.median([pose[1] for _, pose in found]))
     scores = []
     for lm, pose in zip(track.landmarks, track.poses):
         if lm is None or pose is None:
             scores.append(np.inf)
             continue
-        scores.append(100 * mouth_openness(lm) + 100 * abs(eye_aspect_ratio(lm) - usual_eyes)
-                      + abs(pose[0]) + abs(pose[1]))
+        scores.append(300 * mouth_openness(lm) + 100 * abs(eye_aspect_ratio(lm) - usual_eyes)
+                      + abs(pose[0] - usual_yaw) + abs(pose[1] - usual_pitch))
     return int(np.argmin(scores))
 
 

@@ -237,7 +237,7 @@ def drive(photo: np.ndarray, motion: Motion, gain: float = 1.0) -> np.ndarray:
     """
     to_image = invert(eye_frame(photo))
     own = apply(eye_frame(photo), photo)
-    turned = turn(no_overlap(own + gain * motion.delta), motion.yaw, motion.pitch)
+    turned = turn(no_overlap(own + gain * motion.delta, own), motion.yaw, motion.pitch)
     # laid back on the photo's own rigid points, as the driving face was on its template
     posed = apply(fit_similarity(turned[RIGID], own[RIGID]), turned)
     moved = apply(motion.rigid.matrix(), posed)
@@ -269,26 +269,29 @@ def reenact_points(target: np.ndarray, target_motion: Motion, source_motion: Mot
     change = np.zeros((68, 2))
     # both deltas are in canonical units, already turned back to each reference's upright frame
     change[points] = source_motion.delta[points] - target_motion.delta[points]
-    return apply(invert(frame), no_overlap(own + change)).astype(np.float32)
+    return apply(invert(frame), no_overlap(own + change, own)).astype(np.float32)
 
 
 #: (upper, lower) landmark pairs that meet when the lids or lips close
 _CLOSING = (np.array([37, 38, 43, 44, 61, 62, 63]), np.array([41, 40, 47, 46, 67, 66, 65]))
 
 
-def no_overlap(canonical_points: np.ndarray) -> np.ndarray:
-    """Upright canonical landmarks ``(68, 2)`` with no lid or lip pushed past its partner.
+def no_overlap(points: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """Upright canonical landmarks ``(68, 2)`` with no lid or lip pushed past its partner further
+    than in the face's own landmarks ``own`` (dlib puts closed lips a hair across each other).
 
     A delta measured from a reference whose eyes or mouth were more open than the photo's
     closes them "beyond closed": an upper lip below the lower one folds the mesh. Such pairs
-    meet halfway instead.
+    meet instead.
     """
-    pts = np.array(canonical_points, np.float64)
+    pts = np.array(points, np.float64)
     up, low = _CLOSING
-    crossed = pts[up, 1] > pts[low, 1]
-    mid = (pts[up[crossed], 1] + pts[low[crossed], 1]) / 2
-    pts[up[crossed], 1] = mid
-    pts[low[crossed], 1] = mid
+    floor = np.minimum(own[low, 1] - own[up, 1], 0.0)  # the most the face itself crosses
+    gap = pts[low, 1] - pts[up, 1]
+    crossed = gap < floor
+    mid = (pts[up, 1] + pts[low, 1]) / 2
+    pts[up[crossed], 1] = (mid - floor / 2)[crossed]
+    pts[low[crossed], 1] = (mid + floor / 2)[crossed]
     return pts
 
 

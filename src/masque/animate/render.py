@@ -178,9 +178,10 @@ def paint_mouth(out: np.ndarray, driven: np.ndarray, weight: float, skin: np.nda
     x1, y1 = np.minimum(np.ceil(dst.max(0)).astype(int) + 3, (w, h))
     if x1 - x0 < 3 or y1 - y0 < 3:
         return
-    cavity = np.clip(lips * 0.22, 0, 255)
+    # a cavity in the lips' hue, darkest at the back: lighter under the upper lip, as light falls in
+    rows = np.linspace(1.0, 0.0, y1 - y0, dtype=np.float32)[:, None, None]
     inside = np.empty((y1 - y0, x1 - x0, 3), np.float32)
-    inside[:] = cavity
+    inside[:] = (lips * (0.18 + 0.17 * rows)).astype(np.float32)
     if driving is not None and driving_landmarks is not None:
         src = np.asarray(driving_landmarks, np.float64)[60:68]
         src = np.vstack([src, src.mean(0)])
@@ -190,10 +191,6 @@ def paint_mouth(out: np.ndarray, driven: np.ndarray, weight: float, skin: np.nda
             their_skin = region_mean(driving, driving_landmarks, _CHEEKS)
             gain = np.clip(skin / np.maximum(their_skin, 1.0), 0.6, 1.6)
             lend = float(np.clip((lent - 0.05) / 0.1, 0.0, 1.0))
-            # a mouth's inside is darker than the cheeks; one as bright is something in front
-            # of it (a hand, a microphone) or a misplaced outline: then only the cavity
-            if covered.any() and float(warped[covered].mean()) > 0.8 * float(their_skin.mean()):
-                lend = 0.0
             toned = np.clip(warped.astype(np.float32) * gain.astype(np.float32), 0, 255)
             inside[covered] = lend * toned[covered] + (1 - lend) * inside[covered]
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
@@ -201,3 +198,4 @@ def paint_mouth(out: np.ndarray, driven: np.ndarray, weight: float, skin: np.nda
     alpha = cv2.GaussianBlur(mask, (3, 3), 0).astype(np.float32)[..., None] * (weight / 255.0)
     patch = out[y0:y1, x0:x1].astype(np.float32)
     out[y0:y1, x0:x1] = np.clip(patch + alpha * (inside - patch), 0, 255).astype(np.uint8)
+
