@@ -47,7 +47,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         animator = Animator.from_photo(photo, config, analyzer=analyzer)
         stats = animate_video(animator, clip, Path(tmp) / "out.mp4", labeler)
-    print(f"  whole command   {stats.fps:6.1f} frames/s ({stats.frames} frames)   {stats.fps / BOUND:.2f}x the bound of {BOUND:g}")
+    print(f"  whole command   {stats.fps:6.1f} frames/s ({stats.frames} frames)   "
+          f"{stats.fps / BOUND:.2f}x the bound of {BOUND:g}")
 
     frames = []
     for i, f in enumerate(VideoReader(clip)):

@@ -298,9 +298,11 @@ def no_overlap(points: np.ndarray, own: np.ndarray) -> np.ndarray:
 def match_score(candidate: np.ndarray, photo: np.ndarray, candidate_pose: tuple[float, float, float] | None,
                 photo_pose: tuple[float, float, float] | None) -> float:
     """How unlike the photo a driving frame is, for choosing the reference frame (lower is better):
-    yaw, pitch and roll differences in degrees, plus mouth and eye openness differences (each 0.1
-    of ratio counts as 10 degrees)."""
-    score = 100.0 * abs(mouth_openness(candidate) - mouth_openness(photo))
+    yaw, pitch and roll differences in degrees, plus mouth openness difference (0.01 of lip gap
+    over width counts as 3 degrees) and eye openness difference (0.01 counts as 1 degree)."""
+    # the mouth above all: from a reference more open than the photo, the photo's mouth could
+    # only open by what the driving mouth opens beyond that frame
+    score = 300.0 * abs(mouth_openness(candidate) - mouth_openness(photo))
     score += 100.0 * abs(eye_aspect_ratio(candidate) - eye_aspect_ratio(photo))
     if candidate_pose is not None and photo_pose is not None:
         score += sum(abs(c - p) for c, p in zip(candidate_pose, photo_pose))
