@@ -40,6 +40,8 @@ from masque.face import FaceAnalyzer, FaceTracker, TargetSelector, TrackerConfig
 Crop = Literal["face", "photo"]
 #: how many face widths (jaw width) the square of ``crop="face"`` spans
 FACE_CROP = 2.8
+#: change of yaw or pitch between frames (radians, 2 degrees) at which their damping falls to 1/e
+_TURN_SCALE = 0.035
 
 
 @dataclass(frozen=True)
@@ -119,8 +121,8 @@ def frame_photo(image: np.ndarray, landmarks: np.ndarray, size: int, crop: Crop)
 class _Follower:
     """Driving landmarks -> :class:`Motion`, with the hold-then-ease policy for a lost face."""
 
-    def __init__(self, hold: int, ease: int) -> None:
-        self.hold, self.ease = hold, ease
+    def __init__(self, hold: int, ease: int, smooth: float = 0.0) -> None:
+        self.hold, self.ease, self.smooth = hold, ease, smooth
         self.source: MotionSource | None = None
         self.shown = Motion.still()
         self._last = Motion.still()
@@ -142,7 +144,7 @@ class _Follower:
             if self._lost > self.hold:
                 self._returning = self.ease
             return self.shown
-        now = self.source.motion(landmarks)
+        now = self._steady(self.source.motion(landmarks))
         self._lost = 0
         if self._returning > 0:  # back after easing out: ease in rather than jump
             self.shown = self.shown.toward(now, 1.0 / self._returning)
@@ -151,6 +153,18 @@ class _Follower:
             self.shown = now
         self._last = now
         return self.shown
+
+    def _steady(self, now: Motion) -> Motion:
+        """Damp the turn in depth: the pose fit wobbles by a degree between frames even on a
+        still head, and a degree of yaw moves the jaw line by 3 % of the eyes' distance. The
+        damping fades as the head turns faster (as the tracker's landmark smoothing does)."""
+        if self.smooth <= 0 or self._lost > 0 or self.source is None:
+            return now
+        prev = self._last
+        change = max(abs(now.yaw - prev.yaw), abs(now.pitch - prev.pitch))
+        keep = self.smooth * float(np.exp(-change / _TURN_SCALE))
+        return Motion(now.rigid, now.delta, keep * prev.yaw + (1 - keep) * now.yaw,
+                      keep * prev.pitch + (1 - keep) * now.pitch)
 
 
 class Animator:
@@ -172,7 +186,7 @@ class Animator:
         self.analyzer = analyzer
         self.tracker = FaceTracker(analyzer, selector or TargetSelector(),
                                    TrackerConfig(redetect_every=self.config.redetect_every, smooth=self.config.smooth))
-        self._follow = _Follower(self.config.hold, self.config.ease)
+        self._follow = _Follower(self.config.hold, self.config.ease, self.config.smooth)
         self.driven: np.ndarray = self.rig.landmarks.copy()
 
     @classmethod
@@ -200,7 +214,7 @@ class Animator:
     def reset(self) -> None:
         """Forget the driving face and the reference (a new driving stream)."""
         self.tracker.reset()
-        self._follow = _Follower(self.config.hold, self.config.ease)
+        self._follow = _Follower(self.config.hold, self.config.ease, self.config.smooth)
 
     def step(self, frame: np.ndarray) -> np.ndarray:
         """The photo moved as the driving face of this RGB ``(H, W, 3)`` ``uint8`` frame moved.
@@ -243,7 +257,7 @@ class Reenactor:
         tracking = TrackerConfig(redetect_every=self.config.redetect_every, smooth=self.config.smooth)
         self.source_tracker = FaceTracker(analyzer, TargetSelector(), tracking)
         self.target_tracker = FaceTracker(analyzer, TargetSelector(), tracking)
-        self._source = _Follower(self.config.hold, self.config.ease)
+        self._source = _Follower(self.config.hold, self.config.ease, self.config.smooth)
         self._target = _Follower(self.config.hold, self.config.ease)
         self._frames = list(target_frames) if target_frames is not None else []
         self._cycle: Iterator[np.ndarray] | None = None
