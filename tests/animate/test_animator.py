@@ -92,6 +92,15 @@ def test_reenactment_changes_the_expression_inside_the_face_only(analyzer, fixtu
     assert np.array_equal(last[far], target[-1][far])
 
 
+def test_live_reenactment_loops_the_target_and_steps_with_the_source(analyzer, fixture_path, talk) -> None:
+    target = list(itertools.islice(VideoReader(fixture_path("clip_long.mp4")), 3))
+    reenactor = Reenactor(analyzer, target_frames=target)
+    outs = [reenactor.step(f) for f in talk[:4]]
+    assert all(o.shape == target[0].shape for o in outs)
+    # the fourth step shows the first target frame again (looped), reenacted or not
+    assert float(np.abs(outs[3].astype(int) - target[0].astype(int)).mean()) < 10
+
+
 def test_driving_track_of_a_video_without_a_face_is_refused(analyzer, fixture_path) -> None:
     from masque.errors import NoFaceFoundError
 

@@ -42,3 +42,19 @@ def test_evaluate_driving_measures_identity_expression_pose_and_jitter(animation
     assert summary["expression"]["eyes_corr"] >= 0.5
     assert summary["pose"]["yaw_err"] <= 4.0
     assert summary["jitter"]["ratio"] is not None
+
+
+def test_reenact_keeps_the_target_frames_and_carries_the_source_audio(tmp_path, fixture_path) -> None:
+    from masque.media import VideoReader, VideoWriter
+
+    target = tmp_path / "target.mp4"  # 12 frames of the woman, no audio
+    with VideoWriter(target, 24) as writer:
+        for _, frame in zip(range(12), VideoReader(fixture_path("clip_long.mp4"))):
+            writer.write(frame)
+    out = tmp_path / "reenacted.mp4"
+    assert cli.main(["reenact", "-s", str(fixture_path("clip_short.mp4")), "-t", str(target), "-o", str(out)]) == 0
+    info = probe_video(out)
+    assert (info.frames, info.width, info.height) == (12, 640, 360)
+    assert info.has_audio  # the source actor's voice: the mouth follows the source
+    report = verify_file(out)
+    assert report.labelled and report.manifest.digital_source_type.endswith("/compositeWithTrainedAlgorithmicMedia")
