@@ -28,6 +28,7 @@ def test_animation_keeps_the_driving_rate_count_and_audio_and_is_labelled(animat
     assert report.labelled and report.manifest.status == "valid" and report.watermark.found
     # composite: the photo's own pixels moved (and the driving mouth lent), no generated pixel
     assert report.manifest.digital_source_type.endswith("/compositeWithTrainedAlgorithmicMedia")
+    assert "photo animated" in json.dumps(report.manifest.assertions)  # not "face swap"
 
 
 def test_evaluate_driving_measures_identity_expression_pose_and_jitter(animation, capsys) -> None:

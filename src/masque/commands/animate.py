@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from masque.commands._known import ANIMATE_CROP, ANIMATE_SIZE, ANIMATE_SMOOTH, TRACK_REDETECT_EVERY
@@ -88,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
 
     # composite: every output pixel is the captured photo's (or the driving mouth's), moved by a
     # trained landmark model's measurements; nothing is drawn by a generative network
-    config = label_config_from_args(args, kind="composite")
+    config = dataclasses.replace(label_config_from_args(args, kind="composite"),
+                                 description="photo animated by a driving video with masque (mesh warp)")
     check_video_output(args.output, config.enabled)
     labeler = Labeler(config)
     animate = AnimateConfig(size=args.size, crop=args.crop, smooth=args.smooth, mouth=not args.no_mouth,

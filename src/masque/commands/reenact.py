@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from masque.commands._known import ANIMATE_SMOOTH, TRACK_REDETECT_EVERY
@@ -56,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     from masque.provenance import Labeler
 
     # composite: the target's real frames, with the face region re-drawn from its own pixels
-    config = label_config_from_args(args, kind="composite")
+    config = dataclasses.replace(label_config_from_args(args, kind="composite"),
+                                 description="facial expression reenacted with masque (mesh warp)")
     check_video_output(args.output, config.enabled)
     labeler = Labeler(config)
     reenactor = Reenactor(FaceAnalyzer(), AnimateConfig(smooth=args.smooth, mouth=not args.no_mouth,

@@ -33,6 +33,8 @@ class LabelConfig:
         kind: ``"composite"`` for a swap on real footage, ``"generated"`` for fully generated media.
         sign_cert: PEM certificate chain (leaf first) to sign with instead of masque's local key.
         sign_key: PEM private key matching ``sign_cert``.
+        description: what the manifest's action says was made (None: the kind's default, "face
+            swap made with masque" for a composite).
     """
 
     enabled: bool = True
@@ -40,6 +42,7 @@ class LabelConfig:
     kind: Kind = "composite"
     sign_cert: Path | None = None
     sign_key: Path | None = None
+    description: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in SOURCE_TYPES:
@@ -116,7 +119,8 @@ class Labeler:
         p = Path(path)
         if not p.is_file():
             raise InputNotFoundError(f"cannot label {p}: file not found")
-        definition = manifest_definition(self.config.kind, __version__, self.payload.run_id_hex, p.name)
+        definition = manifest_definition(self.config.kind, __version__, self.payload.run_id_hex, p.name,
+                                         self.config.description)
         sign_in_place(p, definition, self._credentials)
 
 

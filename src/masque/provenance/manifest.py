@@ -60,11 +60,17 @@ class ManifestReport:
     detail: str | None = None
 
 
-def manifest_definition(kind: str, version: str, run_id: str, title: str) -> dict[str, Any]:
-    """The manifest JSON: one ``c2pa.created`` action with the IPTC source type, plus the run id."""
+def manifest_definition(kind: str, version: str, run_id: str, title: str,
+                        description: str | None = None) -> dict[str, Any]:
+    """The manifest JSON: one ``c2pa.created`` action with the IPTC source type, plus the run id.
+
+    ``description`` says what was made (default: "face swap made with masque" for a composite,
+    "generated with masque" otherwise).
+    """
     agent = {"name": "masque", "version": version}
+    default = "face swap made with masque" if kind == "composite" else "generated with masque"
     action = {"action": "c2pa.created", "digitalSourceType": SOURCE_TYPES[kind], "softwareAgent": agent,
-              "description": "face swap made with masque" if kind == "composite" else "generated with masque"}
+              "description": description or default}
     return {
         "claim_generator_info": [agent],
         "title": title,
