@@ -106,3 +106,14 @@ def test_driving_track_of_a_video_without_a_face_is_refused(analyzer, fixture_pa
 
     with pytest.raises(NoFaceFoundError, match="first 5 frames"):
         track_video(fixture_path("no_face.mp4"), analyzer, AnimateConfig(), first_frames=5)
+
+
+def test_source_face_picks_another_person_of_a_group_photo(analyzer, photo) -> None:
+    group = photo("multi_face.jpg")
+    faces = analyzer.detect(group)
+    assert len(faces) >= 2
+    first = Animator.from_photo(group, AnimateConfig(size=256, crop="photo"), 0, analyzer)
+    second = Animator.from_photo(group, AnimateConfig(size=256, crop="photo"), 1, analyzer)
+    scale = 256 / max(group.shape[:2])
+    assert np.allclose(first.rig.landmarks, faces[0].landmarks * scale, atol=1)
+    assert np.allclose(second.rig.landmarks, faces[1].landmarks * scale, atol=1)
