@@ -110,6 +110,8 @@ def test_train_shows_a_preview_and_stop_saves(page: Any, ui_server: Server, scre
     page.get_by_text("Extract options for B").click()
     page.fill("#extract-every-b input", "8")
     page.get_by_text("Training options").click()
+    page.locator("#train-arch input").fill("lightweight")
+    page.locator("#train-arch input").press("Enter")
     page.fill("#train-batch input", "4")
     page.fill("#train-preview-every input", "2")
     page.fill("#train-save-every input", "1000")
@@ -123,7 +125,8 @@ def test_train_shows_a_preview_and_stop_saves(page: Any, ui_server: Server, scre
     model = ui_server.workdir / "models" / "model"
     assert step >= 2 and any(model.glob("*.safetensors")), sorted(p.name for p in model.iterdir())
     assert sorted((model / "previews").glob("step_*.png"))
-    page.locator("#train-model-zip a[href]").wait_for()
+    page.click("#train-pack")
+    page.locator("#train-model-zip a[href]").wait_for(timeout=LONG_MS)
 
 
 def test_live_camera_comes_back_swapped(page: Any, tmp_path: Path, screenshots: Path | None) -> None:

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from masque.commands._options import int_range, positive_int
+from masque.commands._paths import writable_output
 from masque.errors import ConfigError
 
 log = logging.getLogger("masque")
@@ -33,6 +34,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import importlib.util
+
+    if args.workdir is not None:
+        writable_output(args.workdir, folder=True)
 
     from masque.ui.config import UIConfig
 

@@ -8,9 +8,9 @@ job's outputs. Only that folder is served.
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -56,9 +56,17 @@ class WorkFolder:
         """Names of the face sets (``kind="facesets"``) or models (``"models"``) in the folder, sorted."""
         return sorted(p.name for p in (self.root / kind).iterdir() if p.is_dir())
 
-    def archive(self, folder: Path, into: Path) -> Path:
-        """``into/<folder name>.zip`` holding ``folder`` (a model, a report), for download."""
-        return Path(shutil.make_archive(str(into / folder.name), "zip", root_dir=folder.parent, base_dir=folder.name))
+    def archive(self, folder: Path, into: Path, skip: tuple[str, ...] = ()) -> Path:
+        """``into/<folder name>.zip`` holding ``folder`` (a model, a report) but the files named in ``skip``.
+
+        Stored, not compressed: weights and PNGs do not shrink, and a model is hundreds of MB.
+        """
+        out = into / f"{folder.name}.zip"
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+            for path in sorted(folder.rglob("*")):
+                if path.is_file() and path.name not in skip:
+                    z.write(path, Path(folder.name) / path.relative_to(folder))
+        return out
 
 
 def upload_path(file: Any, what: str) -> Path:

@@ -97,7 +97,7 @@ def build(ctx: PageContext) -> None:
                        columns=8, height=160, allow_preview=False, elem_id="swap-faces", interactive=False)
     embeddings = gr.State([])
     picked = gr.State(None)
-    mode = gr.Radio(TARGET_CHOICES, value="largest", label="Target face (--target-face)", elem_id="swap-mode")
+    mode = gr.Radio(TARGET_CHOICES, value="largest", label="--target-face: which faces of the target to replace", elem_id="swap-mode")
     with gr.Accordion("Options", open=False):
         with gr.Row():
             source_face = gr.Number(0, precision=0, minimum=0, maximum=99,

@@ -62,8 +62,8 @@ def loss_frame(history: list[tuple[int, float, float]]) -> Any:
 
 
 def train_stream(ctx: PageContext, session: str, fs_a: Path, fs_b: Path, model_name: str,
-                 options: dict[str, Any]) -> Iterator[tuple[Any, Any, str, Any]]:
-    """Run ``masque train`` in a thread; yield (preview, loss table, status, download) every second.
+                 options: dict[str, Any]) -> Iterator[tuple[Any, Any, str]]:
+    """Run ``masque train`` in a thread; yield (preview, loss table, status) every second.
 
     The Stop button sets this session's flag: the trainer finishes its step, saves and returns.
     """
@@ -98,24 +98,22 @@ def train_stream(ctx: PageContext, session: str, fs_a: Path, fs_b: Path, model_n
     worker = threading.Thread(target=work, name="masque-ui-train", daemon=True)
     worker.start()
     start = int((previous or {}).get("step", 0))
-    yield None, None, f"{'resuming' if previous else 'training'} {arch} in `{root.name}` from step {start}", None
+    yield None, None, f"{'resuming' if previous else 'training'} {arch} in `{root.name}` from step {start}"
     last: Any = None
     while worker.is_alive():
         worker.join(_REFRESH_S)
         while not updates.empty():
             last = updates.get()
         if last is not None:
-            yield latest_preview(root), loss_frame(history), _status(last, stop.is_set()), None
+            yield latest_preview(root), loss_frame(history), _status(last, stop.is_set())
     if "error" in result:
         raise result["error"]
     s = result["summary"]
     how = "stopped and saved" if s.interrupted or stop.is_set() else "done"
-    zipped = ctx.work.archive(root, ctx.work.job("model"))
     yield (latest_preview(root), loss_frame(history),
            f"{how}: step {s.step} ({s.step - s.start_step} this run, {s.seconds:.0f} s, {s.examples_per_s:.1f} "
            f"examples/s); loss A {s.losses.get('total_a', float('nan')):.4f} B "
-           f"{s.losses.get('total_b', float('nan')):.4f}; saved to `{root.name}` (train again to resume)",
-           str(zipped))
+           f"{s.losses.get('total_b', float('nan')):.4f}; saved to `{root.name}` (train again to resume)")
 
 
 def _status(info: Any, stopping: bool) -> str:
@@ -279,7 +277,9 @@ def build(ctx: PageContext) -> None:
     with gr.Row():
         preview = gr.Image(label="Preview", interactive=False, elem_id="train-preview")
         curve = gr.LinePlot(x="step", y="loss", color="person", label="Loss", elem_id="train-loss")
-    model_zip = gr.File(label="Model folder (zip)", interactive=False, elem_id="train-model-zip")
+    with gr.Row():
+        pack = gr.Button("Download the model (zip: weights, model card, previews, logs)", elem_id="train-pack")
+        model_zip = gr.File(label="Model folder (zip)", interactive=False, elem_id="train-model-zip")
 
     gr.Markdown("### Convert with a trained model (`masque convert`)")
     with gr.Row():
@@ -299,7 +299,7 @@ def build(ctx: PageContext) -> None:
     n_a, n_b, n_t = len(ex_a.widgets), len(ex_b.widgets), len(train_opts.widgets)
 
     @shown
-    def train(fa: Any, na: str, fb: Any, nb: str, mname: str, *rest: Any, request: gr.Request,
+    def train(request: gr.Request, fa: Any, na: str, fb: Any, nb: str, mname: str, *rest: Any,
               progress: Any = gr.Progress()) -> Iterator[Any]:
         opts_a, opts_b = ex_a.values(rest[:n_a]), ex_b.values(rest[n_a:n_a + n_b])
         topts = train_opts.values(rest[n_a + n_b:n_a + n_b + n_t])
@@ -307,6 +307,17 @@ def build(ctx: PageContext) -> None:
         set_b = extract(ctx, fb, nb, opts_b, progress)
         for update in train_stream(ctx, request.session_hash or "", set_a, set_b, mname, topts):
             yield (*update, gr.update(choices=ctx.work.listing("models")))
+
+    @shown
+    def zip_model(mname: str) -> str:
+        from masque.errors import InputNotFoundError
+        from masque.models.io import OPTIMIZER_FILE, STATE_FILE
+
+        root = ctx.work.named("models", mname)
+        if not (root / STATE_FILE).exists():
+            raise InputNotFoundError(f"no trained model named {mname!r} yet; train first")
+        # the optimizer state (twice the weights) is for resuming here, not for using the model elsewhere
+        return str(ctx.work.archive(root, ctx.work.job("model"), skip=(OPTIMIZER_FILE,)))
 
     def ask_stop(request: gr.Request) -> str:
         if ctx.stops.stop(request.session_hash or ""):
@@ -323,7 +334,8 @@ def build(ctx: PageContext) -> None:
         return (*media_result(out, is_video_path(out)), msg)
 
     start.click(train, [files_a, name_a, files_b, name_b, model_name, *ex_a.inputs(), *ex_b.inputs(),
-                        *train_opts.inputs()], [preview, curve, status, model_zip, conv_model], **HEAVY)
+                        *train_opts.inputs()], [preview, curve, status, conv_model], **HEAVY)
+    pack.click(zip_model, [model_name], [model_zip], **HEAVY)
     stop.click(ask_stop, None, [status], queue=False)
     conv_run.click(convert, [conv_model, conv_input, *conv_opts.inputs(), *labels.inputs()],
                    [conv_image, conv_video, conv_download, conv_status], **HEAVY)
