@@ -7,19 +7,18 @@ with masque's own API (``verify_file``, the face analyzer), not just that someth
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from tests.ui.conftest import MAX_UPLOAD_MB, Server
 
 from masque import assets
 from masque.face import FaceAnalyzer
 from masque.media import probe_video, read_image
 from masque.provenance import verify_file
 from masque.provenance.watermark import WatermarkCodec
-from tests.ui.conftest import MAX_UPLOAD_MB, Server
 
 #: a swap, extract or training step can take a while on a busy 2-core machine
 LONG_MS = 240_000

@@ -12,13 +12,13 @@ import pytest
 
 pytest.importorskip("gradio", reason="the UI extra is not installed (pip install 'masque[ui]')")
 
-import gradio as gr  # noqa: E402
+import gradio as gr
 
-from masque.cli import build_parser  # noqa: E402
-from masque.ui import pages as pages_module  # noqa: E402
-from masque.ui.app import build_app  # noqa: E402
-from masque.ui.config import UIConfig  # noqa: E402
-from masque.ui.pages import Page  # noqa: E402
+from masque.cli import build_parser
+from masque.ui import pages as pages_module
+from masque.ui.app import build_app
+from masque.ui.config import UIConfig
+from masque.ui.pages import Page
 
 #: CLI options a page offers differently (the UI names its own files; a checkbox says the opposite)
 NOT_A_WIDGET = {

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("masque.ui")
 
 #: the queue every heavy event joins: one job at a time, the others shown their place in line
-HEAVY = {"concurrency_id": "heavy", "concurrency_limit": 1}
+HEAVY: dict[str, Any] = {"concurrency_id": "heavy", "concurrency_limit": 1}
 
 INTRO = (
     "**masque**: face swapping on this machine. Use it only with the consent of the people whose faces you "

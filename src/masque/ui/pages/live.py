@@ -25,7 +25,6 @@ def build(ctx: PageContext) -> None:
     from masque.compose.color import COLOR_MATCHERS
     from masque.face import TrackerConfig
     from masque.oneshot import SwapConfig
-
     from masque.ui.live import LiveSwap
 
     sessions: dict[str, LiveSwap] = {}
@@ -63,7 +62,8 @@ def build(ctx: PageContext) -> None:
         path = upload_path(src, "source photo")
         analyzer = ctx.analyzer(de, "none")
         swapper = OneShotSwapper.from_image(read_image(path), analyzer, 0,
-                                            SwapConfig(color=co, blend=bl, mask=ma), name=path.name)
+                                            SwapConfig(color=co, blend=bl, mask=ma),  # type: ignore[arg-type]
+                                            name=path.name)
         live = LiveSwap(swapper, analyzer, Labeler(label_config(False, vl, None, None)),
                         TrackerConfig(redetect_every=int(rd), smooth=float(sm)))
         with lock:

@@ -23,7 +23,7 @@ _SCAN_FRAMES, _SCAN_STEP = 120, 4
 
 
 def target_faces(ctx: PageContext, target: Path, detector: str, fallback: str) -> tuple[list[np.ndarray], list]:
-    """Crops (RGB ``uint8``) and identities ``(128,)`` of the faces in an image, or in the first video frame with any."""
+    """Crops (RGB ``uint8``) and identities ``(128,)`` of the faces in an image, or the first video frame with any."""
     from masque.media import VideoReader, is_video_path, read_image
 
     analyzer = ctx.analyzer(detector, fallback)
@@ -71,7 +71,8 @@ def run_swap(ctx: PageContext, source: Any, target: Any, mode: str, picked: np.n
     labeler = Labeler(label_config(*labels))
     analyzer = ctx.analyzer(detector, fallback)
     swapper = OneShotSwapper.from_image(read_image(src), analyzer, int(source_face),
-                                        SwapConfig(color=color, blend=blend, mask=mask), name=src.name)
+                                        SwapConfig(color=color, blend=blend, mask=mask),  # type: ignore[arg-type]
+                                        name=src.name)
     video = is_video_path(tgt)
     out = ctx.work.job("swap") / labelled_name(f"{tgt.stem}_swapped{tgt.suffix}", video)
     tracking = TrackerConfig(redetect_every=int(redetect_every), smooth=float(smooth))
@@ -97,7 +98,8 @@ def build(ctx: PageContext) -> None:
                        columns=8, height=160, allow_preview=False, elem_id="swap-faces", interactive=False)
     embeddings = gr.State([])
     picked = gr.State(None)
-    mode = gr.Radio(TARGET_CHOICES, value="largest", label="--target-face: which faces of the target to replace", elem_id="swap-mode")
+    mode = gr.Radio(TARGET_CHOICES, value="largest", label="--target-face: which faces of the target to replace",
+                    elem_id="swap-mode")
     with gr.Accordion("Options", open=False):
         with gr.Row():
             source_face = gr.Number(0, precision=0, minimum=0, maximum=99,
