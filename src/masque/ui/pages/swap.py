@@ -95,7 +95,8 @@ def build(ctx: PageContext) -> None:
                           elem_id="swap-source", height=260)
         target = gr.File(label="Target image or video (-t)", elem_id="swap-target", height=260)
     faces = gr.Gallery(label="Faces in the target (largest first): click one to swap only that person",
-                       columns=8, height=160, allow_preview=False, elem_id="swap-faces", interactive=False)
+                       columns=8, height=170, object_fit="contain",
+                       allow_preview=False, elem_id="swap-faces", interactive=False)
     embeddings = gr.State([])
     picked = gr.State(None)
     mode = gr.Radio(TARGET_CHOICES, value="largest", label="--target-face: which faces of the target to replace",
