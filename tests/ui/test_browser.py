@@ -125,7 +125,8 @@ def test_upload_past_the_limit_is_refused(page: Any, tmp_path: Path) -> None:
     assert f"{MAX_UPLOAD_MB}" in message.inner_text()
 
 
-def test_train_shows_a_preview_and_stop_saves(page: Any, ui_server: Server, screenshots: Path | None) -> None:
+def test_train_shows_a_preview_stop_saves_and_convert_uses_it(page: Any, ui_server: Server, tmp_path: Path,
+                                                              screenshots: Path | None) -> None:
     open_tab(page, "Train")
     upload(page, "train-files-a", assets.fetch("clip_short.mp4"))
     upload(page, "train-files-b", assets.fetch("clip_long.mp4"))
@@ -156,6 +157,15 @@ def test_train_shows_a_preview_and_stop_saves(page: Any, ui_server: Server, scre
     assert sorted((model / "previews").glob("step_*.png"))
     page.click("#train-pack")
     page.locator("#train-model-zip a[href]").wait_for(timeout=LONG_MS)
+    # then convert a photo with the model just saved
+    page.locator("#convert-model input").click()
+    page.get_by_role("option", name="model", exact=True).click()
+    upload(page, "convert-input", assets.fetch("single_face.jpg"))
+    page.click("#convert-run")
+    page.locator("#convert-status").get_by_text("faces swapped").wait_for(timeout=LONG_MS)
+    assert "1 faces swapped" in page.locator("#convert-status").inner_text()
+    out = download(page, "convert-download", tmp_path)
+    assert verify_file(out).labelled and read_image(out).shape == read_image(assets.fetch("single_face.jpg")).shape
 
 
 def test_live_camera_comes_back_swapped(page: Any, ui_server: Server, tmp_path: Path,
