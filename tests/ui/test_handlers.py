@@ -9,13 +9,13 @@ import pytest
 
 pytest.importorskip("gradio", reason="the UI extra is not installed (pip install 'masque[ui]')")
 
-from masque.errors import ConfigError, InvalidMediaError  # noqa: E402
-from masque.provenance import verify_file  # noqa: E402
-from masque.ui.app import PageContext  # noqa: E402
-from masque.ui.pages.evaluate import run_evaluate  # noqa: E402
-from masque.ui.pages.swap import PICKED, run_swap, target_faces  # noqa: E402
-from masque.ui.pages.verify import verify_rows  # noqa: E402
-from masque.ui.work import WorkFolder  # noqa: E402
+from masque.errors import ConfigError, InvalidMediaError
+from masque.provenance import verify_file
+from masque.ui.app import PageContext
+from masque.ui.pages.evaluate import run_evaluate
+from masque.ui.pages.swap import PICKED, run_swap, target_faces
+from masque.ui.pages.verify import verify_rows
+from masque.ui.work import WorkFolder
 
 LABELS = (False, False, None, None)  # labelled, no visible tag, masque's own key
 
