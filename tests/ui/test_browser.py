@@ -123,6 +123,7 @@ def test_upload_past_the_limit_is_refused(page: Any, tmp_path: Path) -> None:
     message = page.get_by_text(re.compile(r"exceed|too large|maximum", re.IGNORECASE)).first
     message.wait_for(timeout=30_000)
     assert f"{MAX_UPLOAD_MB}" in message.inner_text()
+    print(f"\nupload past the limit: {message.inner_text()!r}")
 
 
 def test_train_shows_a_preview_stop_saves_and_convert_uses_it(page: Any, ui_server: Server, tmp_path: Path,
@@ -166,6 +167,15 @@ def test_train_shows_a_preview_stop_saves_and_convert_uses_it(page: Any, ui_serv
     assert "1 faces swapped" in page.locator("#convert-status").inner_text()
     out = download(page, "convert-download", tmp_path)
     assert verify_file(out).labelled and read_image(out).shape == read_image(assets.fetch("single_face.jpg")).shape
+    # Train again on the same model name: it resumes from the saved step
+    page.click("#train-run")
+    page.locator("#train-status").get_by_text(f"from step {step}").wait_for(timeout=LONG_MS)
+    assert "resuming lightweight" in page.locator("#train-status").inner_text()
+    page.locator("#train-status").get_by_text(re.compile(r"step \d+/|step \d+,")).wait_for(timeout=LONG_MS)
+    page.click("#train-stop")
+    page.locator("#train-status").get_by_text("stopped and saved").wait_for(timeout=LONG_MS)
+    resumed = re.search(r"step (\d+) \((\d+) this run", page.locator("#train-status").inner_text())
+    assert resumed and int(resumed.group(1)) > step and int(resumed.group(2)) == int(resumed.group(1)) - step
 
 
 def test_live_camera_comes_back_swapped(page: Any, ui_server: Server, tmp_path: Path,

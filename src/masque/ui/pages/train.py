@@ -77,7 +77,8 @@ def train_stream(ctx: PageContext, session: str, fs_a: Path, fs_b: Path, model_n
 
         raise OutputPathError(f"{root.name} is a folder of other files, not a model folder; choose another name")
     previous = read_state(root)
-    arch = options.pop("model") if not previous else str(previous.get("model"))
+    chosen = options.pop("model")
+    arch = str(previous.get("model")) if previous else chosen  # a resumed model keeps its own, as in the CLI
     trainer = Trainer(fs_a, fs_b, root, TrainConfig(model=arch, **options))
     stop = ctx.stops.arm(session)
     updates: queue.Queue[Any] = queue.Queue()
@@ -100,12 +101,17 @@ def train_stream(ctx: PageContext, session: str, fs_a: Path, fs_b: Path, model_n
     start = int((previous or {}).get("step", 0))
     yield None, None, f"{'resuming' if previous else 'training'} {arch} in `{root.name}` from step {start}"
     last: Any = None
-    while worker.is_alive():
-        worker.join(_REFRESH_S)
-        while not updates.empty():
-            last = updates.get()
-        if last is not None:
-            yield latest_preview(root), loss_frame(history), _status(last, stop.is_set())
+    try:
+        while worker.is_alive():
+            worker.join(_REFRESH_S)
+            while not updates.empty():
+                last = updates.get()
+            if last is not None:
+                yield latest_preview(root), loss_frame(history), _status(last, stop.is_set())
+    finally:  # the page was closed or the event cancelled: save and stop, as the Stop button does
+        if worker.is_alive():
+            stop.set()
+            worker.join()
     if "error" in result:
         raise result["error"]
     s = result["summary"]
