@@ -53,3 +53,15 @@ def test_command_warns_for_every_interface_and_ignores_gradio_share(
     with caplog.at_level(logging.WARNING, logger="masque"):
         cli.main(["ui", "--workdir", str(tmp_path / "w")])
     assert "anyone" not in caplog.text.lower()
+
+
+def test_the_command_s_defaults_are_the_config_s() -> None:
+    import argparse
+
+    from masque.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    defaults = {a.dest: a.default for a in sub.choices["ui"]._actions}
+    config = UIConfig()
+    assert (defaults["host"], defaults["port"], defaults["max_upload"]) == (config.host, config.port,
+                                                                           config.max_upload_mb)
