@@ -3,7 +3,7 @@
 Every page calls the same library functions the CLI calls, with the same defaults (taken from the
 library's config dataclasses, and checked against the CLI's parser by ``tests/ui``); it adds no
 logic of its own. A page is a small module in :mod:`masque.ui.pages`, listed in
-:data:`masque.ui.pages.PAGES`; it appears only when the feature it needs can be imported
+:func:`masque.ui.pages.pages`; it appears only when the feature it needs can be imported
 (:attr:`~masque.ui.pages.Page.requires`).
 
 Safe by default (:class:`~masque.ui.config.UIConfig`): bound to 127.0.0.1, never a public share

@@ -1,4 +1,4 @@
-"""The UI's pages: each a small module with one :class:`Page`, listed in :data:`PAGES` in tab order.
+"""The UI's pages: each a small module with one :class:`Page`, listed in tab order by :func:`pages`.
 
 To add a page: write ``masque/ui/pages/<name>.py`` defining ``PAGE = Page(...)`` whose ``build``
 lays out its components inside the tab the app opens, and add it below. ``requires`` names the
