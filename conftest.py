@@ -15,6 +15,7 @@ use a fixture face, clip or the face models are marked ``integration`` here, aut
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import os
 from collections.abc import Iterator
@@ -22,6 +23,10 @@ from pathlib import Path
 
 import pytest
 from _pytest.doctest import DoctestItem
+
+#: the web UI's pages import Gradio (the optional ``ui`` extra): without it their doctests are not collected
+#: (tests/ui skips on its own)
+collect_ignore_glob = [] if importlib.util.find_spec("gradio") else ["src/masque/ui/pages/*"]
 
 #: fixtures (tests/conftest.py and below) that read the pinned assets: a test using one is an integration test
 _FIXTURE_USERS = {"analyzer", "fixture_path", "photo", "short_run", "facesets", "first_run", "embedder"}

@@ -317,6 +317,16 @@ DEMO = [
     C("device-cuda-absent", "demo -o {work}/d --device cuda:7 --minutes 1", 2, "cuda:7"),
 ]
 
+UI = [  # refused before Gradio is imported or a port is opened
+    C("port-0", "ui --port 0", 2, "--port"),
+    C("port-too-big", "ui --port 70000", 2, "--port"),
+    C("port-text", "ui --port http", 2, "--port"),
+    C("max-upload-0", "ui --max-upload 0", 2, "--max-upload"),
+    C("max-upload-negative", "ui --max-upload -5", 2, "--max-upload"),
+    C("workdir-is-a-file", "ui --workdir {img}", 2, "is a file"),
+    C("workdir-under-a-file", "ui --workdir {img}/w", 2),
+]
+
 
 # ---------------------------------------------------------------- the tiny world they run in
 
@@ -441,7 +451,8 @@ def _named(command: str, cases: list[object]) -> list[object]:
 ALL = [*_named("usage", USAGE), *_named("extract", EXTRACT), *_named("faceset", FACESET),
        *_named("train", TRAIN), *_named("model", MODEL), *_named("convert", CONVERT), *_named("swap", SWAP),
        *_named("animate", ANIMATE), *_named("reenact", REENACT),
-       *_named("evaluate", EVALUATE), *_named("verify", VERIFY), *_named("demo", DEMO)]
+       *_named("evaluate", EVALUATE), *_named("verify", VERIFY), *_named("demo", DEMO),
+       *_named("ui", UI)]
 
 
 @pytest.mark.parametrize("case", ALL)

@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"compose"},
     {"convert", "oneshot", "animate"},
     {"metrics"},
-    {"demo"},
+    {"demo", "ui"},
     {"commands"},
     {"cli"},
 ]
