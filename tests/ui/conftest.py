@@ -101,6 +101,18 @@ def camera_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_y4m(assets.fetch("clip_long.mp4"), tmp_path_factory.mktemp("camera") / "camera.y4m")
 
 
+@pytest.fixture(scope="session")
+def driving_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 12 frames of ``clip_short.mp4`` (a man talking), no audio: a cheap driving video."""
+    from masque.media import VideoReader, VideoWriter
+
+    path = tmp_path_factory.mktemp("driving") / "driving12.mp4"
+    with VideoWriter(path, 30, crf=20) as w:
+        for _, frame in zip(range(12), VideoReader(assets.fetch("clip_short.mp4"))):
+            w.write(frame)
+    return path
+
+
 def _skip(reason: str) -> None:
     """Skip, or fail where the browser tests must run (``MASQUE_UI_BROWSER=required``, as .ci/run sets)."""
     if os.environ.get("MASQUE_UI_BROWSER") == "required":

@@ -217,6 +217,46 @@ def test_live_camera_comes_back_swapped(page: Any, ui_server: Server, tmp_path: 
     assert count >= 3
 
 
+def test_animate_a_photo(page: Any, tmp_path: Path, driving_clip: Path, screenshots: Path | None) -> None:
+    open_tab(page, "Animate")
+    upload(page, "animate-source", assets.fetch("biden.jpg"))
+    upload(page, "animate-driving", driving_clip)
+    page.locator("#animate-download").scroll_into_view_if_needed()
+    page.click("#animate-run")
+    page.locator("#animate-status").get_by_text("frame(s)").wait_for(timeout=LONG_MS)
+    assert "12 frame(s), 12 with the driving face" in page.locator("#animate-status").inner_text()
+    page.locator("#animate-result video").wait_for()
+    shoot(page, screenshots, "animate", full=True)
+    out = download(page, "animate-download", tmp_path)
+    info = probe_video(out)
+    assert (info.frames, info.width, info.height) == (12, 512, 512)
+    report = verify_file(out)
+    assert report.labelled and report.watermark.found and report.manifest.status in ("valid", "present"), \
+        report.to_dict()
+
+
+def test_live_animate_mode_drives_the_photo(page: Any, tmp_path: Path) -> None:
+    open_tab(page, "Live")
+    upload(page, "live-source", assets.fetch("biden.jpg"))
+    page.locator("#live-mode").get_by_text("animate").click()
+    page.click("#live-start")
+    page.locator("#live-fps").get_by_text("started (animate)").wait_for(timeout=LONG_MS)
+    page.get_by_text("Click to Access Webcam").click()
+    page.locator("#live-camera button[aria-label='capture photo']").click()
+    page.locator("#live-out img[src]").wait_for(timeout=LONG_MS)
+    page.click("#live-calibrate")
+    page.wait_for_function("() => /Calibrate [1-9]/.test(document.querySelector('#live-fps').innerText)",
+                           timeout=LONG_MS)
+    status = page.locator("#live-fps").inner_text()
+    print(f"\nlive animate (load average {os.getloadavg()[0]:.1f}): {status}")
+    driving = re.search(r"(\d+)/(\d+) frames with a face driving the photo", status)
+    assert driving and int(driving.group(1)) > 0, status
+    frame = tmp_path / "frame.jpg"
+    frame.write_bytes(page.request.get(page.locator("#live-out img").get_attribute("src")).body())
+    image = read_image(frame)
+    assert image.shape == (512, 512, 3) and WatermarkCodec().detect(image).found  # the photo's square, not the camera
+
+
 def test_served_safely(ui_server: Server) -> None:
     import json
     import urllib.error

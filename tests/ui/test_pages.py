@@ -28,6 +28,8 @@ NOT_A_WIDGET = {
     "convert": {"-m", "-o"},  # the model list; the download
     "evaluate": {"--swapped", "--original", "--source", "--json", "--report"},  # uploads; the page shows both
     "verify": {"--json"},  # the table
+    "animate": {"-s", "-d", "-o"},  # the uploads and the download
+    "reenact": {"-s", "-t", "-o"},
 }
 #: parser defaults the page shows as a number because the widget has no "unset" (0 = no limit / measured)
 UNSET_AS_ZERO = {"--steps", "--minutes", "--threads"}
@@ -57,7 +59,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> gr.Blocks:
 def test_every_cli_option_of_a_page_is_there_with_the_cli_default(app: gr.Blocks) -> None:
     widgets, parsers = _widgets(app), _parsers()
     commands = {c for page in pages_module.pages() for c in page.cli}
-    assert commands >= {"swap", "extract", "train", "convert", "evaluate", "verify"}
+    assert commands >= {"swap", "extract", "train", "convert", "evaluate", "verify", "animate", "reenact"}
     missing, differ = [], []
     for command in sorted(commands):
         for action in parsers[command]._actions:
@@ -88,7 +90,7 @@ def test_every_cli_option_of_a_page_is_there_with_the_cli_default(app: gr.Blocks
 def test_each_page_is_a_tab(app: gr.Blocks) -> None:
     tabs = [b for b in app.blocks.values() if isinstance(b, gr.Tab)]
     assert [t.label for t in tabs] == [p.title for p in pages_module.pages() if p.available()]
-    assert {p.name for p in pages_module.pages()} >= {"swap", "train", "live", "evaluate", "verify"}
+    assert {p.name for p in pages_module.pages()} >= {"swap", "train", "animate", "live", "evaluate", "verify"}
 
 
 def test_a_page_appears_only_when_its_feature_exists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

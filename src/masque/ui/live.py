@@ -1,7 +1,8 @@
-"""The Live page's engine: webcam frames through the one-shot swap, one session at a time.
+"""The Live page's engines: webcam frames through the one-shot swap or the photo animator.
 
-No Gradio here: :class:`LiveSwap` takes RGB frames and returns swapped, labelled frames, and
-measures the rate at which frames arrive (the browser sends the next frame when it can, so this is
+No Gradio here: :class:`LiveSwap` takes RGB frames and returns swapped, labelled frames;
+:class:`LiveAnimate` returns the photo moved as the webcam face moves (``Animator.step``). Both
+measure the rate at which frames arrive (the browser sends the next frame when it can, so this is
 the round-trip rate the user sees). The same :class:`~masque.face.FaceTracker` as ``masque swap``
 on a video: detect every ``redetect_every`` frames, follow the face in between.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,45 +19,40 @@ from masque.face import FaceAnalyzer, FaceTracker, TargetSelector, TrackerConfig
 from masque.oneshot import OneShotSwapper
 from masque.provenance import Labeler
 
+if TYPE_CHECKING:  # the animate feature is optional for the Live page's swap mode
+    from masque.animate import Animator
+
 #: frames over which the rate is averaged
 _WINDOW = 30
 
 
-class LiveSwap:
-    """Swap the source face into each frame of a stream.
+class _Rates:
+    """The frame rate and server time of a stream, and how many frames had a face."""
 
-    Args:
-        swapper: the source face, read once.
-        analyzer: detector and landmarks for the stream.
-        labeler: labels every frame sent back (the watermark; the visible tag when asked).
-        tracking: how often to detect, how much to smooth.
-        target: which faces of the stream to replace (default the largest).
-    """
+    #: what the status line says the frames with a face had done to them
+    verb = "swapped"
 
-    def __init__(self, swapper: OneShotSwapper, analyzer: FaceAnalyzer, labeler: Labeler,
-                 tracking: TrackerConfig | None = None, target: TargetSelector | None = None) -> None:
-        self.swapper, self.labeler = swapper, labeler
-        self.tracker = FaceTracker(analyzer, target or TargetSelector(), tracking or TrackerConfig())
+    def __init__(self, labeler: Labeler) -> None:
+        self.labeler = labeler
         self.arrivals: deque[float] = deque(maxlen=_WINDOW)
         self.work: deque[float] = deque(maxlen=_WINDOW)
         self.frames = self.swapped = 0
         self.size = (0, 0)
 
     def step(self, frame: np.ndarray) -> np.ndarray:
-        """One frame: RGB ``(H, W, 3)`` ``uint8`` in, the swapped and labelled frame (same shape) out.
-
-        A frame without a face comes back unchanged but labelled.
-        """
+        """One frame: RGB ``(H, W, 3)`` ``uint8`` in, the labelled output frame (RGB ``uint8``) out."""
         start = time.perf_counter()
         self.arrivals.append(start)
         self.size = (frame.shape[1], frame.shape[0])
-        faces = self.tracker.update(frame)
-        out = self.swapper.swap(frame, faces) if faces else frame
+        out, found = self._process(frame)
         self.frames += 1
-        self.swapped += bool(faces)
+        self.swapped += found
         out = self.labeler.mark(out)
         self.work.append(time.perf_counter() - start)
         return out
+
+    def _process(self, frame: np.ndarray) -> tuple[np.ndarray, bool]:
+        raise NotImplementedError
 
     @property
     def fps(self) -> float:
@@ -73,4 +70,61 @@ class LiveSwap:
         """One line for the page: the rates and how many frames had a face."""
         return (f"{self.fps:.1f} frames/s round trip at {self.size[0]}x{self.size[1]}, {self.ms_per_frame:.0f} ms "
                 "per frame on the server; "
-                f"{self.swapped}/{self.frames} frames with a face swapped")
+                f"{self.swapped}/{self.frames} frames with a face {self.verb}")
+
+
+class LiveSwap(_Rates):
+    """Swap the source face into each frame of a stream; a frame without a face comes back unchanged
+    but labelled.
+
+    Args:
+        swapper: the source face, read once.
+        analyzer: detector and landmarks for the stream.
+        labeler: labels every frame sent back (the watermark; the visible tag when asked).
+        tracking: how often to detect, how much to smooth.
+        target: which faces of the stream to replace (default the largest).
+    """
+
+    def __init__(self, swapper: OneShotSwapper, analyzer: FaceAnalyzer, labeler: Labeler,
+                 tracking: TrackerConfig | None = None, target: TargetSelector | None = None) -> None:
+        super().__init__(labeler)
+        self.swapper = swapper
+        self.tracker = FaceTracker(analyzer, target or TargetSelector(), tracking or TrackerConfig())
+
+    def _process(self, frame: np.ndarray) -> tuple[np.ndarray, bool]:
+        faces = self.tracker.update(frame)
+        return (self.swapper.swap(frame, faces) if faces else frame), bool(faces)
+
+
+class LiveAnimate(_Rates):
+    """The photo of an :class:`~masque.animate.Animator` moved by the face of each frame of a stream.
+
+    The frames returned have the animator's size (not the camera's). Motion is measured from the
+    first frame with a face until :meth:`calibrate`: then from the next frame with a face (the
+    user takes the photo's pose and expression and presses the button).
+    """
+
+    verb = "driving the photo"
+
+    def __init__(self, animator: Animator, labeler: Labeler) -> None:
+        super().__init__(labeler)
+        self.animator = animator
+        self._calibrate = False
+        self.calibrated = 0
+
+    def calibrate(self) -> None:
+        """Take the next frame with a face as the reference motion is measured from."""
+        self._calibrate = True
+
+    def _process(self, frame: np.ndarray) -> tuple[np.ndarray, bool]:
+        faces = self.animator.tracker.update(frame)
+        landmarks = faces[0] if faces else None
+        if landmarks is not None and self._calibrate:
+            self.animator.set_reference(landmarks, frame.shape[:2])
+            self._calibrate = False
+            self.calibrated += 1
+        return self.animator.step_landmarks(frame, landmarks), landmarks is not None
+
+    def status(self) -> str:
+        """The rates, the frames with a face, and how many times Calibrate set the reference."""
+        return f"{super().status()}; reference set by Calibrate {self.calibrated} time(s)"

@@ -54,6 +54,18 @@ def run_evaluate(ctx: PageContext, swapped: Any, original: Any, source: Any, gal
     return summary, out
 
 
+def run_driving(ctx: PageContext, animation: Any, driving: Any, source: Any, every: int,
+                progress: Any) -> tuple[dict[str, Any], str, Path]:
+    """``masque evaluate --driving``: an animation against its driving video and photo: (summary, text, job folder)."""
+    from masque.metrics.driving import evaluate_driving, format_driving
+
+    report = evaluate_driving(upload_path(animation, "animation"), upload_path(driving, "driving video"),
+                              upload_path(source, "photo"), every=every,
+                              progress=gradio_progress(progress, "evaluate"))
+    summary = report.summary()
+    return summary, format_driving(summary), ctx.work.job("evaluate")
+
+
 def build(ctx: PageContext) -> None:
     from masque.metrics import DEFAULT_EVERY
 
@@ -68,6 +80,9 @@ def build(ctx: PageContext) -> None:
         model = gr.Dropdown(ctx.work.listing("models"), value=None, allow_custom_value=True,
                             label="--model: a trained model (adds reconstruction)")
         every = gr.Number(DEFAULT_EVERY, precision=0, minimum=1, label="--every: identity on every Nth frame")
+        driving = gr.File(label="--driving: measure an animation (Animate page) against its driving video instead; "
+                          "then the output goes in --swapped, the photo in --source, no --original",
+                          elem_id="eval-driving")
     labels = label_widgets("eval")
     run = gr.Button("Evaluate", variant="primary", elem_id="eval-run")
     text = gr.Textbox(label="Summary", lines=8, interactive=False, elem_id="eval-summary")
@@ -78,8 +93,18 @@ def build(ctx: PageContext) -> None:
                     file_count="multiple", interactive=False, elem_id="eval-download")
 
     @shown
-    def go(sw: Any, og: Any, so: Any, ga: Any, mo: str | None, ev: float, *lab: Any,
+    def go(sw: Any, og: Any, so: Any, ga: Any, mo: str | None, ev: float, dr: Any, *lab: Any,
            progress: Any = gr.Progress()) -> tuple[Any, ...]:
+        if dr:
+            if og or ga or mo:
+                from masque.errors import UsageError
+
+                raise UsageError("--driving measures an animation; --original, --model and --gallery are for "
+                                 "swaps: clear them, or clear --driving")
+            summary, text, job = run_driving(ctx, sw, dr, so, int(ev), progress)
+            js = job / "summary.json"
+            js.write_text(json.dumps(summary, indent=2, default=str))
+            return text, flatten(summary), None, [str(js)]
         summary, out = run_evaluate(ctx, sw, og, so, ga, mo, int(ev), lab, progress)
         js = out.parent / "summary.json"
         js.write_text(json.dumps(summary, indent=2, default=str))
@@ -88,8 +113,8 @@ def build(ctx: PageContext) -> None:
         return ((out / "summary.txt").read_text(), flatten(summary), str(png) if png.exists() else None,
                 [str(zipped), str(js)])
 
-    run.click(go, [swapped, original, source, gallery, model, every, *labels.inputs()], [text, table, plots, files],
-              **HEAVY)
+    run.click(go, [swapped, original, source, gallery, model, every, driving, *labels.inputs()],
+              [text, table, plots, files], **HEAVY)
 
 
 PAGE = Page("evaluate", "Evaluate", build, cli=("evaluate",))
