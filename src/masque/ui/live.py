@@ -9,10 +9,13 @@ on a video: detect every ``redetect_every`` frames, follow the face in between.
 
 from __future__ import annotations
 
+import base64
+import html
 import time
 from collections import deque
 from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 
 from masque.face import FaceAnalyzer, FaceTracker, TargetSelector, TrackerConfig
@@ -24,6 +27,22 @@ if TYPE_CHECKING:  # the animate feature is optional for the Live page's swap mo
 
 #: frames over which the rate is averaged
 _WINDOW = 30
+#: JPEG quality of the frames sent back (the watermark survives it; 90+ doubles the bytes for no visible gain)
+JPEG_QUALITY = 80
+
+
+def jpeg_img(frame: np.ndarray, quality: int = JPEG_QUALITY, alt: str = "live output") -> str:
+    """An ``<img>`` tag holding RGB ``(H, W, 3)`` ``uint8`` ``frame`` as an inline JPEG (a ``data:`` URL).
+
+    The page shows frames this way rather than as files: one encode, no file written per frame
+    (Gradio's image output keeps each in its cache for the session), no second request to fetch it.
+    """
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # cannot happen for a uint8 RGB frame; keep the stream alive if it does
+        return ""
+    src = "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode("ascii")
+    return (f'<img src="{src}" alt="{html.escape(alt)}" width="{frame.shape[1]}" height="{frame.shape[0]}" '
+            'style="max-width:100%;height:auto">')
 
 
 class _Rates:

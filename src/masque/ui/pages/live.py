@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
+import time
 from typing import Any
 
 import gradio as gr
@@ -17,6 +18,8 @@ from masque.ui.work import upload_path
 
 #: seconds between webcam frames the browser sends (it sends no faster than the answers come back)
 STREAM_EVERY = 0.03
+#: seconds between updates of the status line (frame rate, server time)
+STATUS_EVERY = 0.5
 #: the camera size asked of the browser
 CAMERA = {"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}}
 IDLE = "upload a source photo and press Start; then allow the camera"
@@ -29,7 +32,7 @@ def build(ctx: PageContext) -> None:
     from masque.compose.color import COLOR_MATCHERS
     from masque.face import TrackerConfig
     from masque.oneshot import SwapConfig
-    from masque.ui.live import LiveAnimate, LiveSwap
+    from masque.ui.live import LiveAnimate, LiveSwap, jpeg_img
 
     animate_ok = importlib.util.find_spec("masque.animate") is not None
     sessions: dict[str, LiveSwap | LiveAnimate] = {}
@@ -75,7 +78,8 @@ def build(ctx: PageContext) -> None:
     with gr.Row():
         cam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Camera", elem_id="live-camera",
                        webcam_options=gr.WebcamOptions(mirror=False, constraints=CAMERA))
-        out = gr.Image(label="Swapped (live)", interactive=False, format="jpeg", elem_id="live-out")
+        # an inline JPEG in HTML, not gr.Image: see masque.ui.live.jpeg_img
+        out = gr.HTML(label="Result (live)", show_label=True, elem_id="live-out", min_height=240, container=True)
 
     @shown
     def begin(src: Any, co: str, bl: str, ma: str, de: str, rd: float, sm: float, vl: bool, mo: str, si: float,
@@ -111,13 +115,20 @@ def build(ctx: PageContext) -> None:
         live.calibrate()
         return "calibrating: the next frame with a face is the new reference"
 
-    def frame(image: np.ndarray | None, request: gr.Request) -> tuple[Any, str]:
-        live = sessions.get(request.session_hash or "")
-        if image is None:
-            return None, IDLE
-        if live is None:
-            return None, IDLE
-        return live.step(np.ascontiguousarray(image[..., :3])), live.status()
+    shown_at: dict[str, float] = {}
+
+    def frame(image: np.ndarray | None, request: gr.Request) -> tuple[Any, Any]:
+        key = request.session_hash or ""
+        live = sessions.get(key)
+        if image is None or live is None:
+            return "", IDLE
+        out = jpeg_img(live.step(np.ascontiguousarray(image[..., :3])))
+        # the status line twice a second, not every frame: each update re-renders Markdown in the browser
+        now = time.monotonic()
+        if now - shown_at.get(key, 0.0) < STATUS_EVERY:
+            return out, gr.skip()
+        shown_at[key] = now
+        return out, live.status()
 
     start.click(begin, [source, color, blend, mask, detector, redetect, smooth, visible, mode, size, crop, a_smooth,
                         no_mouth], [fps], concurrency_id="heavy", concurrency_limit=1)
