@@ -112,7 +112,7 @@ def _animate_section(ctx: PageContext) -> None:
             no_mouth = gr.Checkbox(not d.mouth, label="--no-mouth: do not paint a mouth interior")
     labels = label_widgets("animate")
     run = gr.Button("Animate", variant="primary", elem_id="animate-run")
-    video = gr.Video(label="Animated", interactive=False, elem_id="animate-result")
+    video = gr.Video(label="Animated", interactive=False, height=360, elem_id="animate-result")
     download = gr.File(label="Download (labelled as synthetic)", interactive=False, elem_id="animate-download")
     status = gr.Markdown(elem_id="animate-status")
 
@@ -155,7 +155,7 @@ def _reenact_section(ctx: PageContext) -> None:
                                  label="--redetect-every: detect every N frames, track between")
     labels = label_widgets("reenact")
     run = gr.Button("Reenact", variant="primary", elem_id="reenact-run")
-    video = gr.Video(label="Reenacted", interactive=False, elem_id="reenact-result")
+    video = gr.Video(label="Reenacted", interactive=False, height=360, elem_id="reenact-result")
     download = gr.File(label="Download (labelled as synthetic)", interactive=False, elem_id="reenact-download")
     status = gr.Markdown(elem_id="reenact-status")
 
