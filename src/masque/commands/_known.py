@@ -23,3 +23,7 @@ CONVERT_COLOR, CONVERT_BLEND, CONVERT_MASK, CONVERT_COLOR_SMOOTH = "rct-ratio", 
 TRACK_REDETECT_EVERY = 10
 #: masque.metrics.DEFAULT_EVERY
 EVALUATE_EVERY = 10
+#: masque.forensics.detect.DetectConfig.every
+DETECT_EVERY = 5
+#: masque.forensics.train.DetectTrainConfig.steps
+DETECT_TRAIN_STEPS = 3000
