@@ -6,6 +6,6 @@ import and one entry below.
 
 from types import ModuleType
 
-from masque.commands import convert, demo, detect, evaluate, extract, faceset, model, swap, train, verify
+from masque.commands import convert, demo, detect, evaluate, extract, faceset, liveness, model, swap, train, verify
 
-COMMANDS: list[ModuleType] = [extract, faceset, train, model, convert, swap, evaluate, verify, detect, demo]
+COMMANDS: list[ModuleType] = [extract, faceset, train, model, convert, swap, evaluate, verify, detect, liveness, demo]

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from masque.atomic import atomic_write_bytes
 from masque.face import paste_matrix
 from masque.forensics.detect import FaceScore, FileVerdict
+from masque.forensics.liveness import LivenessReport
 from masque.media.image import encode_image
 
 
@@ -105,3 +106,59 @@ def _section(v: FileVerdict, images: list[tuple[str, FaceScore]], plot: str | No
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:40]
+
+
+def plot_liveness(report: LivenessReport) -> bytes:
+    """PNG bytes: one panel per liveness signal, with its score."""
+    s = report.signals
+    fig = Figure(figsize=(9, 10), dpi=100, layout="constrained")
+    axes = fig.subplots(4, 1)
+    m = s["motion"].series
+    if m:
+        axes[0].plot(m["residual"], lw=1, label="residual, frames 0.5 s apart")
+        axes[0].plot(m["jitter"], lw=1, alpha=0.7, label="residual, neighbouring frames (jitter)")
+    axes[0].set_title(f"motion {s['motion'].score:.2f}: {s['motion'].detail}", fontsize=8)
+    b = s["blink"].series
+    if b:
+        axes[1].plot(b["ear"], lw=1, label="eye aspect ratio")
+        axes[1].plot(b["threshold"], "--", lw=1, label="blink threshold")
+    axes[1].set_title(f"blink {s['blink'].score:.2f}: {s['blink'].detail}", fontsize=8)
+    p = s["pulse"].series
+    if p:
+        axes[2].plot(p["freqs"], p["spectrum"], lw=1, label="POS spectrum")
+        axes[2].set_xlabel("bpm")
+    axes[2].set_title(f"pulse {s['pulse'].score:.2f}: {s['pulse'].detail}", fontsize=8)
+    t = s["texture"].series
+    if t:
+        axes[3].bar(range(len(t["peaks"])), t["peaks"], label="spectral peak ratio per sampled crop")
+        axes[3].axhline(12, color="tab:red", ls="--", lw=1, label="screen")
+    axes[3].set_title(f"texture {s['texture'].score:.2f}: {s['texture'].detail}", fontsize=8)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="upper right")
+    fig.suptitle(f"{Path(report.path).name}: {'LIVE' if report.live else 'SPOOF'} (score {report.score:.2f})")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def write_liveness_report(reports: list[LivenessReport], out_dir: str | os.PathLike[str]) -> Path:
+    """Write ``index.html``, ``liveness.json`` and one plot per clip into ``out_dir``; returns the page."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    parts = []
+    for n, r in enumerate(reports):
+        name = f"plots/{n:03d}_{_safe(Path(r.path).stem)}.png"
+        atomic_write_bytes(out / name, plot_liveness(r))
+        rows = "".join(f"<tr><td>{k}</td><td>{v.score:.2f}</td><td>{html.escape(v.detail)}</td></tr>"
+                       for k, v in r.signals.items())
+        parts.append(f"<h2>{html.escape(r.path)}: {'LIVE' if r.live else 'SPOOF'} (score {r.score:.2f}; "
+                     f"{html.escape(r.reason)})</h2><table>{rows}</table><img src='{name}' width='800'>")
+    atomic_write_bytes(out / "liveness.json", json.dumps([r.to_dict() for r in reports], indent=1).encode())
+    page = out / "index.html"
+    atomic_write_bytes(page, ("<!doctype html><html><head><meta charset='utf-8'><title>masque liveness</title>"
+                              "<style>body{font-family:sans-serif;margin:2em;max-width:1000px}td{padding:2px 8px}"
+                              "</style></head><body><h1>masque liveness</h1>" + "".join(parts)
+                              + "</body></html>").encode())
+    return page

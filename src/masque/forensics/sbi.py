@@ -54,7 +54,7 @@ def blend_mask(landmarks: np.ndarray, size: int, rng: np.random.Generator) -> np
     sigma = float(rng.uniform(0.5, 6.0)) * scale
     out = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma)
     # feathered masks keep their core at full strength; a few samples blend at part opacity
-    return out * float(rng.choice([0.5, 0.75, 1.0, 1.0, 1.0, 1.0]))
+    return np.clip(out, 0.0, 1.0) * float(rng.choice([0.5, 0.75, 1.0, 1.0, 1.0, 1.0]))
 
 
 def _elastic(mask: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:

@@ -1,6 +1,6 @@
 """``masque detect train``: Self-Blended Images training of the fake detector on real faces only.
 
-Each batch is half real faces and half their self-blended fakes (:mod:`masque.forensics.sbi`),
+Each batch is half real faces and half their own self-blended fakes (:mod:`masque.forensics.sbi`),
 both through the same post-processing. The loss is a binary cross-entropy on the global logit
 plus one on the logit map against the blend mask, so the network is told where the blend is, not
 only that there is one: it learns faster and its map is a heat map. Resumable (weights, Adam
@@ -75,28 +75,40 @@ class DetectStep:
 
 
 def make_batch(crops: list[FaceCrop], batch: int, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
-    """``(images, labels, map targets)``: ``batch // 2`` reals then as many self-blended fakes.
+    """``(images, labels, map targets)``: ``batch // 2`` reals, then the self-blended fake of each.
 
-    Images ``(B, 3, S, S)`` float in [0, 1]; labels ``(B,)`` (1 = fake); map targets ``(B, S/8, S/8)``
-    (the blend mask averaged over each cell, zeros for reals).
+    Each fake is made from the same face as the real beside it and shares its framing (a random
+    shift, scale and flip of the whole crop), as in the SBI paper's pairs: identity, pose and
+    framing then say nothing about the label, only the blend does. Images ``(B, 3, S, S)`` float
+    in [0, 1]; labels ``(B,)`` (1 = fake); map targets ``(B, S/8, S/8)`` (the blend mask averaged
+    over each cell, zeros for reals).
     """
     half = batch // 2
     size = crops[0].image.shape[0]
     cells = size // 8
-    images, maps = [], []
-    for k in range(batch):
+    reals, fakes, maps = [], [], []
+    for _ in range(half):
         c = crops[int(rng.integers(len(crops)))]
-        if k < half:
-            img, mask = c.image, np.zeros((size, size), np.float32)
-        else:
-            img, mask = self_blend(c.image, c.landmarks, rng)
-        img = common_augment(img, rng)
-        if rng.random() < 0.5:
-            img, mask = img[:, ::-1], mask[:, ::-1]
-        images.append(np.ascontiguousarray(img))
-        maps.append(cv2.resize(np.ascontiguousarray(mask), (cells, cells), interpolation=cv2.INTER_AREA))
-    labels = torch.cat([torch.zeros(half), torch.ones(batch - half)])
-    return to_tensor(images), labels, torch.from_numpy(np.stack(maps))
+        fake, mask = self_blend(c.image, c.landmarks, rng)
+        mat = _frame_jitter(size, rng)
+        real, fake, mask = (cv2.warpAffine(x, mat, (size, size), flags=cv2.INTER_LINEAR,
+                                           borderMode=cv2.BORDER_REFLECT101) for x in (c.image, fake, mask))
+        reals.append(common_augment(real, rng))
+        fakes.append(common_augment(fake, rng))
+        maps.append(cv2.resize(mask, (cells, cells), interpolation=cv2.INTER_AREA))
+    labels = torch.cat([torch.zeros(half), torch.ones(half)])
+    target = np.concatenate([np.zeros((half, cells, cells), np.float32), np.stack(maps)])
+    return to_tensor(reals + fakes), labels, torch.from_numpy(target)
+
+
+def _frame_jitter(size: int, rng: np.random.Generator) -> np.ndarray:
+    """A random reframing of a crop: up to 6% shift, 0.9-1.1 scale, 5 degrees, a mirror half the time."""
+    mat = cv2.getRotationMatrix2D((size / 2, size / 2), rng.uniform(-5, 5), rng.uniform(0.9, 1.1))
+    mat[:, 2] += rng.uniform(-0.06, 0.06, 2) * size
+    if rng.random() < 0.5:
+        mat[0] = -mat[0]
+        mat[0, 2] += size
+    return mat
 
 
 def detector_loss(logit: torch.Tensor, logit_map: torch.Tensor, labels: torch.Tensor, maps: torch.Tensor,
@@ -143,7 +155,7 @@ def train_detector(crops: list[FaceCrop], out_dir: str | Path, config: DetectTra
             loss.backward()
             opt.step()
             acc = float(((logit > 0).float() == labels).float().mean())
-            writer.add_scalar("loss", float(loss), step)
+            writer.add_scalar("loss", float(loss.detach()), step)
             writer.add_scalar("accuracy", acc, step)
             if on_step:
                 on_step(DetectStep(step, config.steps, float(loss), acc, time.monotonic() - start))
