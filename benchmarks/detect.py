@@ -69,7 +69,10 @@ def landmark_swap(frame: np.ndarray, lm: np.ndarray, donor: np.ndarray, dlm: np.
         for p in lm:
             sub.insert((float(np.clip(p[0], 0, w - 1)), float(np.clip(p[1], 0, h - 1))))
         for t in sub.getTriangleList().reshape(-1, 3, 2):
-            idx = [int(np.argmin(((lm - q) ** 2).sum(1))) for q in t]
+            d = [((lm - q) ** 2).sum(1) for q in t]
+            if max(float(x.min()) for x in d) > 1.0:  # a triangle on Subdiv2D's outer helper vertices
+                continue
+            idx = [int(np.argmin(x)) for x in d]
             _warp_triangle(donor, warped, dlm[idx].astype(np.float32), lm[idx].astype(np.float32))
         warped = _lab_match(warped, frame, mask)
         x, y, bw, bh = cv2.boundingRect(mask)
@@ -102,7 +105,7 @@ def _lab_match(img: np.ndarray, ref: np.ndarray, mask: np.ndarray) -> np.ndarray
     a = cv2.cvtColor(img, cv2.COLOR_RGB2LAB).astype(np.float32)
     b = cv2.cvtColor(ref, cv2.COLOR_RGB2LAB).astype(np.float32)
     m = mask > 0
-    a = (a - a[m].mean(0)) / (a[m].std(0) + 1e-6) * b[m].std(0) + b[m].mean(0)
+    a = a - a[m].mean(0) + b[m].mean(0)  # means only: a std ratio blows up a flat chroma channel
     return cv2.cvtColor(np.clip(a, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
 
 
@@ -168,7 +171,8 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     det = FakeDetector(args.model)
     t = det.card.threshold
-    print(f"detector {det.path} (step {det.card.step}, trained on {', '.join(det.card.sources)}); held out: {clip.name}")
+    print(f"detector {det.path} (step {det.card.step}, trained on {', '.join(det.card.sources)}); "
+          f"held out: {clip.name}")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.work or tmp)
         work.mkdir(parents=True, exist_ok=True)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.forensics.spoof import photo_attack, write_clip
 
 from masque.cli import main
 from masque.forensics.liveness import check_liveness, motion_signal
-from tests.forensics.spoof import photo_attack, write_clip
 
 
 def test_planar_motion_of_fixed_landmarks_is_not_live_and_a_talking_mouth_is() -> None:

@@ -60,7 +60,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
                    help=f"total training steps (default {DETECT_TRAIN_STEPS})")
     p.add_argument("--minutes", type=float_range(0.0), default=0.0, help="stop after this many minutes (0: no limit)")
     p.add_argument("--batch", type=int_range(2), default=32, help="faces per step, half real (default 32)")
-    p.add_argument("--width", type=int_range(4), default=16, help="channels of a new network's first stage (default 16)")
+    p.add_argument("--width", type=int_range(4), default=16,
+                   help="channels of a new network's first stage (default 16)")
     p.add_argument("--size", type=int_range(32), default=128, help="face crop side of a new network (default 128)")
     p.add_argument("--every", type=int_range(1), default=1, metavar="N", help="use every N-th video frame (default 1)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

@@ -188,7 +188,8 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
     return out
 
 
-def detect_file(detector: FakeDetector, path: str | os.PathLike[str], config: DetectConfig | None = None) -> FileVerdict:
+def detect_file(detector: FakeDetector, path: str | os.PathLike[str],
+                config: DetectConfig | None = None) -> FileVerdict:
     """Score every face of an image, or of every ``config.every``-th frame of a video.
 
     Raises:

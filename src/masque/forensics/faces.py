@@ -15,8 +15,8 @@ import numpy as np
 
 from masque.errors import InputNotFoundError, InvalidMediaError
 from masque.face import FaceAnalyzer, align_face
-from masque.face.align import umeyama, warp_crop
 from masque.face.align import template_points as _template
+from masque.face.align import umeyama, warp_crop
 from masque.media import VideoReader, is_image_path, is_video_path, read_image
 
 ProgressCallback = Callable[[int, int | None], None]

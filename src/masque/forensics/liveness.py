@@ -187,7 +187,7 @@ def blink_signal(landmarks: list[np.ndarray], fps: float) -> Signal:
     base = float(np.median(ear))
     low = ear < 0.75 * base
     blinks, run = 0, 0
-    for v in list(low) + [False]:
+    for v in [*list(low), False]:
         if v:
             run += 1
         else:

@@ -95,7 +95,7 @@ class DetectorNet(nn.Module):
         self.register_buffer("mean", torch.tensor([0.5, 0.45, 0.4]).view(1, 3, 1, 1))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = (x - self.mean) / 0.25
+        x = (x - self.get_buffer("mean")) / 0.25
         f3 = self.s3(self.s2(self.s1(self.stem(x))))
         f4 = self.s4(f3)
         logit = self.head(f4.mean((2, 3))).squeeze(1)

@@ -19,7 +19,7 @@ import numpy as np
 
 # hull variants of the landmark mask (the paper's four): whole face, face without the forehead
 # band above the brows, the inner face (brows, eyes, nose, mouth), and the lower face
-_JAW, _BROWS, _NOSE, _EYES, _MOUTH = range(0, 17), range(17, 27), range(27, 36), range(36, 48), range(48, 68)
+_JAW, _BROWS, _NOSE, _EYES, _MOUTH = range(17), range(17, 27), range(27, 36), range(36, 48), range(48, 68)
 
 
 def _hull_points(lm: np.ndarray, variant: int) -> np.ndarray:
@@ -50,7 +50,7 @@ def blend_mask(landmarks: np.ndarray, size: int, rng: np.random.Generator) -> np
     mask = _elastic(mask, rng, 4.0 * scale)
     k = int(rng.integers(1, max(2, int(8 * scale))))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
-    mask = cv2.erode(mask, kernel) if rng.random() < 0.5 else cv2.dilate(mask, kernel)
+    mask = np.asarray(cv2.erode(mask, kernel) if rng.random() < 0.5 else cv2.dilate(mask, kernel), np.uint8)
     sigma = float(rng.uniform(0.5, 6.0)) * scale
     out = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma)
     # feathered masks keep their core at full strength; a few samples blend at part opacity
@@ -86,8 +86,8 @@ def jitter_source(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     size = image.shape[0]
     if r < 0.4:  # softer: down and up again, as a decoder's or warped face's would be
         small = max(8, int(size * rng.uniform(0.35, 0.85)))
-        img = cv2.resize(cv2.resize(img, (small, small), interpolation=cv2.INTER_AREA), (size, size),
-                         interpolation=cv2.INTER_LINEAR)
+        img = np.asarray(cv2.resize(cv2.resize(img, (small, small), interpolation=cv2.INTER_AREA), (size, size),
+                                    interpolation=cv2.INTER_LINEAR), np.float32)
     elif r < 0.6:  # sharper
         blur = cv2.GaussianBlur(img, (0, 0), 1.0)
         img = img + rng.uniform(0.3, 1.0) * (img - blur)
@@ -136,7 +136,7 @@ def common_augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """
     img = image
     if rng.random() < 0.5:
-        f = img.astype(np.float32)
+        f: np.ndarray = img.astype(np.float32)
         f = (f - 128) * rng.uniform(0.85, 1.15) + 128 + rng.uniform(-15, 15) + rng.uniform(-6, 6, 3)
         img = np.clip(f, 0, 255).astype(np.uint8)
     r = rng.random()
@@ -153,4 +153,5 @@ def common_augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     """``image`` (RGB ``uint8``) through a JPEG round trip at ``quality``."""
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) if ok else image
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+    return image if decoded is None else cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)

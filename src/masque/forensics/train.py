@@ -103,7 +103,8 @@ def make_batch(crops: list[FaceCrop], batch: int, rng: np.random.Generator) -> t
 
 def _frame_jitter(size: int, rng: np.random.Generator) -> np.ndarray:
     """A random reframing of a crop: up to 6% shift, 0.9-1.1 scale, 5 degrees, a mirror half the time."""
-    mat = cv2.getRotationMatrix2D((size / 2, size / 2), rng.uniform(-5, 5), rng.uniform(0.9, 1.1))
+    mat = np.asarray(cv2.getRotationMatrix2D((size / 2, size / 2), rng.uniform(-5, 5), rng.uniform(0.9, 1.1)),
+                     np.float64)
     mat[:, 2] += rng.uniform(-0.06, 0.06, 2) * size
     if rng.random() < 0.5:
         mat[0] = -mat[0]
