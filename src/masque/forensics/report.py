@@ -32,7 +32,7 @@ def heat_overlay(frame: np.ndarray, face: FaceScore, size: int) -> np.ndarray:
     back = cv2.warpAffine(np.clip(heat, 0, 1), inv, (w, h), flags=cv2.INTER_LINEAR)
     inside = cv2.warpAffine(np.ones((size, size), np.float32), inv, (w, h), flags=cv2.INTER_LINEAR)
     colour = cv2.applyColorMap((back * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1].astype(np.float32)
-    alpha = (0.55 * inside * np.clip(back * 1.5, 0.15, 1.0))[..., None]
+    alpha = (0.6 * inside * np.clip((back - 0.2) / 0.6, 0.0, 1.0))[..., None]  # cells below 0.2 stay clear
     out = (frame.astype(np.float32) * (1 - alpha) + colour * alpha).astype(np.uint8)
     x0, y0, x1, y1 = face.bbox
     cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 0.9 * max(x1 - x0, y1 - y0)
