@@ -28,6 +28,21 @@ from masque.media import is_image_path
 
 #: frames whose faces drove a video's verdict, kept (with their pixels) for the report
 DRIVERS = 3
+#: a face's score is the mean fake probability of this share of its heat-map cells, the most suspicious
+TOP_CELLS = 0.1
+
+
+def map_score(heat: np.ndarray) -> np.ndarray:
+    """``(N, h, w)`` heat maps in [0, 1] -> ``(N,)`` scores: the mean of each map's top :data:`TOP_CELLS`.
+
+    Why the map and not the global head: both are trained, but on a held-out person the global
+    head's scores drifted up with the training (SBI AUC 0.58 on clip_short at step 1039, against
+    0.94 in the training domain) while the top map cells kept to the local evidence of a blend
+    (0.92 held out; masque swap of Obama onto clip_short 0.96 against 0.34).
+    """
+    flat = np.sort(heat.reshape(len(heat), -1), axis=1)
+    k = max(1, int(round(flat.shape[1] * TOP_CELLS)))
+    return flat[:, -k:].mean(1).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -93,19 +108,20 @@ class FakeDetector:
             crops: ``(N, S, S, 3)`` ``uint8`` RGB crops aligned as :mod:`masque.forensics.faces` does.
 
         Returns:
-            ``(N,)`` ``float32`` scores in [0, 1] and ``(N, S/8, S/8)`` ``float32`` heat maps in [0, 1].
+            ``(N,)`` ``float32`` scores in [0, 1] (:func:`map_score` of the heat maps) and
+            ``(N, S/8, S/8)`` ``float32`` heat maps in [0, 1].
         """
         n = len(crops)
         if n == 0:
             cells = self.card.size // 8
             return np.zeros(0, np.float32), np.zeros((0, cells, cells), np.float32)
-        scores, heats = [], []
+        heats = []
         with torch.inference_mode(), torch_threads(min(2, os.cpu_count() or 1)):
             for i in range(0, n, batch):
-                logit, logit_map = self.net(to_tensor(crops[i:i + batch]))
-                scores.append(torch.sigmoid(logit).numpy())
+                _, logit_map = self.net(to_tensor(crops[i:i + batch]))
                 heats.append(torch.sigmoid(logit_map).numpy())
-        return np.concatenate(scores).astype(np.float32), np.concatenate(heats).astype(np.float32)
+        heat = np.concatenate(heats).astype(np.float32)
+        return map_score(heat), heat
 
     def score_faces(self, crops: list[FaceCrop]) -> list[FaceScore]:
         """Score face crops found by :func:`masque.forensics.faces.crops_in_image`."""
