@@ -155,11 +155,12 @@ def train_detector(crops: list[FaceCrop], out_dir: str | Path, config: DetectTra
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            loss_value = float(loss.detach())
             acc = float(((logit > 0).float() == labels).float().mean())
-            writer.add_scalar("loss", float(loss.detach()), step)
+            writer.add_scalar("loss", loss_value, step)
             writer.add_scalar("accuracy", acc, step)
             if on_step:
-                on_step(DetectStep(step, config.steps, float(loss), acc, time.monotonic() - start))
+                on_step(DetectStep(step, config.steps, loss_value, acc, time.monotonic() - start))
             timed_out = config.minutes > 0 and time.monotonic() - start > 60 * config.minutes
             if step % config.save_every == 0 or step == config.steps or timed_out:
                 card = replace(card, step=step)
