@@ -306,6 +306,37 @@ VERIFY = [
     C("a-folder", "verify {empty_dir}", 2),
 ]
 
+DETECT = [
+    C("missing", "detect {missing}", 2, "not found"),
+    C("empty", "detect {empty_png}", 2, "empty"),
+    C("corrupt-video", "detect {corrupt_mp4}", 2),
+    C("text", "detect {txt}", 2, "neither an image nor a video"),
+    C("no-file", "detect", 2, "FILE"),
+    C("empty-folder", "detect {empty_dir}", 2, "no image or video"),
+    C("every-0", "detect {img} --every 0", 2, "--every"),
+    C("threshold-2", "detect {img} --threshold 2", 2, "--threshold"),
+    C("unknown-option", "detect {img} --nope", 2, "unrecognized arguments"),
+    C("model-missing", "detect {img} -m {missing}", 2, "not found"),
+    C("model-not-safetensors", "detect {img} -m {txt}", 2, "safetensors"),
+    C("report-is-a-file", "detect {img} --report {txt}", 2),
+    C("train-no-real", "detect train -m {work}/det", 2, "--real"),
+    C("train-missing-real", "detect train -r {missing} -m {work}/det", 2, "not found"),
+    C("train-steps-0", "detect train -r {img} -m {work}/det --steps 0", 2, "--steps"),
+    C("train-size-odd", "detect train -r {img} -m {work}/det --size 100", 2, "divisible by 16"),
+    C("train-no-face", "detect train -r {img} -m {work}/det --steps 1", None, "no face"),
+    C("train-corrupt", "detect train -r {corrupt_mp4} -m {work}/det --steps 1", 2),
+]
+
+LIVENESS = [
+    C("missing", "liveness {missing}", 2, "not found"),
+    C("an-image", "liveness {img}", 2),
+    C("corrupt", "liveness {corrupt_mp4}", 2),
+    C("no-face", "liveness {clip}", 2, "face"),
+    C("a-folder", "liveness {empty_dir}", 2, "folder"),
+    C("max-frames-0", "liveness {clip} --max-frames 0", 2, "--max-frames"),
+    C("no-video", "liveness", 2, "VIDEO"),
+]
+
 DEMO = [
     C("minutes-0", "demo -o {work}/d --minutes 0", 2, "--minutes"),
     C("minutes-negative", "demo -o {work}/d --minutes -1", 2, "--minutes"),
@@ -452,7 +483,7 @@ ALL = [*_named("usage", USAGE), *_named("extract", EXTRACT), *_named("faceset", 
        *_named("train", TRAIN), *_named("model", MODEL), *_named("convert", CONVERT), *_named("swap", SWAP),
        *_named("animate", ANIMATE), *_named("reenact", REENACT),
        *_named("evaluate", EVALUATE), *_named("verify", VERIFY), *_named("demo", DEMO),
-       *_named("ui", UI)]
+       *_named("ui", UI), *_named("detect", DETECT), *_named("liveness", LIVENESS)]
 
 
 @pytest.mark.parametrize("case", ALL)

@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"faceset"},
     {"train"},
     {"compose"},
-    {"convert", "oneshot", "animate"},
+    {"convert", "oneshot", "animate", "forensics"},
     {"metrics"},
     {"demo", "ui"},
     {"commands"},

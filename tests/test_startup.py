@@ -86,3 +86,19 @@ def test_option_defaults_are_the_library_s(command: str) -> None:
     assert shared, f"no option of {command} is a field of its config"
     differ = {k: (parser[k], getattr(library, k)) for k in shared if parser[k] != getattr(library, k)}
     assert not differ, f"masque {command}: parser default != library default: {differ}"
+
+
+def test_detect_and_liveness_defaults_are_the_library_s() -> None:
+    from masque.commands import detect
+    from masque.forensics.detect import DetectConfig
+    from masque.forensics.liveness import LivenessConfig
+    from masque.forensics.train import DetectTrainConfig
+
+    assert _defaults("detect")["every"] == DetectConfig().every
+    assert _defaults("liveness")["max_frames"] == LivenessConfig().max_frames
+    train = argparse.ArgumentParser()
+    detect._add_train_options(train)
+    defaults = {a.dest: a.default for a in train._actions}
+    config = DetectTrainConfig()
+    for name in ("steps", "batch", "width", "size", "seed", "minutes"):
+        assert defaults[name] == getattr(config, name), name

@@ -6,6 +6,22 @@ import and one entry below.
 
 from types import ModuleType
 
-from masque.commands import animate, convert, demo, evaluate, extract, faceset, model, reenact, swap, train, ui, verify
+from masque.commands import (
+    animate,
+    convert,
+    demo,
+    detect,
+    evaluate,
+    extract,
+    faceset,
+    liveness,
+    model,
+    reenact,
+    swap,
+    train,
+    ui,
+    verify,
+)
 
-COMMANDS: list[ModuleType] = [extract, faceset, train, model, convert, swap, animate, reenact, evaluate, verify, demo, ui]
+COMMANDS: list[ModuleType] = [extract, faceset, train, model, convert, swap, animate, reenact, evaluate, verify,
+                              detect, liveness, demo, ui]

@@ -25,3 +25,7 @@ TRACK_REDETECT_EVERY = 10
 EVALUATE_EVERY = 10
 #: masque.animate.AnimateConfig's size, crop and smooth
 ANIMATE_SIZE, ANIMATE_CROP, ANIMATE_SMOOTH = 512, "face", 0.5
+#: masque.forensics.detect.DetectConfig.every
+DETECT_EVERY = 5
+#: masque.forensics.train.DetectTrainConfig.steps
+DETECT_TRAIN_STEPS = 3000
