@@ -30,6 +30,8 @@ NOT_A_WIDGET = {
     "verify": {"--json"},  # the table
     "animate": {"-s", "-d", "-o"},  # the uploads and the download
     "reenact": {"-s", "-t", "-o"},
+    "detect": {"--report", "--json"},  # the page always writes the report (zip) and shows a table
+    "liveness": {"--report", "--json"},
 }
 #: parser defaults the page shows as a number because the widget has no "unset" (0 = no limit / measured)
 UNSET_AS_ZERO = {"--steps", "--minutes", "--threads"}
@@ -59,7 +61,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> gr.Blocks:
 def test_every_cli_option_of_a_page_is_there_with_the_cli_default(app: gr.Blocks) -> None:
     widgets, parsers = _widgets(app), _parsers()
     commands = {c for page in pages_module.pages() for c in page.cli}
-    assert commands >= {"swap", "extract", "train", "convert", "evaluate", "verify", "animate", "reenact"}
+    assert commands >= {"swap", "extract", "train", "convert", "evaluate", "verify", "animate", "reenact",
+                        "detect", "liveness"}
     missing, differ = [], []
     for command in sorted(commands):
         for action in parsers[command]._actions:
@@ -90,7 +93,8 @@ def test_every_cli_option_of_a_page_is_there_with_the_cli_default(app: gr.Blocks
 def test_each_page_is_a_tab(app: gr.Blocks) -> None:
     tabs = [b for b in app.blocks.values() if isinstance(b, gr.Tab)]
     assert [t.label for t in tabs] == [p.title for p in pages_module.pages() if p.available()]
-    assert {p.name for p in pages_module.pages()} >= {"swap", "train", "animate", "live", "evaluate", "verify"}
+    assert {p.name for p in pages_module.pages()} >= {"swap", "train", "animate", "live", "evaluate", "detect",
+                                                          "verify"}
 
 
 def test_a_page_appears_only_when_its_feature_exists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
