@@ -47,9 +47,14 @@ def _cached(recipe: object, build: Callable[[], Any]) -> Any:
 class FrameRecipe(Protocol):
     """What the runner needs of a frames command's options."""
 
-    labels: LabelConfig
-    run_id: int
-    crf: int
+    @property
+    def labels(self) -> LabelConfig: ...
+
+    @property
+    def run_id(self) -> int: ...
+
+    @property
+    def crf(self) -> int: ...
 
     def image(self, src: Path, dst: Path) -> int: ...
 
