@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import av
@@ -151,3 +155,80 @@ def test_segments_cover_every_frame_once_at_keyframes(fixture_path) -> None:
     frames = list(read_segment(long, seg))
     whole = [f for _, f in zip(range(150), VideoReader(long))]
     assert len(frames) == 144 and np.array_equal(frames[0], whole[144]) and np.array_equal(frames[5], whole[149])
+
+
+def _descendants(pid: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                parents[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parents.items() if pp == p and c not in found]
+        found.update(kids)
+        todo += kids
+    return found
+
+
+def _kill_a_busy_worker(timeout: float = 120) -> int:
+    """SIGKILL one Ray worker process of this test's cluster while it runs a task; its pid."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for pid in _descendants(os.getpid()):
+            try:
+                title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+            except OSError:
+                continue
+            if title.startswith(b"ray::_call"):  # Ray names a worker after the task it is running
+                time.sleep(1.0)  # mid-task: its output file is half written
+                os.kill(pid, signal.SIGKILL)
+                return pid
+        time.sleep(0.05)
+    raise AssertionError("no busy Ray worker found")
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_task_is_retried_and_nothing_is_lost_or_doubled(cluster, model_dir, clips, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(4):
+        shutil.copy(clips / "seg.mp4", folder / f"c{i}.mp4")
+    plan = plan_outputs(media_files(folder), tmp_path / "out")
+    result: dict[str, runner.ClusterSummary] = {}
+    thread = threading.Thread(target=lambda: result.setdefault(
+        "s", runner.run_frames(cluster[0].address, _recipe(model_dir), plan)))
+    thread.start()
+    _kill_a_busy_worker()
+    thread.join(600)
+    s = result["s"]
+    assert not s.failed and s.frames == 4 * 36
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"c{i}.mp4" for i in range(4)]
+    local = tmp_path / "local.mp4"
+    jobs.frames_file(_recipe(model_dir), str(folder / "c0.mp4"), str(local))
+    want = _frames(local)
+    for _, dst in plan:  # every output whole, as a local run writes it
+        got = _frames(dst)
+        assert len(got) == 36 and all(np.array_equal(x, y) for x, y in zip(want, got))
+
+
+@pytest.mark.slow
+def test_extract_with_a_worker_killed_adds_each_face_once(cluster, clips, tmp_path) -> None:
+    inputs = [clips / "seg.mp4", clips / "a.mp4", clips / "b.mov"]
+    config = ExtractConfig(every=1, workers=0)
+    result: dict[str, runner.ClusterSummary] = {}
+    thread = threading.Thread(target=lambda: result.setdefault(
+        "s", runner.run_extract(cluster[0].address, inputs, tmp_path / "ray", config, segment_frames=12)))
+    thread.start()
+    _kill_a_busy_worker()
+    thread.join(600)
+    assert not result["s"].failed
+    with sqlite3.connect(tmp_path / "ray" / "faceset.sqlite") as db:
+        keys = db.execute("SELECT source_id, frame, face_index FROM faces").fetchall()
+        frames = db.execute("SELECT count(*) FROM frames").fetchone()[0]
+    assert len(keys) == len(set(keys)) and frames == 36 + 12 + 12
+    pngs = sorted(p.name for p in (tmp_path / "ray" / "faces").iterdir())
+    assert len(pngs) == len(keys) and not [p for p in pngs if p.startswith(".")]
