@@ -98,6 +98,6 @@ def _run_on_ray(args: argparse.Namespace, config: object) -> int:
     plan = plan_for(Path(args.input), Path(args.output))
     recipe = ConvertRecipe(str(Path(args.model).resolve()), args.device, config,
                            label_config_from_args(args, "composite"), secrets.randbits(32))
-    with progress_bar("convert", unit="frame") as cb:
+    with removed_on_failure(args.output), progress_bar("convert", unit="frame") as cb:
         summary = run_frames(args.ray, recipe, [(s.resolve(), d.resolve()) for s, d in plan], progress=cb)
     return report(summary, "frames", args.output)

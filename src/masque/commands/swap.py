@@ -140,6 +140,6 @@ def _run_on_ray(args: argparse.Namespace, labels: object) -> int:
                         SwapConfig(color=args.color, blend=args.blend, mask=args.mask), target_face,
                         TrackerConfig(redetect_every=args.redetect_every, smooth=args.smooth), labels,  # type: ignore[arg-type]
                         secrets.randbits(32))
-    with progress_bar("swap", unit="frame") as cb:
+    with removed_on_failure(args.output), progress_bar("swap", unit="frame") as cb:
         summary = run_frames(args.ray, recipe, [(s.resolve(), d.resolve()) for s, d in plan], progress=cb)
     return report(summary, "frames", args.output)
