@@ -83,11 +83,12 @@ def connect(address: str) -> Any:
     ray = _ray()
     if ray.is_initialized():
         return ray
-    env = {"env_vars": {"PYTHONPATH": os.environ["PYTHONPATH"]}} if os.environ.get("PYTHONPATH") else None
-    kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False, "runtime_env": env}
+    kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
     try:
-        if address == "local":
-            ray.init(include_dashboard=False, **kwargs)
+        if address == "local":  # workers of this machine import masque as this process does (a checkout too)
+            path = os.environ.get("PYTHONPATH")
+            ray.init(include_dashboard=False, runtime_env={"env_vars": {"PYTHONPATH": path}} if path else None,
+                     **kwargs)
         else:
             ray.init(address=address, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
