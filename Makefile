@@ -13,7 +13,7 @@ $(BIN)/python:
 # torch first, pinned, so nothing later pulls a multi-GB CUDA build.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q "torch==2.13.0"
-	$(BIN)/pip install -q -e ".[test,lint,mediapipe,ui]"
+	$(BIN)/pip install -q -e ".[test,lint,mediapipe,ui,cluster]"
 	$(BIN)/pip install -q --no-deps "mediapipe==0.10.14"  # its declared deps pull jax and a second OpenCV
 	touch $(STAMP)
 

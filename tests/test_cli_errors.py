@@ -59,6 +59,7 @@ USAGE = [
 ]
 
 EXTRACT = [
+    C("ray-output-is-a-file", "extract {img} -o {img} --ray local", 2, "is a file"),
     C("every-0", "extract {img} -o {work}/fs --every 0", 2, "--every"),
     C("every-text", "extract {img} -o {work}/fs --every x", 2, "--every"),
     C("size-negative", "extract {img} -o {work}/fs --size -5", 2, "--size"),
@@ -120,6 +121,8 @@ FACESET = [
 
 _T = "train -A {fs} -B {fs_b} -m {work}/m"
 TRAIN = [
+    C("nproc-0", f"{_T} --nproc 0", 2, "--nproc"),
+    C("nproc-text", f"{_T} --nproc two", 2, "--nproc"),
     C("batch-0", f"{_T} --batch 0", 2, "--batch"),
     C("batch-negative", f"{_T} --batch -3", 2, "--batch"),
     C("batch-text", f"{_T} --batch x", 2, "--batch"),
@@ -168,6 +171,8 @@ MODEL = [
 
 _CV = "convert {img} -m {model} -o {work}/out.png"
 CONVERT = [
+    C("ray-output-of-the-wrong-kind", "convert {clip} -m {model} -o {work}/o.png --ray local", 2, "must be a video"),
+    C("ray-no-address", f"{_CV} --ray", 2, "--ray"),
     C("smooth-1", f"{_CV} --smooth 1", 2, "--smooth"),
     C("smooth-negative", f"{_CV} --smooth -0.1", 2, "--smooth"),
     C("crf-99", f"{_CV} --crf 99", 2, "--crf"),
@@ -211,6 +216,8 @@ CONVERT = [
 
 _SW = "swap -s {face} -t {img} -o {work}/out.png"
 SWAP = [
+    C("ray-output-of-the-wrong-kind", "swap -s {face} -t {clip} -o {work}/o.png --ray local", 2, "must be"),
+    C("ray-folder-into-a-file", "swap -s {face} -t {bad_folder} -o {img} --ray local", 2),
     C("smooth-1", f"{_SW} --smooth 1", 2, "--smooth"),
     C("source-face-negative", f"{_SW} --source-face -1", 2, "--source-face"),
     C("redetect-every-0", f"{_SW} --redetect-every 0", 2, "--redetect-every"),
@@ -495,6 +502,17 @@ def test_bad_command_line_is_one_error_line(case: Case, world: dict[str, Path], 
 
 
 # ---------------------------------------------------------------- what the library lets through
+
+
+def test_ray_asked_for_but_not_installed_is_one_error_line(world: dict[str, Path], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError, as without the extra
+    work = tmp_path / "work"
+    work.mkdir()
+    case = Case("ray-missing", tuple(f"convert {{clip}} -m {{model}} -o {work}/o.mp4 --ray local".split()), 1,
+                "masque[cluster]")
+    _run(case, world, work, capsys)
 
 
 def test_permission_denied_on_the_output_folder(world: dict[str, Path], tmp_path: Path,

@@ -26,9 +26,10 @@ LAYERS: list[set[str]] = [
     {"compose"},
     {"convert", "oneshot", "animate", "forensics"},
     {"metrics"},
-    {"demo", "ui"},
+    {"demo", "ui", "cluster"},
     {"commands"},
     {"cli"},
+    {"__main__"},
 ]
 FLOOR = {name: i for i, names in enumerate(LAYERS) for name in names}
 

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-HEAVY = ("torch", "cv2", "dlib", "av", "numpy", "scipy", "matplotlib", "tqdm", "PIL", "c2pa", "safetensors")
+HEAVY = ("torch", "cv2", "dlib", "av", "numpy", "scipy", "matplotlib", "tqdm", "PIL", "c2pa", "safetensors", "ray")
 
 _HELP_OF_EVERY_COMMAND = """
 import contextlib, io, json, sys

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from masque.commands._cluster import add_ray_argument, plan_for, report
 from masque.commands._known import (
     BLEND_NAMES,
     COLOR_NAMES,
@@ -53,6 +54,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="H.264 quality, 0-51 (lower is better; default 18)")
     p.add_argument("--device", type=device, default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     add_label_arguments(p)
+    add_ray_argument(p)
     p.set_defaults(func=run)
 
 
@@ -69,11 +71,13 @@ def run(args: argparse.Namespace) -> int:
     from masque.models.device import pick_device
     from masque.models.io import load_model
 
-    model, card = load_model(args.model, device=pick_device(args.device))
     identity = reference_embeddings([args.identity])[0] if args.identity else None
     config = ConvertConfig(to=args.to, color=args.color, color_smooth=args.color_smooth, blend=args.blend,
                            mask=args.mask, erode=args.erode,
                            feather=args.feather, smooth=args.smooth, identity=identity, crf=args.crf)
+    if args.ray:
+        return _run_on_ray(args, config)
+    model, card = load_model(args.model, device=pick_device(args.device))
     converter = Converter(model, card, config)
     with removed_on_failure(args.output), progress_bar("convert", unit="frame") as cb:
         s = convert_path(converter, args.input, args.output, label_config_from_args(args, "composite"), progress=cb)
@@ -81,3 +85,19 @@ def run(args: argparse.Namespace) -> int:
             raise nothing_read(source)
     print(f"{s.frames} frames, {s.faces} faces swapped, {s.seconds:.1f} s, {s.fps:.1f} frames/s -> {args.output}")
     return 0
+
+
+def _run_on_ray(args: argparse.Namespace, config: object) -> int:
+    """Each file (each segment of a long video) a Ray task; the workers load the model."""
+    import secrets
+    from pathlib import Path
+
+    from masque.cluster.jobs import ConvertRecipe
+    from masque.cluster.runner import run_frames
+
+    plan = plan_for(Path(args.input), Path(args.output))
+    recipe = ConvertRecipe(str(Path(args.model).resolve()), args.device, config,
+                           label_config_from_args(args, "composite"), secrets.randbits(32))
+    with removed_on_failure(args.output), progress_bar("convert", unit="frame") as cb:
+        summary = run_frames(args.ray, recipe, [(s.resolve(), d.resolve()) for s, d in plan], progress=cb)
+    return report(summary, "frames", args.output)

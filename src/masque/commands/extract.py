@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from masque.commands._cluster import add_ray_argument, report
 from masque.commands._options import int_range, non_negative_int, positive_float, positive_int
 from masque.commands._paths import removed_on_failure, require_input, writable_output
 from masque.commands._progress import progress_bar
@@ -38,6 +39,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="compute the identity embedding on every frame, not once per detection")
     p.add_argument("--workers", type=int_range(0, 64), default=None, metavar="N",
                    help="analysis processes, 0 = in this one (default: cores, max 2)")
+    add_ray_argument(p)
     p.set_defaults(func=run)
 
 
@@ -64,6 +66,14 @@ def run(args: argparse.Namespace) -> int:
                            detect_every=args.detect_every, embed_every_frame=args.embed_every_frame,
                            sequence=args.sequence,
                            identity_threshold=args.identity_threshold, **kwargs)
+    if args.ray:  # workers analyse, this process alone writes the face set
+        from masque.cluster.runner import run_extract
+        from masque.faceset.extract import collect_inputs
+
+        with removed_on_failure(out, keep=_has_faces), progress_bar("extract", unit="frame") as cb:
+            cs = run_extract(args.ray, collect_inputs(args.inputs), out, config, progress=cb)
+        print(f"{cs.faces} faces", end=", ")
+        return report(cs, "frames", args.output)
     # a new face set that failed before its first face is removed; one with faces is kept, to resume
     with removed_on_failure(out, keep=_has_faces), progress_bar("extract", unit="frame") as cb:
         s = extract_faceset(args.inputs, out, config, progress=cb)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from masque.commands._cluster import add_ray_argument, plan_for, report
 from masque.commands._known import BLEND_NAMES, COLOR_NAMES, SWAP_BLEND, SWAP_COLOR, SWAP_MASK, TRACK_REDETECT_EVERY
 from masque.commands._labels import add_label_arguments, label_config_from_args
 from masque.commands._options import int_range, positive_int, smoothing
@@ -51,6 +52,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="detector run only where --detector found no face (turned heads, open mouths): "
                    "auto (default) = mediapipe when installed, else none; cnn is slow, for photos")
     add_label_arguments(p)
+    add_ray_argument(p)
     p.set_defaults(func=run)
 
 
@@ -87,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = label_config_from_args(args, kind="composite")
     _check_output(args.target, args.output, config.enabled)
+    if args.ray:
+        return _run_on_ray(args, config)
     labeler = Labeler(config)
     swapper, analyzer, selector, tracking = _build(args)
     with removed_on_failure(args.output):
@@ -118,3 +122,24 @@ def _build(args: argparse.Namespace) -> tuple[OneShotSwapper, FaceAnalyzer, Targ
         ref = Path(args.target_face)
         selector = TargetSelector.from_reference(read_image(ref), analyzer, name=str(ref))
     return swapper, analyzer, selector, TrackerConfig(redetect_every=args.redetect_every, smooth=args.smooth)
+
+
+def _run_on_ray(args: argparse.Namespace, labels: object) -> int:
+    """Each file (each segment of a long video) a Ray task; the workers read the source face."""
+    import secrets
+
+    from masque.cluster.jobs import SwapRecipe
+    from masque.cluster.runner import run_frames
+    from masque.face import AnalyzerConfig, TrackerConfig
+    from masque.oneshot import SwapConfig
+
+    plan = plan_for(args.target, args.output)
+    target_face = args.target_face if args.target_face in ("all", "largest") else str(Path(args.target_face).resolve())
+    recipe = SwapRecipe(str(args.source.resolve()), args.source_face,
+                        AnalyzerConfig(detector=args.detector, fallback=args.fallback_detector),
+                        SwapConfig(color=args.color, blend=args.blend, mask=args.mask), target_face,
+                        TrackerConfig(redetect_every=args.redetect_every, smooth=args.smooth), labels,  # type: ignore[arg-type]
+                        secrets.randbits(32))
+    with removed_on_failure(args.output), progress_bar("swap", unit="frame") as cb:
+        summary = run_frames(args.ray, recipe, [(s.resolve(), d.resolve()) for s, d in plan], progress=cb)
+    return report(summary, "frames", args.output)

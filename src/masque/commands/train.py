@@ -47,6 +47,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="CPU threads (default: measured, all cores or one, whichever steps faster)")
     p.add_argument("--no-amp", action="store_true", help="train in float32 even where bf16/fp16 is available")
     p.add_argument("--seed", type=int_range(0, 2**32 - 1), default=0, help="initialisation and augmentation seed")
+    p.add_argument("--nproc", type=int_range(1, 1024), default=1, metavar="N",
+                   help="train as N processes of one DDP group on this machine (gloo on CPU, one GPU each on "
+                   "CUDA); --batch is per process. Under torchrun, torchrun's ranks are used instead (default 1)")
     p.set_defaults(func=run)
 
 
@@ -68,9 +71,15 @@ def run(args: argparse.Namespace) -> int:
     require_folder(args.faceset_b, "face set B")
     writable_output(args.model_dir, folder=True)
 
+    from masque.models.device import pick_device
     from masque.models.io import STATE_FILE
     from masque.train.checkpoint import read_state
+    from masque.train.distributed import Group, launch, process_group
     from masque.train.trainer import TrainConfig, Trainer
+
+    group = Group.from_env()
+    if args.nproc > 1 and not group.distributed:  # this process starts the ranks and waits for them
+        return launch(_rank_argv(args), args.nproc)
 
     root = Path(args.model_dir)
     if root.is_dir() and not (root / STATE_FILE).exists() and any(root.iterdir()):
@@ -78,16 +87,22 @@ def run(args: argparse.Namespace) -> int:
                               "or a model folder to resume")
     previous = read_state(args.model_dir)
     model = args.model or (previous or {}).get("model") or "original"
-    config = TrainConfig(model=model, batch=args.batch, steps=args.steps, minutes=args.minutes,
+    # in a group the time limit is rank 0's clock, checked collectively (see masque.train.distributed)
+    config = TrainConfig(model=model, batch=args.batch, steps=args.steps,
+                         minutes=None if group.distributed else args.minutes,
                          save_every=args.save_every, preview_every=args.preview_every, device=args.device,
                          lr=args.lr, workers=args.workers, amp=not args.no_amp, seed=args.seed,
-                         threads=args.threads)
-    trainer = Trainer(args.faceset_a, args.faceset_b, args.model_dir, config)
-    warn_coverage_gaps(args.faceset_a, args.faceset_b)
-    start = int((previous or {}).get("step", 0))
-    if previous:
-        print(f"resuming {model} in {args.model_dir} from step {start}", file=sys.stderr)
-    summary = _train(trainer, f"train {model}", args.minutes)
+                         threads=args.threads or group.threads())
+    with process_group(group, pick_device(args.device)):
+        trainer = Trainer(args.faceset_a, args.faceset_b, args.model_dir, config, group)
+        if group.main:
+            warn_coverage_gaps(args.faceset_a, args.faceset_b)
+        start = int((previous or {}).get("step", 0))
+        if previous and group.main:
+            print(f"resuming {model} in {args.model_dir} from step {start}", file=sys.stderr)
+        summary = _train(trainer, f"train {model}", args.minutes)
+    if not group.main:
+        return 0
     how = "interrupted" if summary.interrupted else "done"
     loss = summary.losses
     print(f"{how}: step {summary.step} ({summary.step - summary.start_step} this run, {summary.seconds:.0f} s, "
@@ -119,15 +134,34 @@ def warn_coverage_gaps(faceset_a: str, faceset_b: str) -> None:
                     "\n".join(lines))
 
 
+def _rank_argv(args: argparse.Namespace) -> list[str]:
+    """The command line each rank of ``--nproc`` runs: this one, without ``--nproc``."""
+    argv = ["-v"] if getattr(args, "verbose", False) else []
+    argv += ["train", "-A", args.faceset_a, "-B", args.faceset_b, "-m", args.model_dir, "--batch", str(args.batch),
+            "--save-every", str(args.save_every), "--preview-every", str(args.preview_every),
+            "--device", args.device, "--lr", repr(args.lr), "--workers", str(args.workers), "--seed", str(args.seed)]
+    for flag, value in (("--model", args.model), ("--steps", args.steps), ("--minutes", args.minutes),
+                        ("--threads", args.threads)):
+        if value is not None:
+            argv += [flag, str(value)]
+    return argv + (["--no-amp"] if args.no_amp else [])
+
+
 def _train(trainer: Trainer, desc: str, minutes: float | None) -> TrainSummary:
-    """Run ``trainer`` under the training bar `masque demo` draws too, with Ctrl-C asking it to save and stop."""
+    """Run ``trainer`` under the training bar `masque demo` draws too, with Ctrl-C asking it to save and stop.
+
+    In a DDP group only rank 0 draws the bar, and the stop (Ctrl-C on any rank, the time limit) is agreed
+    by all ranks each step.
+    """
     from masque.commands._progress import TrainingBar
 
+    group = trainer.group
     interrupt = _Interrupt()
     old = signal.signal(signal.SIGINT, interrupt)
     bar = TrainingBar(desc, minutes)
+    stop = group.stop_check(lambda: interrupt.requested, minutes) if group.distributed else lambda: interrupt.requested
     try:
-        return trainer.run(on_step=bar, should_stop=lambda: interrupt.requested)
+        return trainer.run(on_step=bar if group.main else None, should_stop=stop)
     finally:
         bar.close()
         signal.signal(signal.SIGINT, old)

@@ -36,6 +36,7 @@ from masque.models.device import amp_dtype, describe, pick_device
 from masque.models.gemm import enable_gemm
 from masque.train import checkpoint as ckpt
 from masque.train.data import AugmentConfig, BatchStream, FacePool, batch_loader, load_pool, mean_color, preview_batch
+from masque.train.distributed import LOCAL, Group
 from masque.train.losses import LossConfig, face_loss
 from masque.train.preview import preview_grid, write_preview
 from masque.train.threads import ThreadTuner
@@ -136,6 +137,7 @@ class Trainer:
         faceset_a, faceset_b: face set folders (``masque extract`` output) of person A and B.
         model_dir: the model folder; an existing model there is resumed.
         config: options; on resume, the stored architecture, coverage and mask are kept.
+        group: this process's rank in a DDP group (:mod:`masque.train.distributed`; default: alone).
 
     Raises:
         ModelError: ``model_dir`` holds a model of another type, or a damaged one.
@@ -143,7 +145,7 @@ class Trainer:
     """
 
     def __init__(self, faceset_a: str | os.PathLike[str], faceset_b: str | os.PathLike[str],
-                 model_dir: str | os.PathLike[str], config: TrainConfig | None = None) -> None:
+                 model_dir: str | os.PathLike[str], config: TrainConfig | None = None, group: Group = LOCAL) -> None:
         self.root = Path(model_dir)
         self.facesets = [str(Path(faceset_a).resolve()), str(Path(faceset_b).resolve())]
         config = config or TrainConfig()
@@ -151,7 +153,8 @@ class Trainer:
         if self.previous is not None:
             config = self._resumed_config(config, self.previous)
         self.config = config
-        self.device = pick_device(config.device)
+        self.group = group
+        self.device = group.device(pick_device(config.device))
         self.amp = amp_dtype(self.device) if config.amp else None
 
     def _resumed_config(self, config: TrainConfig, state: dict[str, Any]) -> TrainConfig:
@@ -233,13 +236,13 @@ class Trainer:
         shifts = self._color_shift(pools)
         start_step = int(self.previous["step"]) if self.previous else 0
         stream = BatchStream(pools, cfg.batch, size, cfg.coverage, shifts, cfg.augment,
-                             seed=cfg.seed + 7919 * start_step)
+                             seed=self.group.seed(cfg.seed + 7919 * start_step))
         loader = batch_loader(stream, cfg.workers, pin_memory=self.device.type == "cuda")
         batches = iter(loader)  # the worker starts now and prepares batches while the model is built
         model, opt, step = self._build()
         scaler = torch.amp.GradScaler("cuda", enabled=self.amp == torch.float16)
         faces_prev = [preview_batch(h, range(len(h)), size, cfg.coverage, s) for h, s in zip(held, shifts)]
-        writer = _summary_writer(self.root, step)
+        writer = _summary_writer(self.root, step) if self.group.main else _NoWriter()
         ctx = _RunContext(self, model, opt, pools, shifts, faces_prev, writer)
         try:
             return ctx.loop(batches, step, scaler, on_step, should_stop)
@@ -275,6 +278,8 @@ class _RunContext:
         self.t, self.model, self.opt, self.pools, self.shifts = trainer, model, opt, pools, shifts
         self.faces_prev, self.writer = faces_prev, writer
         self.cfg = trainer.config
+        self.forward = trainer.group.forward(model, trainer.device)  # DDP in a group: gradients averaged
+        self.per_step = 2 * self.cfg.batch * trainer.group.world  # examples per step, all ranks
         self.examples = int((trainer.previous or {}).get("examples", 0))
         self.losses: dict[str, float] = dict((trainer.previous or {}).get("loss", {}))
         self.history: list[tuple[int, float]] = []
@@ -303,7 +308,7 @@ class _RunContext:
                     tuner.after_step(time.perf_counter() - t0)
                 step += 1
                 self.after_step(step, on_step)
-        except KeyboardInterrupt:
+        except self.t.group.stop_errors():  # Ctrl-C; in a group, also a rank gone
             interrupted = True
         if self.pending:
             self.read_out(step)
@@ -313,17 +318,17 @@ class _RunContext:
             if step % cfg.preview_every != 0:
                 self.preview(step)
         done = step - start_step
-        return TrainSummary(start_step, step, seconds, 2 * cfg.batch * done / seconds if seconds > 0 else 0.0,
+        return TrainSummary(start_step, step, seconds, self.per_step * done / seconds if seconds > 0 else 0.0,
                             dict(self.losses), self.history, interrupted, self.t.previous is not None)
 
     def after_step(self, step: int, on_step: Callable[[StepInfo], None] | None) -> None:
         """Count, read losses out, report, preview and save on their schedules."""
         cfg = self.cfg
-        self.examples += 2 * cfg.batch
+        self.examples += self.per_step
         self.window_steps += 1
         if step % cfg.log_every == 0 or step == cfg.steps:
             now = time.perf_counter()
-            self.rate = 2 * cfg.batch * self.window_steps / max(now - self.window_t, 1e-9)
+            self.rate = self.per_step * self.window_steps / max(now - self.window_t, 1e-9)
             self.window_t, self.window_steps = now, 0
             self.read_out(step)
         if on_step is not None:
@@ -356,8 +361,7 @@ class _RunContext:
         x, target, aux = nchw(batch["warped"]), nchw(batch["target"]), nchw(batch["aux"])
         mask, weight = aux[:, :1] * (1 / 255), aux[:, 1:2]
         with self.t._autocast():
-            z = self.model.encoder(x)
-            outs = [self.model.decoders[side](zs) for side, zs in zip(SIDES, z.split(b))]
+            outs = self.forward(x, b)
         losses: dict[str, torch.Tensor] = {}
         total = torch.zeros((), device=dev)
         for i, (side, (rgb, mask_pred)) in enumerate(zip(SIDES, outs)):
@@ -384,15 +388,26 @@ class _RunContext:
         self.writer.add_scalar("lr", self.opt.param_groups[0]["lr"], step)
 
     def preview(self, step: int) -> None:
+        if not self.t.group.main:
+            return
         grid = preview_grid(self.model, self.faces_prev[0], self.faces_prev[1], self.t.device, self.t._autocast())
         write_preview(self.t.root / "previews" / f"step_{step:07d}.png", grid, label=self.cfg.label_previews)
         self.writer.add_image("preview", grid, step, dataformats="HWC")
 
     def save(self, step: int) -> None:
+        if not self.t.group.main:
+            return
         extra = {"examples": self.examples, "loss": self.losses}
         ckpt.save_checkpoint(self.t.root, self.model, self.opt, self.t.state(self.model, step, self.pools,
                                                                              self.shifts, extra))
         self.writer.flush()
+
+
+class _NoWriter:
+    """The TensorBoard writer of ranks other than 0: they log nothing."""
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return lambda *args, **kwargs: None
 
 
 def _summary_writer(root: Path, step: int) -> Any:

@@ -1,0 +1,6 @@
+"""Batch work on a Ray cluster: ``masque extract|convert|swap --ray ADDRESS`` (optional extra ``masque[cluster]``).
+
+:mod:`masque.cluster.runner` drives (inputs to tasks, progress, summary), :mod:`masque.cluster.jobs`
+holds what the workers run, :mod:`masque.cluster.segments` cuts long videos at keyframes and joins
+the pieces. Ray itself is imported only when a run connects.
+"""
