@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("gradio", reason="the UI extra is not installed (pip install 'masque[ui]')")
 
 from masque.animate import AnimateConfig, Animator
-from masque.errors import InvalidMediaError, NoFaceFoundError
+from masque.errors import ConfigError, InvalidMediaError, NoFaceFoundError
 from masque.face import FaceAnalyzer
 from masque.media import VideoReader, probe_video
 from masque.provenance import LabelConfig, Labeler, verify_file
@@ -38,7 +38,7 @@ def ctx(tmp_path: Path, analyzer: FaceAnalyzer) -> PageContext:
 
 def test_animate_and_reenact_write_labelled_videos_in_the_working_folder(ctx: PageContext, fixture_path: type,
                                                                         short_run: Path) -> None:
-    out, stats = run_animate(ctx, str(fixture_path("biden.jpg")), str(short_run), 128, "face", 0.5, None, 0, 0, 50,
+    out, stats = run_animate(ctx, str(fixture_path("biden.jpg")), str(short_run), 128, "face", 0.5, "", 0, 0, 50,
                              10, False, LABELS, _progress)
     assert out.is_relative_to(ctx.work.root / "jobs") and out.suffix == ".mp4"
     info = probe_video(out)
@@ -62,6 +62,9 @@ def test_bad_inputs_are_clear_errors(ctx: PageContext, fixture_path: type, short
     with pytest.raises(InvalidMediaError, match="driving video must be a video"):
         run_animate(ctx, str(fixture_path("biden.jpg")), str(fixture_path("obama.jpg")), 128, "face", 0.5, None,
                     0, 0, 50, 10, False, LABELS, _progress)
+    with pytest.raises(ConfigError, match="--reference must be a whole number"):
+        run_animate(ctx, str(fixture_path("biden.jpg")), str(short_run), 128, "face", 0.5, "first", 0, 0, 50, 10,
+                    False, LABELS, _progress)
     with pytest.raises(NoFaceFoundError, match="no face"):
         run_animate(ctx, str(fixture_path("no_face.jpg")), str(short_run), 128, "face", 0.5, None, 0, 0, 50, 10,
                     False, LABELS, _progress)

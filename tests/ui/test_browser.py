@@ -255,7 +255,7 @@ def test_animate_a_photo(page: Any, tmp_path: Path, driving_clip: Path, screensh
     assert "12 frame(s), 12 with the driving face" in page.locator("#animate-status").inner_text()
     page.locator("#animate-result video").wait_for()
     if screenshots is not None:
-        page.get_by_text("Options").first.click()  # show the options in the docs' picture
+        page.locator("#page-animate").get_by_text("Options", exact=True).first.click()  # show them in the picture
     shoot(page, screenshots, "animate", full=True)
     out = download(page, "animate-download", tmp_path)
     info = probe_video(out)

@@ -60,3 +60,19 @@ def media_result(path: Path, is_video: bool) -> tuple[Any, Any, str]:
     if is_video:
         return gr.update(value=None, visible=False), gr.update(value=str(path), visible=True), str(path)
     return gr.update(value=str(path), visible=True), gr.update(value=None, visible=False), str(path)
+
+
+def optional_number(text: Any, flag: str, kind: type = int) -> Any:
+    """The value of a text box standing for an optional CLI number: None when empty, else ``kind(text)``.
+
+    (A ``gr.Number`` left empty shows 0 in the page, which for ``--reference`` or ``--threshold`` would
+    read as a choice.)
+    """
+    from masque.errors import ConfigError
+
+    if text is None or str(text).strip() == "":
+        return None
+    try:
+        return kind(str(text).strip())
+    except ValueError:
+        raise ConfigError(f"{flag} must be a {'whole ' if kind is int else ''}number or empty; got {text!r}") from None

@@ -11,7 +11,7 @@ import gradio as gr
 
 from masque.ui.app import HEAVY, PageContext, shown
 from masque.ui.pages import Page
-from masque.ui.pages._common import label_config, label_widgets
+from masque.ui.pages._common import label_config, label_widgets, optional_number
 from masque.ui.work import gradio_progress, upload_path
 
 #: the CLI's --first-frames default (both commands)
@@ -30,7 +30,7 @@ def _video_in(path: Path, what: str) -> None:
 
 
 def run_animate(ctx: PageContext, source: Any, driving: Any, size: float, crop: str, smooth: float,
-                reference: float | None, source_face: float, driving_face: float, first_frames: float,
+                reference: str | float | None, source_face: float, driving_face: float, first_frames: float,
                 redetect_every: float, no_mouth: bool, labels: tuple[Any, ...], progress: Any) -> tuple[Path, Any]:
     """Animate like ``masque animate``: returns (output ``.mp4`` in a new job folder, AnimateStats)."""
     from masque.animate import AnimateConfig, Animator
@@ -50,7 +50,7 @@ def run_animate(ctx: PageContext, source: Any, driving: Any, size: float, crop: 
                                    name=f"the photo {photo.name}")
     out = ctx.work.job("animate") / labelled_name(f"{photo.stem}_animated.mp4", True)
     stats = animate_video(animator, drive, out, Labeler(config),
-                          reference=None if reference is None else int(reference),
+                          reference=optional_number(reference, "--reference"),
                           driving_face=int(driving_face), first_frames=int(first_frames),
                           progress=gradio_progress(progress, "animate"))
     return out, stats
@@ -98,8 +98,9 @@ def _animate_section(ctx: PageContext) -> None:
             smooth = gr.Slider(0.0, 0.95, value=d.smooth, step=0.05, elem_id="animate-smooth",
                                label="--smooth: driving landmark smoothing (0 off, 0.9 heavy)")
         with gr.Row():
-            reference = gr.Number(None, precision=0, minimum=0, elem_id="animate-reference",
-                                  label="--reference: driving frame motion is measured from (empty: best match)")
+            reference = gr.Textbox("", placeholder="empty: the frame that best matches the photo",
+                                   elem_id="animate-reference",
+                                   label="--reference: driving frame motion is measured from (empty: best match)")
             source_face = gr.Number(0, precision=0, minimum=0, maximum=99,
                                     label="--source-face: which face of the photo, 0 = largest")
             driving_face = gr.Number(0, precision=0, minimum=0, maximum=99,
@@ -117,7 +118,7 @@ def _animate_section(ctx: PageContext) -> None:
     status = gr.Markdown(elem_id="animate-status")
 
     @shown
-    def animate(so: Any, dr: Any, si: float, cr: str, sm: float, re: float | None, sf: float, df: float, ff: float,
+    def animate(so: Any, dr: Any, si: float, cr: str, sm: float, re: str, sf: float, df: float, ff: float,
                 rd: float, nm: bool, nl: bool, vl: bool, ce: Any, ke: Any,
                 progress: Any = gr.Progress()) -> tuple[str, str, str]:
         out, s = run_animate(ctx, so, dr, si, cr, sm, re, sf, df, ff, rd, nm, (nl, vl, ce, ke), progress)

@@ -10,6 +10,7 @@ import gradio as gr
 
 from masque.ui.app import HEAVY, PageContext, shown
 from masque.ui.pages import Page
+from masque.ui.pages._common import optional_number
 from masque.ui.work import upload_path, upload_paths
 
 #: the CLI's detect --every and liveness --max-frames defaults (masque.commands._known / the parser)
@@ -18,20 +19,22 @@ DETECT_HEADERS = ["file", "verdict", "score", "threshold", "confidence", "faces 
 LIVENESS_HEADERS = ["file", "verdict", "score", "reason", "signals"]
 
 
-def run_detect(ctx: PageContext, files: Any, model: Any, every: float, threshold: float | None,
+def run_detect(ctx: PageContext, files: Any, model: Any, every: float, threshold: str | float | None,
                no_labels: bool) -> tuple[list[Any], list[list[str]], list[tuple[Any, str]], Path]:
     """Like ``masque detect --report DIR FILE...``: (verdicts, table rows, heat-map captions, report folder).
 
     A file that cannot be read gets a row saying why (the CLI prints the error and goes on).
     """
-    from masque.errors import MasqueError
+    from masque.errors import ConfigError, MasqueError
     from masque.forensics.detect import DetectConfig, FakeDetector, detect_file
     from masque.forensics.report import heat_overlay, write_detect_report
 
     paths = upload_paths(files, "image or video")
     detector = FakeDetector(upload_path(model, "detector") if model else None, ctx.analyzer("hog", "none"))
-    config = DetectConfig(every=int(every), threshold=None if threshold is None else float(threshold),
-                          labels=not no_labels)
+    limit = optional_number(threshold, "--threshold", float)
+    if limit is not None and not 0.0 <= limit <= 1.0:
+        raise ConfigError(f"--threshold must be in [0, 1] (scores run from 0, looks real, to 1); got {limit}")
+    config = DetectConfig(every=int(every), threshold=limit, labels=not no_labels)
     verdicts, rows, heat = [], [], []
     for path in paths:
         try:
@@ -86,8 +89,9 @@ def _detect_section(ctx: PageContext) -> None:
         model = gr.File(label="--model: a detector from `masque detect train` (.safetensors; empty: the shipped one)",
                         file_types=[".safetensors"], elem_id="detect-model")
         every = gr.Number(DETECT_EVERY, precision=0, minimum=1, label="--every: score every N-th video frame")
-        threshold = gr.Number(None, minimum=0, maximum=1, elem_id="detect-threshold",
-                              label="--threshold: score at which a face counts as fake (empty: the detector's own)")
+        threshold = gr.Textbox("", placeholder="empty: the detector's own", elem_id="detect-threshold",
+                               label="--threshold: score in [0, 1] at which a face counts as fake (empty: the "
+                               "detector's own)")
         no_labels = gr.Checkbox(False, label="--no-labels: skip reading masque's labels (C2PA, watermark)")
     run = gr.Button("Detect", variant="primary", elem_id="detect-run")
     table = gr.Dataframe(headers=DETECT_HEADERS, interactive=False, elem_id="detect-table")
@@ -97,7 +101,7 @@ def _detect_section(ctx: PageContext) -> None:
                        elem_id="detect-download")
 
     @shown
-    def detect(fi: Any, mo: Any, ev: float, th: float | None, nl: bool) -> tuple[Any, Any, Any]:
+    def detect(fi: Any, mo: Any, ev: float, th: str, nl: bool) -> tuple[Any, Any, Any]:
         verdicts, rows, shown_heat, report = run_detect(ctx, fi, mo, ev, th, nl)
         zipped = ctx.work.archive(report, report.parent) if verdicts else None
         return rows, shown_heat, str(zipped) if zipped else None
