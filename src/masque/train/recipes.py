@@ -48,7 +48,7 @@ class Recipe:
     adversarial: float = 0.0
     edge: float = 0.0
     mask_tv: float = 0.0
-    faces: int = 4
+    faces: int = 2
 
     @property
     def needs_vgg(self) -> bool:
