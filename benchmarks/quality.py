@@ -136,7 +136,7 @@ def evaluate(root: Path, sets: tuple[Path, Path], gallery_crops: list[np.ndarray
     held = held_out(sets, card.to_json())
     nchw = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2)  # noqa: E731
     res: dict[str, float] = {}
-    vgg, ident = PerceptualLoss(), IdentityLoss(64, card.align.coverage)
+    vgg, ident = PerceptualLoss(), IdentityLoss(card.align.coverage)
     outs = {}
     for side, other in (("a", "b"), ("b", "a")):
         faces, masks = held[side]

@@ -29,7 +29,7 @@ def _faces(path, n: int = 8) -> torch.Tensor:
 def test_identity_loss_tells_the_two_people_apart(facesets):
     from masque.train.perceptual import IdentityLoss
 
-    loss = IdentityLoss(64, 0.875)
+    loss = IdentityLoss(0.875)
     a, b = _faces(facesets[0]), _faces(facesets[1])
     mean_a, mean_b = loss.mean_embedding(a), loss.mean_embedding(b)
     own = (loss.embed(a) - mean_a).norm(dim=1)

@@ -115,7 +115,7 @@ class VGG19(nn.Module):
 
         Raises:
             ConfigError: an unknown layer, or one past :attr:`upto`.
-            ShapeError-like ``ValueError`` from torch: ``rgb`` is not ``(N, 3, H, W)``.
+            RuntimeError: (torch's) ``rgb`` is not ``(N, 3, H, W)``.
         """
         wanted = set(layers)
         bad = sorted(n for n in wanted if n not in _INDEX or _INDEX[n] > _INDEX[self.upto])

@@ -58,7 +58,7 @@ class RecipeTerms:
         if recipe.identity > 0:
             from masque.train.perceptual import IdentityLoss
 
-            self.identity = IdentityLoss(size, coverage).to(device)
+            self.identity = IdentityLoss(coverage).to(device)
             for side, pool, shift in zip(SIDES, pools, shifts):
                 picks = np.linspace(0, len(pool) - 1, min(IDENTITY_FACES, len(pool))).round().astype(int)
                 faces = torch.from_numpy(preview_batch(pool, picks.tolist(), size, coverage, shift)).permute(0, 3, 1, 2)

@@ -22,6 +22,7 @@ from torch import nn
 
 from masque.face.align import template_points
 from masque.face.resnet import CHIP_SIZE, DlibFaceResNet, load_face_net, make_chip
+from masque.models.vgg import LAYERS as VGG_LAYERS
 from masque.models.vgg import VGG19, load_vgg19
 
 #: VGG19 layers of the perceptual loss and their weights (faceswap-GAN's 0.01 / 0.1 / 0.3 growth)
@@ -46,7 +47,7 @@ class PerceptualLoss(nn.Module):
 
     def __init__(self, vgg: VGG19 | None = None, layers: tuple[tuple[str, float], ...] = LAYERS) -> None:
         super().__init__()
-        deepest = max((name for name, _ in layers), key=lambda n: n)
+        deepest = max((name for name, _ in layers), key=VGG_LAYERS.index)
         self.vgg = vgg if vgg is not None else load_vgg19(deepest)
         self.layers = layers
 
@@ -65,10 +66,11 @@ class PerceptualLoss(nn.Module):
         return total
 
 
-def chip_grid(size: int, coverage: float) -> torch.Tensor:
+def chip_grid(coverage: float) -> torch.Tensor:
     """The ``(1, 150, 150, 2)`` ``grid_sample`` grid that resamples a model crop to dlib's face chip.
 
-    A model crop of side ``size`` (the ``face`` alignment's central ``coverage``) puts the template
+    The grid is in normalised coordinates, so it serves a model crop of any side. A model crop
+    (the ``face`` alignment's central ``coverage``) puts the template
     landmarks at fixed places; ``dlib.get_face_chip`` of those landmarks, applied to an image whose
     red and green channels hold x and y, gives each chip pixel's source position, fitted by one
     affine map (least squares) so the grid is smooth.
@@ -84,8 +86,7 @@ def chip_grid(size: int, coverage: float) -> torch.Tensor:
     design = np.stack([u.ravel(), v.ravel(), np.ones(u.size)], axis=1)[inside]
     fit, *_ = np.linalg.lstsq(design, chip[..., :2].reshape(-1, 2)[inside], rcond=None)
     src = np.stack([u, v, np.ones_like(u)], axis=-1).reshape(-1, 3) @ fit  # (150*150, 2) crop pixels
-    norm = (src + 0.5) / res * 2 - 1  # align_corners=False convention, independent of ``size``
-    del size  # the grid is in normalised coordinates: the same for every crop side
+    norm = (src + 0.5) / res * 2 - 1  # align_corners=False convention
     return torch.from_numpy(norm.reshape(1, CHIP_SIZE, CHIP_SIZE, 2)).float()
 
 
@@ -93,15 +94,15 @@ class IdentityLoss(nn.Module):
     """Distance of dlib face descriptors to a person's mean descriptor.
 
     Args:
-        size, coverage: the model crop (side in pixels, ``face`` coverage).
+        coverage: the model crop's ``face`` coverage (any crop side works).
         net: dlib's ResNet; default: loaded from the pinned asset.
     """
 
-    def __init__(self, size: int, coverage: float, net: DlibFaceResNet | None = None) -> None:
+    def __init__(self, coverage: float, net: DlibFaceResNet | None = None) -> None:
         super().__init__()
         self.net = net if net is not None else DlibFaceResNet(load_face_net())
         self.net.requires_grad_(False).eval()
-        self.register_buffer("grid", chip_grid(size, coverage), persistent=False)
+        self.register_buffer("grid", chip_grid(coverage), persistent=False)
         self.grid: torch.Tensor
 
     def chips(self, faces: torch.Tensor) -> torch.Tensor:
