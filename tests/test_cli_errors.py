@@ -136,6 +136,8 @@ TRAIN = [
     C("preview-every-0", f"{_T} --preview-every 0", 2, "--preview-every"),
     C("workers-negative", f"{_T} --workers -1", 2, "--workers"),
     C("threads-0", f"{_T} --threads 0", 2, "--threads"),
+    C("recipe-unknown", f"{_T} --steps 1 --recipe wgan", 2, "--recipe"),
+    C("warmup-negative", f"{_T} --steps 1 --warmup -5", 2, "--warmup"),
     C("seed-negative", f"{_T} --seed -1", 2, "--seed"),
     C("model-unknown", f"{_T} --model huge", 2, "--model"),
     C("faceset-missing", "train -A {missing} -B {fs_b} -m {work}/m --steps 1", 2, "not found"),

@@ -59,6 +59,10 @@ def test_registered_names_shown_by_the_parser_are_the_library_s() -> None:
     assert _choices("swap", "color") == COLOR_MATCHERS.names()
     assert _choices("swap", "blend") == BLENDERS.names()
     assert _choices("train", "model") == MODELS.names()
+    from masque.train.recipes import RECIPES, Schedule
+
+    assert _choices("train", "recipe") == RECIPES.names()
+    assert _defaults("train")["warmup"] == Schedule().warmup
     assert _choices("demo", "model") == MODELS.names()
 
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 #: masque.models.MODELS.names()
 MODEL_NAMES = ["hires", "lightweight", "original"]
+#: masque.train.recipes.RECIPES.names()
+RECIPE_NAMES = ["classic", "gan", "perceptual"]
+#: masque.train.recipes.Schedule().warmup
+TRAIN_WARMUP = 100
 #: masque.compose.color.COLOR_MATCHERS.names()
 COLOR_NAMES = ["avg", "hist", "none", "ratio", "rct", "rct-ratio"]
 #: masque.compose.blend.BLENDERS.names()
