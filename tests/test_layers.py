@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"faceset"},
     {"train"},
     {"compose"},
-    {"convert", "oneshot"},
+    {"convert", "oneshot", "stylize"},
     {"metrics"},
     {"demo"},
     {"commands"},

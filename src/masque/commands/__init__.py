@@ -6,6 +6,6 @@ import and one entry below.
 
 from types import ModuleType
 
-from masque.commands import convert, demo, evaluate, extract, faceset, model, swap, train, verify
+from masque.commands import convert, demo, evaluate, extract, faceset, model, style, swap, train, translate, verify
 
-COMMANDS: list[ModuleType] = [extract, faceset, train, model, convert, swap, evaluate, verify, demo]
+COMMANDS: list[ModuleType] = [extract, faceset, train, model, convert, swap, style, translate, evaluate, verify, demo]

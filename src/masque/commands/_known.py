@@ -23,3 +23,10 @@ CONVERT_COLOR, CONVERT_BLEND, CONVERT_MASK, CONVERT_COLOR_SMOOTH = "rct-ratio", 
 TRACK_REDETECT_EVERY = 10
 #: masque.metrics.DEFAULT_EVERY
 EVALUATE_EVERY = 10
+#: masque.stylize.gatys.GatysConfig's defaults shown by masque style
+STYLE_SIZE, STYLE_STEPS, STYLE_SCALES, STYLE_OPTIMIZER = 512, 15, 3, "lbfgs"
+STYLE_CONTENT_WEIGHT, STYLE_STYLE_WEIGHT, STYLE_FACE_WEIGHT = 1.0, 1.0, 1.0
+STYLE_CONTENT_LAYERS = ("block4_relu2",)
+STYLE_STYLE_LAYERS = ("block1_relu1", "block2_relu1", "block3_relu1", "block4_relu1", "block5_relu1")
+#: masque.stylize.cyclegan.CycleConfig's size and steps shown by masque translate train
+TRANSLATE_SIZE, TRANSLATE_STEPS = 96, 20000
