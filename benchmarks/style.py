@@ -128,6 +128,35 @@ def bench_fast(args: argparse.Namespace) -> None:
         save_style_model(out / "fast_model", net, {"style_image": "brush_strokes(512, seed=1)"})
 
 
+def make_docs(args: argparse.Namespace) -> None:
+    """docs/style.jpg: the photo, then each style image and its result without and with --keep-colors."""
+    image = read_image(assets.fetch("obama.jpg"))[:900]
+    analyzer = FaceAnalyzer(AnalyzerConfig(upsample=1))
+    vgg = load_vgg19("block5_relu1")
+    rows = []
+    for style in (patterns.brush_strokes(512, seed=1), patterns.mosaic(512, seed=2)):
+        cells = []
+        for keep in (False, True):
+            config = gatys.GatysConfig(size=args.size, face_weight=5.0, keep_colors=keep)
+            start = _clock()
+            styler = GatysStyler(vgg, [style], config, analyzer=analyzer)
+            cells.append(styler.image(image))
+            wall, cpu = _since(start)
+            h, w = cells[0].shape[:2]
+            photo = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+            before, after = analyzer.analyze(photo), analyzer.analyze(cells[-1])
+            dist = identity_distance(before[0].embedding, after[0].embedding) if before and after else float("nan")
+            assert styler.last is not None
+            s0, s1 = styler.last.style_loss
+            print(f"load {os.getloadavg()[0]:.1f}; {w}x{h} keep_colors={keep}: {styler.last.evaluations} evaluations, "
+                  f"wall {wall:.0f} s, CPU {cpu:.0f} s; Gram loss {s0:.3f} -> {s1:.3f} (fell {1 - s1 / s0:.1%}); "
+                  f"identity distance {dist:.3f}", flush=True)
+        rows.append(np.concatenate([photo, cv2.resize(style, (h, h))[:, :w], *cells], axis=1))
+    out = Path(args.out or "docs")
+    out.mkdir(parents=True, exist_ok=True)
+    write_image(out / "style.jpg", np.concatenate(rows, axis=0), quality=85)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -145,8 +174,11 @@ def main() -> None:
     f.add_argument("--width", type=int, default=16)
     f.add_argument("--blocks", type=int, default=3)
     f.add_argument("--out", default="")
+    d = sub.add_parser("docs")
+    d.add_argument("--size", type=int, default=256)
+    d.add_argument("--out", default="docs")
     args = parser.parse_args()
-    bench_gatys(args) if args.what == "gatys" else bench_fast(args)
+    {"gatys": bench_gatys, "fast": bench_fast, "docs": make_docs}[args.what](args)
 
 
 if __name__ == "__main__":

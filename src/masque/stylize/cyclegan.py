@@ -329,8 +329,8 @@ class CycleTrainer:
         d_loss.backward()
         self.opts["d"].step()
         self.step += 1
-        return {"gan": float(gan), "cycle": float(cycle), "identity": float(ident), "d": float(d_loss),
-                "g_total": float(g_loss)}
+        terms = {"gan": gan, "cycle": cycle, "identity": ident, "d": d_loss, "g_total": g_loss}
+        return {k: float(v.detach()) for k, v in terms.items()}
 
     def preview(self, count: int = 4) -> np.ndarray:
         """RGB ``uint8`` grid: rows of A, A->B, A->B->A, B, B->A, B->A->B (held-out pictures where there are)."""
