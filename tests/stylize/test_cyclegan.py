@@ -79,11 +79,12 @@ def test_train_interrupt_resume_and_apply(tmp_path, monkeypatch):
         Translator(model, card, "c")
 
 
+@pytest.mark.slow
 def test_translation_learns_the_direction(tmp_path):
     """Dark -> light after a short training: the colour flip is what separates the two sets."""
     torch.manual_seed(0)
     a, b = _sets()
-    t = CycleTrainer(tmp_path / "m", a, b, CycleConfig(size=32, ngf=8, ndf=8, blocks=1, steps=120,
+    t = CycleTrainer(tmp_path / "m", a, b, CycleConfig(size=32, ngf=8, ndf=8, blocks=1, steps=60,
                                                        preview_every=1000, save_every=1000, lr=1e-3))
     t.run()
     model, card = load_translator(tmp_path / "m")

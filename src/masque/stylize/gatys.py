@@ -5,7 +5,7 @@ image's and the Gram matrices (channel correlations) of its features at the styl
 the style images' (several styles: a weighted sum of their Grams). Losses are relative, so the
 weights mean the same at every size and layer:
 
-- content: ``sum_l ||w * (F_l(x) - F_l(c))||^2 / ||w * F_l(c)||^2`` where ``w`` is 1, or, in
+- content: ``sum_l sum(w * (F_l(x) - F_l(c))^2) / ||F_l(c)||^2`` where ``w`` is 1, or, in
   face-aware mode, ``face_weight`` inside the face (a landmark hull) and 1 outside;
 - style: ``sum_l ||G_l(x) - G_l(s)||^2 / ||G_l(s)||^2`` (``G = F F^T / (C H W)``);
 - total variation (smoothness) and, for video, a temporal term ``mean(m * (x - warped)^2)``.
@@ -220,14 +220,14 @@ class _Objective:
         self.content: dict[str, tuple[torch.Tensor, torch.Tensor | None, float]] = {}
         for name, f in feats.items():
             w = None if face is None else F.interpolate(face, size=f.shape[-2:], mode="area").to(f.device)
-            norm = float(((f if w is None else f * w) ** 2).sum()) + 1e-8
+            norm = float((f ** 2).sum()) + 1e-8  # unweighted: the face's weight raises the term, not renormalised
             self.content[name] = (f, w, norm)
         self.style_norm = {n: float((g ** 2).sum()) + 1e-12 for n, g in target.grams.items()}
 
     def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         cfg = self.config
         feats = self.vgg(x, cfg.layers)
-        content = sum(((feats[n] - f) ** 2 if w is None else ((feats[n] - f) * w) ** 2).sum() / norm
+        content = sum(((feats[n] - f) ** 2 if w is None else w * (feats[n] - f) ** 2).sum() / norm
                       for n, (f, w, norm) in self.content.items())
         style = sum(((gram(feats[n]) - self.target.grams[n]) ** 2).sum() / self.style_norm[n]
                     for n in cfg.style_layers)
