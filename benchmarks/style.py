@@ -157,6 +157,55 @@ def make_docs(args: argparse.Namespace) -> None:
     write_image(out / "style.jpg", np.concatenate(rows, axis=0), quality=85)
 
 
+def bench_cyclegan(args: argparse.Namespace) -> None:
+    """Held-out faces of A through A->B: closer to B than to A by identity? Cycle SSIM? docs/translate.jpg."""
+    from masque.stylize.cyclegan import load_translator, to_uint8, to_unit
+    from masque.stylize.images import load_pictures
+    from masque.train.losses import ssim_map
+
+    model, card = load_translator(args.model)
+    size = card["config"]["size"]
+    pics = {"a": load_pictures(args.A), "b": load_pictures(args.B)}
+    held = {k: [pics[k][i] for i in card["held_out"][k]] for k in pics}
+    analyzer = FaceAnalyzer(AnalyzerConfig(upsample=1))
+
+    def embed(img: np.ndarray) -> np.ndarray | None:
+        faces = analyzer.analyze(cv2.resize(img, (256, 256), interpolation=cv2.INTER_CUBIC))
+        return faces[0].embedding if faces else None
+
+    with torch.no_grad():
+        xa = to_unit(held["a"], size)
+        fake_b = model.g_ab(xa)
+        back = model.g_ba(fake_b)
+        ssim = float(ssim_map((back + 1) / 2, (xa + 1) / 2).mean())
+    b_embs = [e for e in (embed(p) for p in pics["b"][::4]) if e is not None]
+    b_mean = np.mean(b_embs, 0)
+    closer, n = 0, 0
+    d_to_b, d_to_a = [], []
+    for orig, fake in zip(to_uint8(xa), to_uint8(fake_b), strict=True):
+        ea, ef = embed(orig), embed(fake)
+        if ea is None or ef is None:
+            continue
+        n += 1
+        d_to_b.append(identity_distance(ef, b_mean))
+        d_to_a.append(identity_distance(ef, ea))
+        closer += d_to_b[-1] < d_to_a[-1]
+    print(f"load {os.getloadavg()[0]:.1f}; CycleGAN step {card['step']}, {len(held['a'])} held-out A faces, "
+          f"{n} with a face found after translation")
+    if n:
+        print(f"  A->B identity distance to B (mean of B) {np.mean(d_to_b):.3f}, to the A original "
+              f"{np.mean(d_to_a):.3f}; closer to B in {closer}/{n} (goal: closer to B)")
+    print(f"  cycle SSIM A->B->A vs A: {ssim:.3f} (goal >= 0.7)")
+    if args.out:
+        xb = to_unit(held["b"][:4], size)
+        with torch.no_grad():
+            fake_a = to_uint8(model.g_ba(xb))
+        rows = [np.concatenate(list(to_uint8(xa[:4])), 1), np.concatenate(list(to_uint8(fake_b[:4])), 1),
+                np.concatenate(list(to_uint8(xb)), 1), np.concatenate(list(fake_a), 1)]
+        grid = np.concatenate(rows, 0)
+        write_image(Path(args.out) / "translate.jpg", cv2.resize(grid, None, fx=2, fy=2), quality=90)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -177,8 +226,13 @@ def main() -> None:
     d = sub.add_parser("docs")
     d.add_argument("--size", type=int, default=256)
     d.add_argument("--out", default="docs")
+    c = sub.add_parser("cyclegan")
+    c.add_argument("-m", "--model", required=True)
+    c.add_argument("-A", required=True)
+    c.add_argument("-B", required=True)
+    c.add_argument("--out", default="")
     args = parser.parse_args()
-    {"gatys": bench_gatys, "fast": bench_fast, "docs": make_docs}[args.what](args)
+    {"gatys": bench_gatys, "fast": bench_fast, "docs": make_docs, "cyclegan": bench_cyclegan}[args.what](args)
 
 
 if __name__ == "__main__":

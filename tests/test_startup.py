@@ -85,3 +85,16 @@ def test_option_defaults_are_the_library_s(command: str) -> None:
     assert shared, f"no option of {command} is a field of its config"
     differ = {k: (parser[k], getattr(library, k)) for k in shared if parser[k] != getattr(library, k)}
     assert not differ, f"masque {command}: parser default != library default: {differ}"
+
+
+def test_style_and_translate_defaults_are_the_library_s() -> None:
+    from masque.commands import _known
+    from masque.stylize.cyclegan import CycleConfig
+    from masque.stylize.gatys import GatysConfig
+
+    parser, library = _defaults("style"), GatysConfig()
+    shared = ("steps", "scales", "optimizer", "content_weight", "style_weight", "face_weight", "content_layers",
+              "style_layers")
+    assert {k: parser[k] for k in shared} == {k: getattr(library, k) for k in shared}
+    assert library.size == _known.STYLE_SIZE  # --size defaults to None: a style model keeps the input's size
+    assert (CycleConfig().size, CycleConfig().steps) == (_known.TRANSLATE_SIZE, _known.TRANSLATE_STEPS)
