@@ -137,7 +137,7 @@ def make_docs(args: argparse.Namespace) -> None:
     for style in (patterns.brush_strokes(512, seed=1), patterns.mosaic(512, seed=2)):
         cells = []
         for keep in (False, True):
-            config = gatys.GatysConfig(size=args.size, face_weight=5.0, keep_colors=keep)
+            config = gatys.GatysConfig(size=args.size, steps=args.steps, face_weight=5.0, keep_colors=keep)
             start = _clock()
             styler = GatysStyler(vgg, [style], config, analyzer=analyzer)
             cells.append(styler.image(image))
@@ -220,11 +220,12 @@ def main() -> None:
     f.add_argument("--train-size", type=int, default=256)
     f.add_argument("--faces", type=int, default=100)
     f.add_argument("--frames", type=int, default=48)
-    f.add_argument("--width", type=int, default=16)
+    f.add_argument("--width", type=int, default=8)
     f.add_argument("--blocks", type=int, default=3)
     f.add_argument("--out", default="")
     d = sub.add_parser("docs")
     d.add_argument("--size", type=int, default=256)
+    d.add_argument("--steps", type=int, default=gatys.GatysConfig().steps)
     d.add_argument("--out", default="docs")
     c = sub.add_parser("cyclegan")
     c.add_argument("-m", "--model", required=True)

@@ -57,7 +57,7 @@ def test_a_short_training_writes_a_model_that_round_trips(photo, tmp_path):
     assert model_kind(folder) == "style"
     assert (folder / "style.safetensors").read_bytes()[8:9] == b"{"  # safetensors, no pickle
     card = json.loads((folder / CARD_FILE).read_text())
-    assert card["kind"] == "fast-style" and card["net"] == {"width": 4, "blocks": 1, "kernel": 9}
+    assert card["kind"] == "fast-style" and card["net"] == {"width": 4, "blocks": 1, "kernel": 5}
     again, _ = load_style_model(folder)
     x = face[:64, :80]
     assert np.array_equal(FastStyler(net).image(x), FastStyler(again).image(x))

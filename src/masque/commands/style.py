@@ -92,8 +92,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     t.add_argument("--batch", type=positive_int, default=4, metavar="N", help="crops a step (default 4)")
     t.add_argument("--train-steps", type=positive_int, default=2000, metavar="N", help="default 2000")
     t.add_argument("--minutes", type=positive_float, default=None, metavar="M", help="stop after M minutes")
-    t.add_argument("--width", type=int_range(4, 128), default=16, metavar="C",
-                   help="first layer's channels (default 16; Johnson et al.: 32, 4x slower)")
+    t.add_argument("--width", type=int_range(4, 128), default=8, metavar="C",
+                   help="first layer's channels (default 8; Johnson et al.: 32, much slower)")
     t.add_argument("--blocks", type=int_range(1, 10), default=3, metavar="N", help="residual blocks (default 3)")
     add_label_arguments(p)
     p.set_defaults(func=run)
