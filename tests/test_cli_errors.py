@@ -136,6 +136,8 @@ TRAIN = [
     C("preview-every-0", f"{_T} --preview-every 0", 2, "--preview-every"),
     C("workers-negative", f"{_T} --workers -1", 2, "--workers"),
     C("threads-0", f"{_T} --threads 0", 2, "--threads"),
+    C("recipe-unknown", f"{_T} --steps 1 --recipe wgan", 2, "--recipe"),
+    C("warmup-negative", f"{_T} --steps 1 --warmup -5", 2, "--warmup"),
     C("seed-negative", f"{_T} --seed -1", 2, "--seed"),
     C("model-unknown", f"{_T} --model huge", 2, "--model"),
     C("faceset-missing", "train -A {missing} -B {fs_b} -m {work}/m --steps 1", 2, "not found"),
@@ -276,6 +278,45 @@ REENACT = [
     C("no-face", _RE, 1, "no face"),
     C("audio-unknown", f"{_RE} --audio both", 2, "--audio"),
     C("output-no-manifest", "reenact -s {clip} -t {clip} -o {work}/out.avi", 2, "manifest"),
+]
+
+_ST = "style {img} {face} -o {work}/out.png --size 32 --steps 1 --scales 1"
+STYLE = [
+    C("no-style-image", "style {img} -o {work}/out.png", 2, "style image after the content"),
+    C("no-output", "style {img} {face}", 2, "-o OUT"),
+    C("style-missing", "style {img} {missing} -o {work}/out.png", 2, "not found"),
+    C("style-empty", "style {img} {empty_png} -o {work}/out.png", 2, "empty"),
+    C("style-unreadable", "style {img} {corrupt_png} -o {work}/out.png", 2),
+    C("style-is-text", "style {img} {txt} -o {work}/out.png", 2),
+    C("content-unreadable", "style {corrupt_png} {face} -o {work}/out.png", 2),
+    C("content-missing", "style {missing} {face} -o {work}/out.png", 2, "not found"),
+    C("steps-0", f"{_ST} --steps 0", 2, "--steps"),
+    C("face-weight-below-1", f"{_ST} --face-weight 0.5", 2, "--face-weight"),
+    C("layer-unknown", f"{_ST} --style-layers fc7", 2, "fc7"),
+    C("blend-count", f"{_ST} --blend 1,2", 2, "--blend"),
+    C("blend-negative", f"{_ST} --blend -1", 2, "--blend"),
+    C("video-to-image", "style {clip} {face} -o {work}/out.png", 2),
+    C("swap-model-as-style-model", "style {model} {img} -o {work}/out.png", 2, "face-swap model"),
+    C("translation-model-to-style", "style {translate_model} {img} -o {work}/out.png", 2, "translation model"),
+    C("style-model-unreadable-content", "style {style_model} {corrupt_png} -o {work}/out.png", 2),
+    C("style-model-damaged", "style {style_model_bad} {img} -o {work}/out.png", 2, "not a masque style model"),
+    C("train-without-content", "style train {face} -m {work}/m", 2, "--content"),
+    C("train-style-missing", "style train {missing} --content {fs} -m {work}/m", 2, "not found"),
+    C("train-content-empty", "style train {face} --content {empty_dir} -m {work}/m", 2, "holds no images"),
+    C("train-content-unreadable", "style train {face} --content {bad_folder} -m {work}/m", 2, "could be read"),
+]
+
+TRANSLATE = [
+    C("no-verb", "translate", 2),
+    C("apply-style-model", "translate apply {img} -m {style_model} -o {work}/out.png", 2, "style model"),
+    C("apply-swap-model", "translate apply {img} -m {model} -o {work}/out.png", 2, "face-swap model"),
+    C("apply-model-missing", "translate apply {img} -m {work}/none -o {work}/out.png", 2, "not found"),
+    C("apply-input-unreadable", "translate apply {corrupt_png} -m {translate_model} -o {work}/out.png", 2),
+    C("apply-to-c", "translate apply {img} -m {translate_model} -o {work}/out.png --to c", 2, "--to"),
+    C("train-b-missing", "translate train -A {fs} -B {missing} -m {work}/m", 2, "not found"),
+    C("train-a-empty", "translate train -A {empty_dir} -B {fs_b} -m {work}/m", 2, "holds no images"),
+    C("train-size-not-4", "translate train -A {fs} -B {fs_b} -m {work}/m --size 50", 2, "multiple of 4"),
+    C("train-steps-0", "translate train -A {fs} -B {fs_b} -m {work}/m --steps 0", 2, "--steps"),
 ]
 
 _EV = "evaluate --swapped {clip} --original {clip} --source {face}"
@@ -440,7 +481,21 @@ def _models(root: Path) -> dict[str, Path]:
     (out["model_other_kind"] / "state.json").write_text(json.dumps({**state, "model": "hires"}))
     (out["model_pickle"] / "model.safetensors").unlink()
     torch.save({"encoder.weight": torch.zeros(2)}, out["model_pickle"] / "model.pt")
-    return out
+    return out | _style_models(root)
+
+
+def _style_models(root: Path) -> dict[str, Path]:
+    """A tiny fast-style model, a damaged copy, and a tiny translation model."""
+    from masque.stylize.cyclegan import CycleConfig, CycleTrainer
+    from masque.stylize.fast import CARD_FILE, NetSpec, TransformNet, save_style_model
+
+    style = save_style_model(root / "style-model", TransformNet(NetSpec(width=4, blocks=1)), {})
+    bad = Path(shutil.copytree(style, root / "style-model-bad"))
+    (bad / CARD_FILE).write_text(json.dumps({"format": "something-else", "net": {"width": 4}}))
+    pics = [np.full((32, 32, 3), v, np.uint8) for v in (40, 200)]
+    trainer = CycleTrainer(root / "translate-model", pics, pics, CycleConfig(size=32, ngf=4, ndf=4, blocks=1))
+    trainer.save()
+    return {"style_model": style, "style_model_bad": bad, "translate_model": trainer.root}
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
@@ -489,6 +544,7 @@ def _named(command: str, cases: list[object]) -> list[object]:
 ALL = [*_named("usage", USAGE), *_named("extract", EXTRACT), *_named("faceset", FACESET),
        *_named("train", TRAIN), *_named("model", MODEL), *_named("convert", CONVERT), *_named("swap", SWAP),
        *_named("animate", ANIMATE), *_named("reenact", REENACT),
+       *_named("style", STYLE), *_named("translate", TRANSLATE),
        *_named("evaluate", EVALUATE), *_named("verify", VERIFY), *_named("demo", DEMO),
        *_named("ui", UI), *_named("detect", DETECT), *_named("liveness", LIVENESS)]
 

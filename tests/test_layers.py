@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"faceset"},
     {"train"},
     {"compose"},
-    {"convert", "oneshot", "animate", "forensics"},
+    {"convert", "oneshot", "animate", "forensics", "stylize"},
     {"metrics"},
     {"demo", "ui", "cluster"},
     {"commands"},

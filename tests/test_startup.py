@@ -59,6 +59,10 @@ def test_registered_names_shown_by_the_parser_are_the_library_s() -> None:
     assert _choices("swap", "color") == COLOR_MATCHERS.names()
     assert _choices("swap", "blend") == BLENDERS.names()
     assert _choices("train", "model") == MODELS.names()
+    from masque.train.recipes import RECIPES, Schedule
+
+    assert _choices("train", "recipe") == RECIPES.names()
+    assert _defaults("train")["warmup"] == Schedule().warmup
     assert _choices("demo", "model") == MODELS.names()
 
 
@@ -102,3 +106,16 @@ def test_detect_and_liveness_defaults_are_the_library_s() -> None:
     config = DetectTrainConfig()
     for name in ("steps", "batch", "width", "size", "seed", "minutes"):
         assert defaults[name] == getattr(config, name), name
+
+
+def test_style_and_translate_defaults_are_the_library_s() -> None:
+    from masque.commands import _known
+    from masque.stylize.cyclegan import CycleConfig
+    from masque.stylize.gatys import GatysConfig
+
+    parser, library = _defaults("style"), GatysConfig()
+    shared = ("steps", "scales", "optimizer", "content_weight", "style_weight", "face_weight", "content_layers",
+              "style_layers")
+    assert {k: parser[k] for k in shared} == {k: getattr(library, k) for k in shared}
+    assert library.size == _known.STYLE_SIZE  # --size defaults to None: a style model keeps the input's size
+    assert (CycleConfig().size, CycleConfig().steps) == (_known.TRANSLATE_SIZE, _known.TRANSLATE_STEPS)

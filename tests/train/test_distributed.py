@@ -133,3 +133,31 @@ def test_a_killed_rank_stops_the_group_with_the_last_checkpoint_intact(facesets,
     assert card.step >= 5
     after = Trainer(*[str(f) for f in facesets], root, TrainConfig(steps=card.step + 2, **FAST)).run()
     assert after.resumed and after.step == card.step + 2
+
+
+def _adversary_rank(rank: int, out: Path, sync: bool) -> None:
+    """One rank: two discriminator updates on this rank's own random faces; writes the weights."""
+    from masque.train.gan import Adversary
+
+    group = Group(rank=rank, world=2, local_rank=rank, local_world=2)
+    with process_group(group, torch.device("cpu")):
+        adversary = Adversary(torch.device("cpu"), 1e-3, (0.5, 0.999), seed=0,
+                              sync=group.average_gradients if sync else None)
+        gen = torch.Generator().manual_seed(rank)  # each rank sees different faces, as under DDP
+        for _ in range(2):
+            faces = [torch.rand(2, 3, 32, 32, generator=gen) for _ in range(3)]
+            adversary.step({"a": tuple(faces), "b": tuple(faces)}, 1e-3)  # type: ignore[dict-item]
+        save_file({k: v.detach().contiguous() for k, v in adversary.nets.state_dict().items()},
+                  str(out / f"d{rank}.safetensors"))
+
+
+@pytest.mark.parametrize("sync", [True, False])
+def test_gan_discriminators_stay_identical_across_ranks_only_with_averaged_gradients(sync, tmp_path,
+                                                                                     monkeypatch) -> None:
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(free_port()))
+    torch.multiprocessing.start_processes(_adversary_rank, args=(tmp_path, sync), nprocs=2, join=True,
+                                          start_method="spawn")
+    d0, d1 = (load_file(str(tmp_path / f"d{r}.safetensors")) for r in (0, 1))
+    same = all(torch.equal(d0[k], d1[k]) for k in d0)
+    assert same == sync  # without the average each rank's discriminators drift on their own faces

@@ -40,7 +40,7 @@ def test_short_run_lowers_the_reconstruction_loss(first_run) -> None:
     assert card.align == CropSpec(centering="face", coverage=0.875, size=64)
     assert len(card.facesets) == 2 and set(card.color_shift) == {"a", "b"}
     preview = read_image(root / "previews" / "step_0000030.png")
-    assert preview.shape == (2 * 64, 6 * 64, 3)
+    assert preview.shape == (2 * 64, 8 * 64, 3)
     assert any((root / "logs").iterdir()), "TensorBoard events"
 
 
@@ -96,7 +96,7 @@ def test_preview_with_fewer_held_out_faces_in_b_than_in_a(facesets, tmp_path) ->
     summary = Trainer(*facesets, tmp_path / "model", TrainConfig(steps=1, holdout_every=12, **options)).run()
     assert summary.step == 1
     grid = read_image(tmp_path / "model" / "previews" / "step_0000001.png")
-    assert grid.shape == (3 * 64, 6 * 64, 3)
+    assert grid.shape == (3 * 64, 8 * 64, 3)
     cell = grid[2 * 64:, 3 * 64:4 * 64]  # B's column in A's third row: no third face of B
     assert np.all(np.abs(cell.astype(int) - 128) <= 1)
     assert cell.std() < 1 and grid[2 * 64:, :64].std() > 10  # A's third face is there

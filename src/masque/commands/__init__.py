@@ -17,11 +17,13 @@ from masque.commands import (
     liveness,
     model,
     reenact,
+    style,
     swap,
     train,
+    translate,
     ui,
     verify,
 )
 
-COMMANDS: list[ModuleType] = [extract, faceset, train, model, convert, swap, animate, reenact, evaluate, verify,
-                              detect, liveness, demo, ui]
+COMMANDS: list[ModuleType] = [extract, faceset, train, model, convert, swap, animate, reenact, style, translate,
+                              evaluate, verify, detect, liveness, demo, ui]

@@ -60,6 +60,9 @@ class TrainingBar:
         parts = []
         if "total_a" in info.losses and "total_b" in info.losses:
             parts.append(f"loss A {info.losses['total_a']:.4f} B {info.losses['total_b']:.4f}")
+        extra = _recipe_terms(info.losses)
+        if extra:
+            parts.append(extra)
         if info.examples_per_s > 0:
             parts.append(f"{info.examples_per_s:.1f} ex/s")
         left = self.seconds_left(info)
@@ -82,6 +85,20 @@ class TrainingBar:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+#: the recipe terms the bar shows (short names), each the mean of its A and B values
+_TERMS = (("perceptual", "vgg"), ("identity", "id"), ("adversarial", "adv"), ("d", "D"), ("edge", "edge"),
+          ("mask_tv", "tv"))
+
+
+def _recipe_terms(losses: dict[str, float]) -> str:
+    """``vgg 0.210 id 0.512 adv 0.93 D 0.21`` for the terms of the recipe present in ``losses``."""
+    out = []
+    for key, short in _TERMS:
+        if f"{key}_a" in losses and f"{key}_b" in losses:
+            out.append(f"{short} {(losses[f'{key}_a'] + losses[f'{key}_b']) / 2:.3f}")
+    return " ".join(out)
 
 
 #: bar formats without and with a step target; the time left is in the postfix (tqdm's own ETA would not know

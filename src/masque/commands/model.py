@@ -35,6 +35,7 @@ def model_info(model_dir: str | Path) -> dict[str, Any]:
     previews = sorted((root / "previews").glob("*.png")) if (root / "previews").is_dir() else []
     return {
         "model_dir": str(root), "model": card.model, "step": card.step, "card_version": card.card_version,
+        "recipe": card.training_recipe,
         "examples": card.examples, "input_size": model.input_size, "align": dataclasses.asdict(card.align),
         "params": model.param_count(), "gflops_per_example": round(model.flops_per_example() / 1e9, 3),
         "weights_bytes": files.get(MODEL_FILE), "optimizer_bytes": files.get(OPTIMIZER_FILE),
@@ -56,7 +57,7 @@ def run_info(args: argparse.Namespace) -> int:
     lines = [
         f"model:        {info['model']} ({info['input_size']}x{info['input_size']} px, {info['params'] / 1e6:.1f} M "
         f"parameters, {info['gflops_per_example']} GFLOP/example forward)",
-        f"step:         {info['step']} ({info['examples'] or 0} examples seen)",
+        f"step:         {info['step']} ({info['examples'] or 0} examples seen), recipe {info['recipe']}",
         f"weights:      {mib:.1f} MiB (safetensors)",
         f"trained on:   {info['device']} ({info['precision']})",
         f"face sets:    A {info['facesets'][0]} ({(info['faces'] or {}).get('a')} faces), "

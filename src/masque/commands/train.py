@@ -10,7 +10,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from masque.commands._known import MODEL_NAMES
+from masque.commands._known import MODEL_NAMES, RECIPE_NAMES, TRAIN_WARMUP
 from masque.commands._options import device, float_range, int_range, positive_float, positive_int
 from masque.commands._paths import require_folder, writable_output
 from masque.errors import OutputPathError
@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("-m", "--model-dir", required=True, metavar="MODEL_DIR", help="model folder (resumed if present)")
     p.add_argument("--model", choices=MODEL_NAMES, default=None,
                    help="architecture (default original; a resumed folder keeps its own)")
+    p.add_argument("--recipe", choices=RECIPE_NAMES, default=None,
+                   help="loss recipe: classic (L1 + DSSIM), perceptual (+ VGG19 features and identity), gan "
+                   "(+ PatchGAN, edge and mask terms); default classic, a resumed folder keeps its own")
     p.add_argument("--batch", type=int_range(1, 4096), default=16, help="faces per person per step (default 16)")
     stop = p.add_mutually_exclusive_group()
     stop.add_argument("--steps", type=positive_int, default=None, metavar="N",
@@ -42,6 +45,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--device", type=device, default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--lr", type=float_range(0.0, 1.0, low_open=True), default=5e-5,
                    help="Adam learning rate in (0, 1] (default 5e-5)")
+    p.add_argument("--warmup", type=int_range(0, 10**7), default=TRAIN_WARMUP, metavar="N",
+                   help=f"learning-rate warm-up steps of a new model; the rate then decays (cosine) to 0.2x over "
+                   f"--steps or --minutes (default {TRAIN_WARMUP})")
     p.add_argument("--workers", type=int_range(0, 64), default=1, help="augmentation processes (default 1)")
     p.add_argument("--threads", type=int_range(1, 1024), default=None, metavar="N",
                    help="CPU threads (default: measured, all cores or one, whichever steps faster)")
@@ -75,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from masque.models.io import STATE_FILE
     from masque.train.checkpoint import read_state
     from masque.train.distributed import Group, launch, process_group
+    from masque.train.recipes import Schedule
     from masque.train.trainer import TrainConfig, Trainer
 
     group = Group.from_env()
@@ -92,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
                          minutes=None if group.distributed else args.minutes,
                          save_every=args.save_every, preview_every=args.preview_every, device=args.device,
                          lr=args.lr, workers=args.workers, amp=not args.no_amp, seed=args.seed,
-                         threads=args.threads or group.threads())
+                         threads=args.threads or group.threads(), recipe=args.recipe,
+                         schedule=Schedule(warmup=args.warmup))
     with process_group(group, pick_device(args.device)):
         trainer = Trainer(args.faceset_a, args.faceset_b, args.model_dir, config, group)
         if group.main:
@@ -100,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         start = int((previous or {}).get("step", 0))
         if previous and group.main:
             print(f"resuming {model} in {args.model_dir} from step {start}", file=sys.stderr)
-        summary = _train(trainer, f"train {model}", args.minutes)
+        summary = _train(trainer, f"train {model} ({trainer.recipe.name})", args.minutes)
     if not group.main:
         return 0
     how = "interrupted" if summary.interrupted else "done"
@@ -141,7 +149,7 @@ def _rank_argv(args: argparse.Namespace) -> list[str]:
             "--save-every", str(args.save_every), "--preview-every", str(args.preview_every),
             "--device", args.device, "--lr", repr(args.lr), "--workers", str(args.workers), "--seed", str(args.seed)]
     for flag, value in (("--model", args.model), ("--steps", args.steps), ("--minutes", args.minutes),
-                        ("--threads", args.threads)):
+                        ("--threads", args.threads), ("--recipe", args.recipe), ("--warmup", args.warmup)):
         if value is not None:
             argv += [flag, str(value)]
     return argv + (["--no-amp"] if args.no_amp else [])

@@ -12,6 +12,12 @@ masque and is refused (upgrade masque), since its fields may mean something this
 know. Keys a card holds beyond the known fields are kept in :attr:`ModelCard.extra` and written
 back unchanged.
 
+Version 2 adds ``recipe`` (the loss recipe the model trains with, ``masque.train.recipes``); a
+version-1 card has none and was trained with the ``classic`` loss (:attr:`ModelCard.training_recipe`).
+Every version-1 card is a valid version-2 card, so old folders load and resume unchanged; a
+version-2 card is refused by a masque that reads only version 1, which would otherwise resume a
+``gan`` model as ``classic`` without its discriminators.
+
 >>> card = ModelCard.from_json({"format": FORMAT, "model": "original", "step": 10, "input_size": 64,
 ...                              "align": {"centering": "face", "coverage": 0.875, "size": 64}})
 >>> card.step, card.align.coverage, card.card_version
@@ -33,7 +39,7 @@ from masque.errors import ModelError
 #: the ``format`` every card carries, so another tool's ``state.json`` is not mistaken for one
 FORMAT = "masque-swap-model"
 #: the card layout this masque writes and the newest it reads
-CARD_VERSION = 1
+CARD_VERSION = 2
 #: keys of the file that are not fields of the card
 _HEADER = ("format", "version", "card_version")
 
@@ -78,6 +84,7 @@ class ModelCard:
         params, flops_per_example: model size and forward cost.
         masque_version: the masque that wrote the card.
         updated: ISO 8601 time of the last save.
+        recipe: the loss recipe (``classic``, ``perceptual``, ``gan``; ``None`` in a version-1 card).
         card_version: layout version of the card (see the module docstring).
         extra: keys of the file this masque does not know, kept as they were.
     """
@@ -101,8 +108,14 @@ class ModelCard:
     flops_per_example: int | None = None
     masque_version: str | None = None
     updated: str | None = None
+    recipe: str | None = None
     card_version: int = CARD_VERSION
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def training_recipe(self) -> str:
+        """The recipe the model was trained with: :attr:`recipe`, or ``classic`` for cards without one."""
+        return self.recipe or "classic"
 
     def shift(self, side: str) -> RGB:
         """The RGB offset added to ``side``'s faces (``a`` or ``b``); zeros when none is recorded."""
@@ -247,6 +260,6 @@ _FIELDS: dict[str, _Reader] = {
     "color_shift": _as_shift, "mask": _as_str, "faces": _as_counts, "holdout_every": _as_int,
     "examples": _as_int, "loss": _as_floats, "arch": _as_dict, "config": _as_dict, "device": _as_str,
     "precision": _as_str, "params": _as_int, "flops_per_example": _as_int, "masque_version": _as_str,
-    "updated": _as_str,
+    "updated": _as_str, "recipe": _as_str,
 }
 _REQUIRED = ("model", "step", "input_size", "align")

@@ -53,7 +53,7 @@ TIMEOUT = timedelta(minutes=10)
 #: seconds the launcher waits for the other ranks to stop by themselves after one has died
 _GRACE = 60.0
 
-Forward = Callable[[torch.Tensor, int], list[tuple[torch.Tensor, torch.Tensor]]]
+Forward = Callable[[torch.Tensor, int], tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]]
 
 
 class _EncodeDecode(nn.Module):
@@ -63,9 +63,9 @@ class _EncodeDecode(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x: torch.Tensor, batch: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        z = self.model.encoder(x)
-        return [self.model.decoders[side](zs) for side, zs in zip(SIDES, z.split(batch))]
+    def forward(self, x: torch.Tensor, batch: int) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        z = self.model.encoder(x)  # returned too: a recipe's identity term decodes the swaps from it
+        return z, [self.model.decoders[side](zs) for side, zs in zip(SIDES, z.split(batch))]
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,14 @@ class Group:
 
         ids = [device.index] if device.type == "cuda" else None
         return DistributedDataParallel(module, device_ids=ids)
+
+    def average_gradients(self, module: torch.nn.Module) -> None:
+        """Average ``module``'s gradients across the ranks (a collective); for networks outside DDP's wrapper."""
+        world = self.world
+        for p in module.parameters():
+            if p.grad is not None:
+                torch.distributed.all_reduce(p.grad)
+                p.grad.div_(world)
 
     def lost_errors(self) -> tuple[type[BaseException], ...]:
         """Exceptions that mean another rank is gone (its connections closed, or a collective timed out)."""

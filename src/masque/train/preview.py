@@ -1,7 +1,9 @@
 """Preview grids: fixed faces of A and B, their reconstructions and their swaps, one PNG per save.
 
-Columns: A, A->A, A->B, B, B->B, B->A. Model outputs are pasted onto their input with the
-predicted mask, as convert will paste them, so a grid shows what a swap would look like; the
+Columns: A, A->A, A->B, the mask of A->B, B, B->B, B->A, the mask of B->A. Model outputs are
+pasted onto their input with the predicted mask, as convert will paste them, so a grid shows what
+a swap would look like, and the mask columns (white: the decoder's face, black: the input kept)
+show the attention the decoder learned; the
 faces are the first held-out faces of each set, the same in every grid of a model folder, so the
 PNGs in ``previews/`` make a timelapse of training.
 """
@@ -21,13 +23,13 @@ from masque.models import SwapModel
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("A", "A->A", "A->B", "B", "B->B", "B->A")
+COLUMNS = ("A", "A->A", "A->B", "mask A->B", "B", "B->B", "B->A", "mask B->A")
 
 
 @torch.no_grad()
 def preview_grid(model: SwapModel, faces_a: np.ndarray, faces_b: np.ndarray, device: torch.device,
                  autocast: contextlib.AbstractContextManager | None = None) -> np.ndarray:
-    """The preview grid as RGB ``uint8`` ``(rows * S, 6 * S, 3)``, ``rows = max(n_a, n_b)``.
+    """The preview grid as RGB ``uint8`` ``(rows * S, 8 * S, 3)``, ``rows = max(n_a, n_b)``.
 
     Args:
         faces_a, faces_b: ``(n_a, S, S, 3)`` and ``(n_b, S, S, 3)`` ``float32`` RGB [0, 1]
@@ -46,11 +48,12 @@ def preview_grid(model: SwapModel, faces_a: np.ndarray, faces_b: np.ndarray, dev
                     rgb, mask = model(x, side)
                 pasted = rgb.float() * mask.float() + x * (1 - mask.float())
                 cols.append(pasted.clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy())
+            cols.append(mask.float().clamp(0, 1).expand(-1, 3, -1, -1).permute(0, 2, 3, 1).cpu().numpy())
     finally:
         model.train(was_training)
     rows = max(len(faces_a), len(faces_b))
-    side_a = np.concatenate([_pad_rows(c, rows) for c in cols[:3]], axis=2)
-    side_b = np.concatenate([_pad_rows(c, rows) for c in cols[3:]], axis=2)
+    side_a = np.concatenate([_pad_rows(c, rows) for c in cols[:4]], axis=2)
+    side_b = np.concatenate([_pad_rows(c, rows) for c in cols[4:]], axis=2)
     grid = np.concatenate([side_a, side_b], axis=2)  # (rows, S, 6 * S, 3)
     return (grid.reshape(-1, *grid.shape[2:]) * 255 + 0.5).astype(np.uint8)
 

@@ -38,7 +38,9 @@ from masque.train import checkpoint as ckpt
 from masque.train.data import AugmentConfig, BatchStream, FacePool, batch_loader, load_pool, mean_color, preview_batch
 from masque.train.distributed import LOCAL, Group
 from masque.train.losses import LossConfig, face_loss
+from masque.train.objective import RecipeTerms
 from masque.train.preview import preview_grid, write_preview
+from masque.train.recipes import DEFAULT_RECIPE, RECIPES, Recipe, Schedule, lr_factor
 from masque.train.threads import ThreadTuner
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,9 @@ class TrainConfig:
         threads: CPU threads for the step; ``None`` measures all-cores against one thread
             every 200 steps and keeps the faster (see :mod:`masque.train.threads`).
         label_previews: watermark and sign preview PNGs as synthetic.
+        recipe: the loss recipe (:mod:`masque.train.recipes`: ``classic``, ``perceptual``, ``gan``);
+            ``None``: a resumed folder's own, else ``classic``.
+        schedule: learning-rate warm-up and decay over the run's budget (``lr`` is the peak).
     """
 
     model: str = "original"
@@ -95,8 +100,12 @@ class TrainConfig:
     label_previews: bool = True
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    recipe: str | None = None
+    schedule: Schedule = field(default_factory=Schedule)
 
     def __post_init__(self) -> None:
+        if self.recipe is not None and self.recipe not in RECIPES:
+            raise ConfigError(f"unknown recipe {self.recipe!r}; choose one of {', '.join(RECIPES.names())}")
         if self.model not in MODELS:
             raise ModelError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS.names())}")
         if self.batch < 1 or not 0.3 <= self.coverage <= 1.0:
@@ -152,7 +161,14 @@ class Trainer:
         self.previous = ckpt.read_state(self.root) if self.root.is_dir() else None
         if self.previous is not None:
             config = self._resumed_config(config, self.previous)
+        stored = (self.previous or {}).get("recipe", DEFAULT_RECIPE if self.previous else None)
+        if config.recipe is None or stored is None or config.recipe == stored:
+            config = dataclasses.replace(config, recipe=config.recipe or stored or DEFAULT_RECIPE)
+        else:
+            log.warning("resuming %s (trained with recipe %r) with recipe %r, as asked", self.root, stored,
+                        config.recipe)
         self.config = config
+        self.recipe: Recipe = RECIPES.create(config.recipe or DEFAULT_RECIPE)
         self.group = group
         self.device = group.device(pick_device(config.device))
         self.amp = amp_dtype(self.device) if config.amp else None
@@ -243,7 +259,12 @@ class Trainer:
         scaler = torch.amp.GradScaler("cuda", enabled=self.amp == torch.float16)
         faces_prev = [preview_batch(h, range(len(h)), size, cfg.coverage, s) for h, s in zip(held, shifts)]
         writer = _summary_writer(self.root, step) if self.group.main else _NoWriter()
-        ctx = _RunContext(self, model, opt, pools, shifts, faces_prev, writer)
+        sync = self.group.average_gradients if self.group.distributed else None
+        terms = RecipeTerms(self.recipe, size, cfg.coverage, self.device, cfg.lr, cfg.betas, pools, shifts, cfg.seed,
+                            sync)
+        if self.previous is not None:
+            terms.load(self.root)
+        ctx = _RunContext(self, model, opt, pools, shifts, faces_prev, writer, terms)
         try:
             return ctx.loop(batches, step, scaler, on_step, should_stop)
         finally:
@@ -264,7 +285,7 @@ class Trainer:
             "color_shift": {"a": [round(float(v), 6) for v in shifts[0]], "b": [round(float(v), 6) for v in shifts[1]]},
             "device": describe(self.device), "precision": str(self.amp or torch.float32).replace("torch.", ""),
             "params": model.param_count(), "flops_per_example": model.flops_per_example(),
-            "config": config, "masque_version": __version__,
+            "config": config, "recipe": cfg.recipe, "masque_version": __version__,
             "updated": datetime.now(UTC).isoformat(timespec="seconds"), **extra,
         }
 
@@ -274,8 +295,9 @@ class _RunContext:
 
     def __init__(self, trainer: Trainer, model: SwapModel, opt: torch.optim.Optimizer,
                  pools: tuple[FacePool, FacePool], shifts: tuple[np.ndarray, np.ndarray],
-                 faces_prev: list[np.ndarray], writer: Any) -> None:
+                 faces_prev: list[np.ndarray], writer: Any, terms: RecipeTerms) -> None:
         self.t, self.model, self.opt, self.pools, self.shifts = trainer, model, opt, pools, shifts
+        self.terms = terms
         self.faces_prev, self.writer = faces_prev, writer
         self.cfg = trainer.config
         self.forward = trainer.group.forward(model, trainer.device)  # DDP in a group: gradients averaged
@@ -286,6 +308,7 @@ class _RunContext:
         self.pending: list[dict[str, torch.Tensor]] = []
         self.begin = self.window_t = self.rate = 0.0
         self.window_steps = 0
+        self.start_step = 0
 
     def loop(self, batches: Any, step: int, scaler: torch.amp.GradScaler, on_step: Callable[[StepInfo], None] | None,
              should_stop: Callable[[], bool] | None) -> TrainSummary:
@@ -293,6 +316,7 @@ class _RunContext:
         self.begin = self.window_t = time.perf_counter()
         self.window_steps, self.rate, self.pending = 0, 0.0, []
         deadline = self.begin + cfg.minutes * 60 if cfg.minutes is not None else math.inf
+        self.start_step = start_step
         tuner, interrupted = self.thread_tuner(), False
         try:
             while (cfg.steps is None or step < cfg.steps) and time.perf_counter() < deadline:
@@ -303,6 +327,7 @@ class _RunContext:
                 if tuner is not None:
                     tuner.before_step()
                 t0 = time.perf_counter()
+                self.set_lr(step)
                 self.pending.append(self.step(batch, scaler))
                 if tuner is not None:
                     tuner.after_step(time.perf_counter() - t0)
@@ -339,6 +364,18 @@ class _RunContext:
         if step % cfg.save_every == 0:
             self.save(step)
 
+    def set_lr(self, step: int) -> None:
+        """The schedule's learning rate for model step ``step`` (progress: steps or minutes, whichever is further)."""
+        cfg = self.cfg
+        progress = 0.0
+        if cfg.steps is not None and cfg.steps > self.start_step:
+            progress = (step - self.start_step) / (cfg.steps - self.start_step)
+        if cfg.minutes is not None:
+            progress = max(progress, (time.perf_counter() - self.begin) / (cfg.minutes * 60))
+        lr = cfg.lr * lr_factor(cfg.schedule, step, progress)
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+
     def thread_tuner(self) -> ThreadTuner | None:
         """A tuner on CPU when ``threads`` is ``None``; a fixed count otherwise."""
         if self.t.device.type != "cpu":
@@ -361,7 +398,7 @@ class _RunContext:
         x, target, aux = nchw(batch["warped"]), nchw(batch["target"]), nchw(batch["aux"])
         mask, weight = aux[:, :1] * (1 / 255), aux[:, 1:2]
         with self.t._autocast():
-            outs = self.forward(x, b)
+            z, outs = self.forward(x, b)
         losses: dict[str, torch.Tensor] = {}
         total = torch.zeros((), device=dev)
         for i, (side, (rgb, mask_pred)) in enumerate(zip(SIDES, outs)):
@@ -369,10 +406,15 @@ class _RunContext:
             terms = face_loss(rgb, mask_pred, target[part], mask[part], weight[part], self.cfg.loss)
             total = total + terms["total"]
             losses.update({f"{k}_{side}": v.detach() for k, v in terms.items()})
+        if self.terms.active:  # the recipe's terms (nothing to do for classic)
+            extra = self.terms.generator(self.model, z, outs, x, target, mask, weight, self.t._autocast())
+            total = total + extra.pop("extra")
+            losses.update(extra)
         self.opt.zero_grad(set_to_none=True)
         scaler.scale(total).backward()
         scaler.step(self.opt)
         scaler.update()
+        losses.update(self.terms.after_step(self.opt.param_groups[0]["lr"]))
         return losses
 
     def read_out(self, step: int) -> None:
@@ -398,6 +440,7 @@ class _RunContext:
         if not self.t.group.main:
             return
         extra = {"examples": self.examples, "loss": self.losses}
+        self.terms.save(self.t.root, step)  # before the card: a card always matches complete files
         ckpt.save_checkpoint(self.t.root, self.model, self.opt, self.t.state(self.model, step, self.pools,
                                                                              self.shifts, extra))
         self.writer.flush()

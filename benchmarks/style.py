@@ -1,0 +1,240 @@
+"""Style transfer against issue 14's goals: Gatys at 512 px, fast style training and applying.
+
+    python benchmarks/style.py gatys [--size 512] [--face-weight 5] [--out DIR]
+    python benchmarks/style.py fast [--minutes 30] [--out DIR]
+
+``gatys``: one fixture photo (obama.jpg) in a procedural brush-stroke style
+(:func:`masque.stylize.patterns.brush_strokes`, no third-party art), coarse to fine, default
+settings. Prints the time, the Gram (style) loss of the content image and of the result (goal: a
+fall of 90 % or more), and the dlib identity distance between the stylised face and the original
+at the same size (goal: < 0.6, the same person).
+
+``fast``: trains a style model on the aligned faces of clip_long.mp4's first frames for
+``--minutes``, then applies it to 640x360 frames of clip_short.mp4 (goal >= 10 frames/s) and
+reports temporal flicker: the mean absolute change between consecutive output frames where the
+optical flow of the input is reliable, after warping (0 = perfectly stable), beside the same
+measure on the input frames.
+
+The machine is shared: besides wall time, each row gives the process's CPU seconds and the load
+average; on an idle 2-core machine the wall time is about CPU seconds / 2 (torch keeps both
+cores busy), which is the figure to hold against the goals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from masque import assets
+from masque.face import AnalyzerConfig, FaceAnalyzer, identity_distance
+from masque.media import VideoReader, read_image, write_image
+from masque.models.vgg import LAYERS, load_vgg19
+from masque.stylize import gatys, patterns
+from masque.stylize.flow import warp_previous
+from masque.stylize.styler import GatysStyler
+
+
+def _clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(start: tuple[float, float]) -> tuple[float, float]:
+    return time.perf_counter() - start[0], time.process_time() - start[1]
+
+
+def bench_gatys(args: argparse.Namespace) -> None:
+    image = read_image(assets.fetch("obama.jpg"))
+    style = patterns.brush_strokes(512, seed=1)
+    config = gatys.GatysConfig(size=args.size, face_weight=args.face_weight, steps=args.steps,
+                               keep_colors=args.keep_colors)
+    analyzer = FaceAnalyzer(AnalyzerConfig(upsample=1))
+    vgg = load_vgg19(max(config.layers, key=LAYERS.index))
+    start = _clock()
+    styler = GatysStyler(vgg, [style], config, analyzer=analyzer)
+    out = styler.image(image)
+    wall, cpu = _since(start)
+    result = styler.last
+    assert result is not None
+    small = cv2.resize(image, out.shape[1::-1], interpolation=cv2.INTER_AREA)
+    before, after = analyzer.analyze(small), analyzer.analyze(out)
+    dist = identity_distance(before[0].embedding, after[0].embedding) if before and after else float("nan")
+    fall = 1 - result.style_loss[1] / result.style_loss[0]
+    print(f"load {os.getloadavg()[0]:.1f}; gatys {out.shape[1]}x{out.shape[0]}, {result.evaluations} evaluations "
+          f"(steps {config.steps} x {config.scales} scales), face weight {config.face_weight}")
+    print(f"  wall {wall:.0f} s, CPU {cpu:.0f} s -> idle 2-core estimate {cpu / 2:.0f} s (goal <= 180 s)")
+    print(f"  Gram loss {result.style_loss[0]:.3f} -> {result.style_loss[1]:.3f}: fell {fall:.1%} (goal >= 90 %)")
+    print(f"  identity distance stylised vs original {dist:.3f} (goal < 0.6)")
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        write_image(Path(args.out) / f"gatys_{args.size}_fw{args.face_weight:g}.png", out)
+
+
+def flicker(frames: list[np.ndarray], inputs: list[np.ndarray]) -> float:
+    """Mean |out_t - warp(out_{t-1})| (0..255) over pixels where the inputs' flow is reliable."""
+    errs = []
+    for t in range(1, len(frames)):
+        warped, mask = warp_previous(frames[t - 1].astype(np.float32) / 255, inputs[t - 1], inputs[t])
+        diff = np.abs(frames[t].astype(np.float32) / 255 - warped).mean(-1)
+        errs.append(float((diff * mask).sum() / max(mask.sum(), 1)) * 255)
+    return float(np.mean(errs))
+
+
+def bench_fast(args: argparse.Namespace) -> None:
+    from masque.face import align_face
+    from masque.stylize.fast import FastStyler, FastTrainConfig, NetSpec, train_style_model
+
+    analyzer = FaceAnalyzer()
+    faces = []
+    for i, frame in enumerate(VideoReader(assets.fetch("clip_long.mp4"))):
+        if i % 4 == 0:
+            found = analyzer.detect(frame)
+            if found:
+                faces.append(align_face(frame, found[0].landmarks, 256, "head").image)
+        if len(faces) >= args.faces:
+            break
+    style = patterns.brush_strokes(512, seed=1)
+    vgg = load_vgg19("block5_relu1")
+    spec = NetSpec(width=args.width, blocks=args.blocks)
+    start = _clock()
+    net, report = train_style_model(vgg, style, faces, FastTrainConfig(size=args.train_size, steps=10 ** 6,
+                                                                      minutes=args.minutes), spec)
+    wall, cpu = _since(start)
+    print(f"load {os.getloadavg()[0]:.1f}; fast style trained {report.steps} steps at {args.train_size} px on "
+          f"{len(faces)} faces: wall {wall:.0f} s, CPU {cpu:.0f} s ({cpu / 2 / report.steps:.2f} idle-2-core s/step); "
+          f"style loss {report.style_loss[0]:.3f} -> {report.style_loss[1]:.3f}")
+    frames = [f for _, f in zip(range(args.frames), VideoReader(assets.fetch("clip_short.mp4")))]
+    styler = FastStyler(net)
+    styler.image(frames[0])
+    torch.set_num_threads(2)
+    start = _clock()
+    outs = [styler.image(f) for f in frames]
+    wall, cpu = _since(start)
+    h, w = frames[0].shape[:2]
+    print(f"  apply {w}x{h}: {len(frames) / wall:.1f} frames/s wall, {len(frames) / (cpu / 2):.1f} frames/s "
+          f"idle 2-core estimate (goal >= 10)")
+    print(f"  temporal flicker {flicker(outs, frames):.2f} (input frames: {flicker(frames, frames):.2f}) grey levels")
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_image(out / "fast_frame.png", outs[0])
+        from masque.stylize.fast import save_style_model
+
+        save_style_model(out / "fast_model", net, {"style_image": "brush_strokes(512, seed=1)"})
+
+
+def make_docs(args: argparse.Namespace) -> None:
+    """docs/style.jpg: the photo, then each style image and its result without and with --keep-colors."""
+    image = read_image(assets.fetch("obama.jpg"))[:900]
+    analyzer = FaceAnalyzer(AnalyzerConfig(upsample=1))
+    vgg = load_vgg19("block5_relu1")
+    rows = []
+    for style in (patterns.brush_strokes(512, seed=1), patterns.mosaic(512, seed=2)):
+        cells = []
+        for keep in (False, True):
+            config = gatys.GatysConfig(size=args.size, steps=args.steps, face_weight=5.0, keep_colors=keep)
+            start = _clock()
+            styler = GatysStyler(vgg, [style], config, analyzer=analyzer)
+            cells.append(styler.image(image))
+            wall, cpu = _since(start)
+            h, w = cells[0].shape[:2]
+            photo = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+            before, after = analyzer.analyze(photo), analyzer.analyze(cells[-1])
+            dist = identity_distance(before[0].embedding, after[0].embedding) if before and after else float("nan")
+            assert styler.last is not None
+            s0, s1 = styler.last.style_loss
+            print(f"load {os.getloadavg()[0]:.1f}; {w}x{h} keep_colors={keep}: {styler.last.evaluations} evaluations, "
+                  f"wall {wall:.0f} s, CPU {cpu:.0f} s; Gram loss {s0:.3f} -> {s1:.3f} (fell {1 - s1 / s0:.1%}); "
+                  f"identity distance {dist:.3f}", flush=True)
+        rows.append(np.concatenate([photo, cv2.resize(style, (h, h))[:, :w], *cells], axis=1))
+    out = Path(args.out or "docs")
+    out.mkdir(parents=True, exist_ok=True)
+    write_image(out / "style.jpg", np.concatenate(rows, axis=0), quality=85)
+
+
+def bench_cyclegan(args: argparse.Namespace) -> None:
+    """Held-out faces of A through A->B: closer to B than to A by identity? Cycle SSIM? docs/translate.jpg."""
+    from masque.stylize.cyclegan import load_translator, to_uint8, to_unit
+    from masque.stylize.images import load_pictures
+    from masque.train.losses import ssim_map
+
+    model, card = load_translator(args.model)
+    size = card["config"]["size"]
+    pics = {"a": load_pictures(args.A), "b": load_pictures(args.B)}
+    held = {k: [pics[k][i] for i in card["held_out"][k]] for k in pics}
+    analyzer = FaceAnalyzer(AnalyzerConfig(upsample=1))
+
+    def embed(img: np.ndarray) -> np.ndarray | None:
+        faces = analyzer.analyze(cv2.resize(img, (256, 256), interpolation=cv2.INTER_CUBIC))
+        return faces[0].embedding if faces else None
+
+    with torch.no_grad():
+        xa = to_unit(held["a"], size)
+        fake_b = model.g_ab(xa)
+        back = model.g_ba(fake_b)
+        ssim = float(ssim_map((back + 1) / 2, (xa + 1) / 2).mean())
+    b_embs = [e for e in (embed(p) for p in pics["b"][::4]) if e is not None]
+    b_mean = np.mean(b_embs, 0)
+    closer, n = 0, 0
+    d_to_b, d_to_a = [], []
+    for orig, fake in zip(to_uint8(xa), to_uint8(fake_b), strict=True):
+        ea, ef = embed(orig), embed(fake)
+        if ea is None or ef is None:
+            continue
+        n += 1
+        d_to_b.append(identity_distance(ef, b_mean))
+        d_to_a.append(identity_distance(ef, ea))
+        closer += d_to_b[-1] < d_to_a[-1]
+    print(f"load {os.getloadavg()[0]:.1f}; CycleGAN step {card['step']}, {len(held['a'])} held-out A faces, "
+          f"{n} with a face found after translation")
+    if n:
+        print(f"  A->B identity distance to B (mean of B) {np.mean(d_to_b):.3f}, to the A original "
+              f"{np.mean(d_to_a):.3f}; closer to B in {closer}/{n} (goal: closer to B)")
+    print(f"  cycle SSIM A->B->A vs A: {ssim:.3f} (goal >= 0.7)")
+    if args.out:
+        xb = to_unit(held["b"][:4], size)
+        with torch.no_grad():
+            fake_a = to_uint8(model.g_ba(xb))
+        rows = [np.concatenate(list(to_uint8(xa[:4])), 1), np.concatenate(list(to_uint8(fake_b[:4])), 1),
+                np.concatenate(list(to_uint8(xb)), 1), np.concatenate(list(fake_a), 1)]
+        grid = np.concatenate(rows, 0)
+        write_image(Path(args.out) / "translate.jpg", cv2.resize(grid, None, fx=2, fy=2), quality=90)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    g = sub.add_parser("gatys")
+    g.add_argument("--size", type=int, default=512)
+    g.add_argument("--steps", type=int, default=gatys.GatysConfig().steps)
+    g.add_argument("--face-weight", type=float, default=5.0)
+    g.add_argument("--keep-colors", action="store_true")
+    g.add_argument("--out", default="")
+    f = sub.add_parser("fast")
+    f.add_argument("--minutes", type=float, default=30.0)
+    f.add_argument("--train-size", type=int, default=256)
+    f.add_argument("--faces", type=int, default=100)
+    f.add_argument("--frames", type=int, default=48)
+    f.add_argument("--width", type=int, default=8)
+    f.add_argument("--blocks", type=int, default=3)
+    f.add_argument("--out", default="")
+    d = sub.add_parser("docs")
+    d.add_argument("--size", type=int, default=256)
+    d.add_argument("--steps", type=int, default=gatys.GatysConfig().steps)
+    d.add_argument("--out", default="docs")
+    c = sub.add_parser("cyclegan")
+    c.add_argument("-m", "--model", required=True)
+    c.add_argument("-A", required=True)
+    c.add_argument("-B", required=True)
+    c.add_argument("--out", default="")
+    args = parser.parse_args()
+    {"gatys": bench_gatys, "fast": bench_fast, "docs": make_docs, "cyclegan": bench_cyclegan}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()

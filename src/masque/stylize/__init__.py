@@ -1,0 +1,1 @@
+"""Style transfer and image translation: Gatys optimisation, fast (feed-forward) style, CycleGAN."""

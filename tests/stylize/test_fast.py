@@ -1,0 +1,79 @@
+"""Fast style: the transformer's shapes, a short training that lowers the style loss, the model folder."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from masque.errors import ConfigError, ModelError
+from masque.models.vgg import load_vgg19
+from masque.stylize import patterns
+from masque.stylize.fast import (
+    CARD_FILE,
+    FastStyler,
+    FastTrainConfig,
+    NetSpec,
+    TransformNet,
+    load_style_model,
+    model_kind,
+    save_style_model,
+    train_style_model,
+)
+
+
+def test_any_size_in_same_size_out_in_unit_range():
+    net = TransformNet(NetSpec(width=4, blocks=1)).eval()
+    for h, w in ((33, 47), (64, 64)):
+        with torch.no_grad():
+            y = net(torch.rand(2, 3, h, w))
+        assert y.shape == (2, 3, h, w) and float(y.min()) >= 0 and float(y.max()) <= 1
+    assert any(isinstance(m, torch.nn.InstanceNorm2d) for m in net.modules())
+
+
+@pytest.mark.slow
+def test_training_lowers_the_style_loss(photo):
+    face = photo("obama.jpg")[100:500, 200:600]
+    vgg = load_vgg19("block5_relu1")
+    _, report = train_style_model(vgg, patterns.mosaic(96, seed=2), [face, face[:, ::-1].copy()],
+                                  FastTrainConfig(size=48, batch=2, steps=80, lr=1e-2, style_size=96),
+                                  NetSpec(width=8, blocks=1))
+    assert report.steps == 80
+    assert report.style_loss[1] < 0.7 * report.style_loss[0]
+
+
+def test_a_short_training_writes_a_model_that_round_trips(photo, tmp_path):
+    face = photo("obama.jpg")[100:500, 200:600]
+    vgg = load_vgg19("block3_relu1")  # the content layer is deeper: the training asks for it
+    with pytest.raises(ConfigError):
+        train_style_model(vgg, patterns.mosaic(64, seed=2), [face], FastTrainConfig(size=32, batch=1, steps=1))
+    vgg = load_vgg19("block5_relu1")
+    net, report = train_style_model(vgg, patterns.mosaic(64, seed=2), [face],
+                                    FastTrainConfig(size=32, batch=1, steps=2, style_size=64),
+                                    NetSpec(width=4, blocks=1))
+    assert report.steps == 2 and np.isfinite(report.style_loss).all()
+    folder = save_style_model(tmp_path / "m", net, {"style_image": "mosaic"})
+    assert model_kind(folder) == "style"
+    assert (folder / "style.safetensors").read_bytes()[8:9] == b"{"  # safetensors, no pickle
+    card = json.loads((folder / CARD_FILE).read_text())
+    assert card["kind"] == "fast-style" and card["net"] == {"width": 4, "blocks": 1, "kernel": 5}
+    again, _ = load_style_model(folder)
+    x = face[:64, :80]
+    assert np.array_equal(FastStyler(net).image(x), FastStyler(again).image(x))
+    out = FastStyler(again, size=50).image(face)
+    assert out.shape == (50, 50, 3) and out.dtype == np.uint8
+
+
+def test_other_kinds_of_folder_are_refused(tmp_path):
+    (tmp_path / "swap").mkdir()
+    (tmp_path / "swap" / "state.json").write_text("{}")
+    (tmp_path / "tr").mkdir()
+    (tmp_path / "tr" / "translate.json").write_text("{}")
+    with pytest.raises(ModelError, match="face-swap model"):
+        load_style_model(tmp_path / "swap")
+    with pytest.raises(ModelError, match="translation model"):
+        load_style_model(tmp_path / "tr")
+    with pytest.raises(ModelError, match="not a masque style model"):
+        load_style_model(tmp_path)
