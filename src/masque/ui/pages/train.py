@@ -232,6 +232,15 @@ def _train_options() -> Options:
             o.add("threads", gr.Number(0, precision=0, minimum=0, label="--threads (0: measured)"), _none_if_zero)
             o.add("amp", gr.Checkbox(d.amp, label="mixed precision (unticked = --no-amp)"))
             o.add("seed", gr.Number(d.seed, precision=0, minimum=0, label="--seed"), int)
+        with gr.Row():
+            from masque.train.recipes import RECIPES, Schedule
+
+            o.add("recipe", gr.Dropdown(RECIPES.names(), value=d.recipe, elem_id="train-recipe",
+                                        label="--recipe: loss recipe (empty: classic; a resumed model keeps its own)"),
+                  lambda v: v or None)
+            o.add("schedule", gr.Number(d.schedule.warmup, precision=0, minimum=0, label="--warmup: learning-rate "
+                                        "warm-up steps of a new model, then cosine decay"),
+                  lambda v: Schedule(warmup=int(v)))
     return o
 
 
