@@ -49,9 +49,9 @@ class Page:
 
 def _modules() -> list[ModuleType]:
     # imported here: each imports Gradio, which only the app (not masque --help) should load
-    from masque.ui.pages import animate, detect, evaluate, live, swap, train, verify
+    from masque.ui.pages import animate, detect, evaluate, live, style, swap, train, verify
 
-    return [swap, train, animate, live, evaluate, detect, verify]
+    return [swap, train, animate, style, live, evaluate, detect, verify]
 
 
 def pages() -> list[Page]:
