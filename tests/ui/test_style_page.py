@@ -65,8 +65,10 @@ def test_gatys_paints_the_content_and_labels_it(ctx: PageContext, content: Path,
 def test_a_style_model_and_a_translation_model_uploaded_as_files(ctx: PageContext, content: Path,
                                                                 tmp_path: Path) -> None:
     folder = save_style_model(tmp_path / "style", TransformNet(NetSpec(width=4, blocks=1)).eval(), {"style_image": "x"})
-    out, stats = run_fast(ctx, [str(p) for p in folder.iterdir()], str(content), None, LABELS, _progress)
+    out, stats = run_fast(ctx, [str(p) for p in folder.iterdir()], str(content), "", LABELS, _progress)
     assert stats.frames == 1 and read_image(out).shape == read_image(content).shape and verify_file(out).labelled
+    with pytest.raises(ConfigError, match="--size"):
+        run_fast(ctx, [str(p) for p in folder.iterdir()], str(content), "8", LABELS, _progress)
     with pytest.raises(MasqueError, match="translat"):  # a style model is not a translation model
         run_translate(ctx, [str(p) for p in folder.iterdir()], str(content), "b", LABELS, _progress)
     rng = np.random.default_rng(0)

@@ -11,7 +11,7 @@ import gradio as gr
 
 from masque.ui.app import HEAVY, PageContext, shown
 from masque.ui.pages import Page
-from masque.ui.pages._common import label_config, label_widgets, media_result
+from masque.ui.pages._common import label_config, label_widgets, media_result, optional_number
 from masque.ui.work import gradio_progress, upload_path, upload_paths
 
 #: the CLI's defaults that live in its parser (masque.commands.style / translate)
@@ -75,17 +75,21 @@ def run_gatys(ctx: PageContext, content: Any, styles: Any, size: float, steps: f
     return out, stats
 
 
-def run_fast(ctx: PageContext, model: Any, content: Any, size: float | None, labels: tuple[Any, ...],
+def run_fast(ctx: PageContext, model: Any, content: Any, size: str | float | None, labels: tuple[Any, ...],
              progress: Any) -> tuple[Path, Any]:
     """Like ``masque style STYLE_MODEL CONTENT -o OUT``; the model's files are uploaded (``style.json`` and
     ``style.safetensors``)."""
+    from masque.errors import ConfigError
     from masque.stylize.fast import FastStyler, load_style_model
     from masque.stylize.files import style_path
 
+    side = optional_number(size, "--size")
+    if side is not None and not 32 <= side <= 4096:
+        raise ConfigError(f"--size must be 32-4096 px or empty (the input's size); got {side}")
     net, _ = load_style_model(_model_folder(ctx, model, "style model files"))
     src = upload_path(content, "content image or video")
     out = _output(ctx, "style", src, "styled")
-    stats = style_path(FastStyler(net, int(size) if size else None), src, out,
+    stats = style_path(FastStyler(net, side), src, out,
                        _labels(labels, "generated"), progress=gradio_progress(progress, "style"))
     return out, stats
 
@@ -191,14 +195,14 @@ def _fast_section(ctx: PageContext) -> None:
     with gr.Row():
         model = gr.File(file_count="multiple", label="Style model files", elem_id="fast-model")
         content = gr.File(label="Content image or video", elem_id="fast-content")
-        size = gr.Number(None, precision=0, minimum=32, maximum=4096, elem_id="fast-size",
-                         label="--size: longer side (empty: the input's size, as the CLI for a model)")
+        size = gr.Textbox("", placeholder="empty: the input's size", elem_id="fast-size",
+                          label="--size: longer side in px (empty: the input's size, as the CLI for a model)")
     labels = label_widgets("fast")
     run = gr.Button("Apply style model", variant="primary", elem_id="fast-run")
     outputs = _results("fast")
 
     @shown
-    def go(mo: Any, co: Any, si: float | None, nl: bool, vl: bool, ce: Any, ke: Any,
+    def go(mo: Any, co: Any, si: str, nl: bool, vl: bool, ce: Any, ke: Any,
            progress: Any = gr.Progress()) -> tuple[Any, ...]:
         return _done(*run_fast(ctx, mo, co, si, (nl, vl, ce, ke), progress))
 
