@@ -46,12 +46,16 @@ def download(page: Any, elem_id: str, dest: Path) -> Path:
     return path
 
 
-def shoot(page: Any, screenshots: Path | None, name: str, top: str | None = None, full: bool = False) -> None:
-    """Save a JPEG of the page for the docs (when asked for), scrolled so ``top`` is at the top."""
+def shoot(page: Any, screenshots: Path | None, name: str, top: str | None = None, full: bool = False,
+          height: int | None = None) -> None:
+    """Save a JPEG of the page for the docs (when asked for), scrolled so ``top`` is at the top; ``height``:
+    only the page's first ``height`` pixels."""
     if screenshots is not None:
         if top is not None:
             page.evaluate("(sel) => document.querySelector(sel).scrollIntoView({block: 'start'})", top)
-        page.screenshot(path=str(screenshots / f"ui-{name}.jpg"), type="jpeg", quality=70, full_page=full)
+        clip = {"x": 0, "y": 0, "width": page.viewport_size["width"], "height": height} if height else None
+        page.screenshot(path=str(screenshots / f"ui-{name}.jpg"), type="jpeg", quality=70, full_page=full,
+                        clip=clip)
 
 
 def cpu_by_process(root: int) -> dict[str, float]:
@@ -256,7 +260,7 @@ def test_animate_a_photo(page: Any, tmp_path: Path, driving_clip: Path, screensh
     page.locator("#animate-result video").wait_for()
     if screenshots is not None:
         page.locator("#page-animate").get_by_text("Options", exact=True).first.click()  # show them in the picture
-    shoot(page, screenshots, "animate", full=True)
+    shoot(page, screenshots, "animate", full=True, height=1525)  # down to the result's status line
     out = download(page, "animate-download", tmp_path)
     info = probe_video(out)
     assert (info.frames, info.width, info.height) == (12, 512, 512)
