@@ -16,7 +16,10 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[object]:
-    """The cluster, started once for every test module here; the test process is its driver (connected). Workers import masque from this checkout."""
+    """The cluster, started once for every test module here; the test process is its driver (connected).
+
+    Workers import masque from this checkout.
+    """
     from ray.cluster_utils import Cluster
 
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)

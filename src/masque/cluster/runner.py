@@ -279,27 +279,45 @@ def run_detect(address: str, recipe: jobs.DetectRecipe, inputs: Sequence[Path], 
     from masque.media import is_video_path, probe_video
 
     start = time.perf_counter()
-    ray = connect(address)
-    work = time.perf_counter()
+    results: list[Any] = [_missing(src) for src in inputs]  # told here, as locally; no task, no connection
     tasks = []
-    for src in inputs:
+    for src, known in zip(inputs, results):
+        if known is not None:
+            continue
         weight = 1  # progress in frames to score; a video that cannot be probed fails on its worker
         if is_video_path(src):
             with contextlib.suppress(MasqueError):
                 weight = max(1, -(-probe_video(src).frames // recipe.config.every))
         tasks.append(_Task(src, weight, jobs.detect_one, (recipe, str(src.absolute()))))
+    ray = connect(address) if tasks else None
+    work = time.perf_counter()
+    done = iter(run_tasks(ray, tasks, progress) if tasks else [])
+    for k, known in enumerate(results):
+        if known is None:
+            task, result, reason = next(done)
+            results[k] = _as_given(result if reason is None else reason, task.args[1], str(task.input))
     summary = ClusterSummary(tasks=len(tasks))
-    results: list[Any] = []
-    for task, result, reason in run_tasks(ray, tasks, progress):
-        out = _as_given(result if reason is None else reason, task.args[1], str(task.input))
+    for src, out in zip(inputs, results):
         if isinstance(out, str):
-            summary.failed.append((task.input, out))
+            summary.failed.append((src, out))
         else:
             summary.frames += out.frames
-        results.append(out)
     summary.work_seconds = time.perf_counter() - work
     summary.seconds = time.perf_counter() - start
     return summary, results
+
+
+def _missing(path: Path) -> str | None:
+    """The error a local ``detect`` gives a file that does not exist, or ``None`` when it does."""
+    from masque.forensics.faces import iter_frames
+
+    if path.exists():
+        return None
+    try:
+        next(iter_frames(path))
+    except MasqueError as exc:
+        return str(exc)
+    return None
 
 
 def _as_given(result: Any, absolute: str, given: str) -> Any:
