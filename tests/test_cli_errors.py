@@ -367,6 +367,8 @@ DETECT = [
     C("model-missing", "detect {img} -m {missing}", 2, "not found"),
     C("model-not-safetensors", "detect {img} -m {txt}", 2, "safetensors"),
     C("report-is-a-file", "detect {img} --report {txt}", 2),
+    C("ray-no-address", "detect {img} --ray", 2, "--ray"),
+    C("ray-missing-file", "detect {missing} --ray local", 2, "not found"),  # told by the driver: no Ray started
     C("train-no-real", "detect train -m {work}/det", 2, "--real"),
     C("train-missing-real", "detect train -r {missing} -m {work}/det", 2, "not found"),
     C("train-steps-0", "detect train -r {img} -m {work}/det --steps 0", 2, "--steps"),
@@ -560,14 +562,15 @@ def test_bad_command_line_is_one_error_line(case: Case, world: dict[str, Path], 
 # ---------------------------------------------------------------- what the library lets through
 
 
-def test_ray_asked_for_but_not_installed_is_one_error_line(world: dict[str, Path], tmp_path: Path,
+@pytest.mark.parametrize("line", ["convert {clip} -m {model} -o {work}/o.mp4 --ray local",
+                                  "detect {img} --ray local"], ids=["convert", "detect"])
+def test_ray_asked_for_but_not_installed_is_one_error_line(line: str, world: dict[str, Path], tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError, as without the extra
     work = tmp_path / "work"
     work.mkdir()
-    case = Case("ray-missing", tuple(f"convert {{clip}} -m {{model}} -o {work}/o.mp4 --ray local".split()), 1,
-                "masque[cluster]")
+    case = Case("ray-missing", tuple(line.replace("{work}", str(work)).split()), 1, "masque[cluster]")
     _run(case, world, work, capsys)
 
 

@@ -14,9 +14,12 @@ ray = pytest.importorskip("ray", reason="Ray is not installed: these tests need 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cluster() -> Iterator[object]:
-    """The cluster; the test process is its driver (connected). Workers import masque from this checkout."""
+    """The cluster, started once for every test module here; the test process is its driver (connected).
+
+    Workers import masque from this checkout.
+    """
     from ray.cluster_utils import Cluster
 
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)

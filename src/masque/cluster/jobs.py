@@ -10,11 +10,15 @@ an image and ``video_fn()`` for a video or a segment of one (a fresh per-frame f
 and smoothing start afresh). A whole file runs exactly the code of a local run; a segment writes
 its frames, watermarked, to a part file that the driver joins (see :mod:`masque.cluster.segments`).
 
+``detect`` returns each file's :class:`~masque.forensics.detect.FileVerdict` (scores, heat maps,
+the frames that drove it, labels) or the reason it could not be read; the driver prints and
+writes the report. A worker keeps one :class:`~masque.forensics.detect.FakeDetector`.
+
 ``extract`` returns the faces to the driver (aligned PNG bytes and their index rows); the driver
 alone writes the face set (PNGs and SQLite). Resume keys (source, frame) and atomic writes make a
 repeated task harmless: the same faces land under the same names and rows replace rows.
 
-Adding a command is one recipe class here and one entry in :data:`masque.cluster.runner.COMMANDS`.
+Adding a command is one recipe class (or task function) here and one entry in :data:`masque.cluster.runner.COMMANDS`.
 """
 
 from __future__ import annotations
@@ -237,3 +241,29 @@ def _embedder() -> Any:
     if not _EMBEDDER:
         _EMBEDDER.append(default_embedder())
     return _EMBEDDER[0]
+
+
+@dataclass(frozen=True)
+class DetectRecipe:
+    """``masque detect``'s options: the detector (an absolute path, ``None``: the shipped one) and its config."""
+
+    model: str | None
+    config: Any  # masque.forensics.detect.DetectConfig (frozen, hashable)
+
+
+def detect_one(recipe: DetectRecipe, src: str) -> Any:
+    """Score one image or whole video as a local ``masque detect`` does.
+
+    Returns:
+        The :class:`~masque.forensics.detect.FileVerdict`, or the message (``str``) of the
+        :class:`~masque.errors.MasqueError` that made the file unreadable, exactly as a local run
+        reports it (returned, not raised: Ray would reformat it).
+    """
+    from masque.errors import MasqueError
+    from masque.forensics.detect import FakeDetector, detect_file
+
+    detector = _cached(("detect", recipe), lambda: FakeDetector(recipe.model))
+    try:
+        return detect_file(detector, src, recipe.config)
+    except MasqueError as exc:
+        return str(exc)

@@ -9,6 +9,8 @@
   the audio by the driver, which then signs it (C2PA). Outputs go to shared storage: every worker
   must see the input and output paths (NFS, a shared volume, or one machine).
 - :func:`run_extract` (``extract``): tasks return faces; the driver alone writes the face set.
+- :func:`run_detect` (``detect``): each file a task (a video whole: its scores are per frame, so
+  there is nothing to join); tasks return verdicts, the driver prints them and writes the report.
 
 Faults: a task whose worker dies (killed, out of memory, node lost) is retried by Ray on another
 worker (``retries`` times); a task that raises (a damaged input) is not retried, and its input is
@@ -19,6 +21,7 @@ duplicate result; the temporary files of a killed task are removed at the end of
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -262,3 +265,69 @@ def run_extract(address: str, inputs: Sequence[Path], output: Path, config: Any,
     summary.work_seconds = time.perf_counter() - work
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def run_detect(address: str, recipe: jobs.DetectRecipe, inputs: Sequence[Path], progress: Progress | None = None
+               ) -> tuple[ClusterSummary, list[Any]]:
+    """Score each file of ``inputs`` (as given: relative paths are the driver's) on the cluster.
+
+    Returns:
+        The summary (``frames``: frames scored; ``failed``: inputs not scored, with the reason) and,
+        in input order, each input's :class:`~masque.forensics.detect.FileVerdict` or the reason
+        (``str``) it was not scored, with paths as given here, as a local run names them.
+    """
+    from masque.media import is_video_path, probe_video
+
+    start = time.perf_counter()
+    results: list[Any] = [_missing(src) for src in inputs]  # told here, as locally; no task, no connection
+    tasks = []
+    for src, known in zip(inputs, results):
+        if known is not None:
+            continue
+        weight = 1  # progress in frames to score; a video that cannot be probed fails on its worker
+        if is_video_path(src):
+            with contextlib.suppress(MasqueError):
+                weight = max(1, -(-probe_video(src).frames // recipe.config.every))
+        tasks.append(_Task(src, weight, jobs.detect_one, (recipe, str(src.absolute()))))
+    ray = connect(address) if tasks else None
+    work = time.perf_counter()
+    done = iter(run_tasks(ray, tasks, progress) if tasks else [])
+    for k, known in enumerate(results):
+        if known is None:
+            task, result, reason = next(done)
+            results[k] = _as_given(result if reason is None else reason, task.args[1], str(task.input))
+    summary = ClusterSummary(tasks=len(tasks))
+    for src, out in zip(inputs, results):
+        if isinstance(out, str):
+            summary.failed.append((src, out))
+        else:
+            summary.frames += out.frames
+    summary.work_seconds = time.perf_counter() - work
+    summary.seconds = time.perf_counter() - start
+    return summary, results
+
+
+def _missing(path: Path) -> str | None:
+    """The error a local ``detect`` gives a file that does not exist, or ``None`` when it does."""
+    from masque.forensics.faces import iter_frames
+
+    if path.exists():
+        return None
+    try:
+        next(iter_frames(path))
+    except MasqueError as exc:
+        return str(exc)
+    return None
+
+
+def _as_given(result: Any, absolute: str, given: str) -> Any:
+    """A worker's verdict or reason with the absolute path it was given put back as the user gave it."""
+    import dataclasses
+
+    if absolute == given:
+        return result
+    if isinstance(result, str):
+        return result.replace(absolute, given)
+    labels = result.labels and {k: v.replace(absolute, given) if isinstance(v, str) else v
+                                for k, v in result.labels.items()}
+    return dataclasses.replace(result, path=result.path.replace(absolute, given), labels=labels)

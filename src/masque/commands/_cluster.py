@@ -1,4 +1,4 @@
-"""The ``--ray ADDRESS`` option of ``extract``, ``convert`` and ``swap``, and what they print after a cluster run.
+"""The ``--ray ADDRESS`` option of ``extract``, ``convert``, ``swap`` and ``detect``, and the line printed after a run.
 
 Ray is imported only by :mod:`masque.cluster.runner`, when a command's ``run()`` is given ``--ray``.
 """
@@ -13,11 +13,15 @@ if TYPE_CHECKING:
     from masque.cluster.runner import ClusterSummary
 
 
-def add_ray_argument(p: argparse.ArgumentParser) -> None:
+def add_ray_argument(p: argparse.ArgumentParser, segments: bool = True) -> None:
+    """``--ray``; ``segments``: the command cuts a long video into segments (``detect`` keeps it whole)."""
+    task = ("run each input file (and each segment of a long video) as a task on a Ray cluster" if segments else
+            "score each input file as a task on a Ray cluster (a worker loads the detector once; this process "
+            "prints the same results and writes --report)")
     p.add_argument("--ray", metavar="ADDRESS|auto|local", default=None,
-                   help="run each input file (and each segment of a long video) as a task on a Ray cluster: "
-                   "local starts one on this machine, auto joins the cluster of this machine, else its address; "
-                   "inputs and outputs must be on storage every worker sees (needs `pip install masque[cluster]`)")
+                   help=f"{task}: local starts one on this machine, auto joins the cluster of this machine, else its "
+                   "address; inputs (and outputs) must be on storage every worker sees at the same paths "
+                   "(needs `pip install masque[cluster]`)")
 
 
 def plan_for(source: Path, output: Path) -> list[tuple[Path, Path]]:

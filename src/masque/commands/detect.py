@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from masque.commands._cluster import add_ray_argument
 from masque.commands._known import DETECT_EVERY, DETECT_TRAIN_STEPS
 from masque.commands._options import float_range, int_range
 from masque.commands._paths import require_input, writable_output
@@ -49,6 +51,7 @@ def _add_detect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report", type=Path, metavar="DIR", help="write DIR/index.html with heat maps and plots")
     p.add_argument("--no-labels", action="store_true", help="skip reading masque's labels (C2PA, watermark)")
     p.add_argument("--json", action="store_true", help="print one JSON array of per-file results")
+    add_ray_argument(p, segments=False)
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
@@ -123,27 +126,25 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_detect(args: argparse.Namespace) -> int:
-    """Score every file; print verdicts; return the exit status."""
+    """Score every file (here, or one Ray task per file with ``--ray``); print verdicts; return the exit status."""
     if args.report is not None:
         writable_output(args.report, folder=True)
     if args.model is not None:
         require_input(args.model, "detector (-m)")
-    from masque.forensics.detect import DetectConfig, FakeDetector, detect_file, expand_inputs
+    from masque.forensics.detect import DetectConfig, expand_inputs
     from masque.forensics.report import write_detect_report
 
-    detector = FakeDetector(args.model)
     config = DetectConfig(every=args.every, threshold=args.threshold, labels=not args.no_labels)
+    files = expand_inputs(list(args.files))
     verdicts: list[FileVerdict] = []
     entries: list[dict[str, Any]] = []
     unreadable = fake = False
-    for path in expand_inputs(list(args.files)):
-        try:
-            v = detect_file(detector, path, config)
-        except MasqueError as exc:
+    for path, v in _on_ray(args, config, files) if args.ray else _here(args, config, files):
+        if isinstance(v, str):  # the reason the file could not be scored
             unreadable = True
-            entries.append({"path": str(path), "error": str(exc)})
+            entries.append({"path": str(path), "error": v})
             if not args.json:
-                print(f"masque: error: {exc}", file=sys.stderr)
+                print(f"masque: error: {v}", file=sys.stderr)
             continue
         verdicts.append(v)
         entries.append(v.to_dict())
@@ -157,3 +158,30 @@ def run_detect(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(entries, indent=2))
     return EXIT_UNREADABLE if unreadable else EXIT_FAKE if fake else EXIT_REAL
+
+
+def _here(args: argparse.Namespace, config: Any, files: list[Path]) -> Iterator[tuple[Path, FileVerdict | str]]:
+    """Each file's verdict, or the message of the error that kept it from being scored, one at a time."""
+    from masque.forensics.detect import FakeDetector, detect_file
+
+    detector = FakeDetector(args.model)
+    for path in files:
+        try:
+            yield path, detect_file(detector, path, config)
+        except MasqueError as exc:
+            yield path, str(exc)
+
+
+def _on_ray(args: argparse.Namespace, config: Any, files: list[Path]) -> Iterator[tuple[Path, FileVerdict | str]]:
+    """The same, each file a Ray task (a worker loads the detector once); results in input order at the end."""
+    from masque.cluster.jobs import DetectRecipe
+    from masque.cluster.runner import run_detect as run_on_ray
+    from masque.commands._progress import progress_bar
+
+    recipe = DetectRecipe(None if args.model is None else str(Path(args.model).resolve()), config)
+    with progress_bar("detect", unit="frame") as cb:
+        summary, results = run_on_ray(args.ray, recipe, files, progress=cb)
+    # on stderr: stdout (verdicts, --json) is what a local run prints
+    print(f"{summary.frames} frames scored in {summary.tasks} Ray task(s), {summary.work_seconds:.1f} s after "
+          f"connecting ({summary.seconds:.1f} s in all)", file=sys.stderr)
+    yield from zip(files, results)
