@@ -14,12 +14,15 @@ ray = pytest.importorskip("ray", reason="Ray is not installed: these tests need 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster() -> Iterator[object]:
     """The cluster, started once for every test module here; the test process is its driver (connected).
 
-    Workers import masque from this checkout.
+    Package scope: it is shut down after the last test of ``tests/cluster``, so its processes are
+    gone before other packages' tests (which look for their own child processes) run. Workers
+    import masque from this checkout.
     """
+    saved = os.environ.get("PYTHONPATH")
     from ray.cluster_utils import Cluster
 
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
@@ -34,3 +37,7 @@ def cluster() -> Iterator[object]:
     finally:
         ray.shutdown()
         c.shutdown()
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved

@@ -331,8 +331,17 @@ def _grandchildren() -> list[int]:
             except OSError:
                 continue
             parents[int(entry)] = int(stat[stat.rindex(")") + 2:].split()[1])
-    children = {pid for pid, ppid in parents.items() if ppid == os.getpid()}
+    # only the fork server: other children of the test process (a Ray cluster another test left
+    # running, a browser) have children of their own that are not extract's workers
+    children = {pid for pid, ppid in parents.items() if ppid == os.getpid() and _is_forkserver(pid)}
     return [pid for pid, ppid in parents.items() if ppid in children]
+
+
+def _is_forkserver(pid: int) -> bool:
+    try:
+        return b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds the workers through /proc")
