@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from masque.commands._cluster import add_ray_argument, plan_for, report
 from masque.commands._known import (
@@ -23,6 +25,9 @@ from masque.commands._paths import (
     writable_output,
 )
 from masque.commands._progress import progress_bar
+
+if TYPE_CHECKING:
+    from masque.convert.coverage import Uncovered
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -84,7 +89,17 @@ def run(args: argparse.Namespace) -> int:
         if s.frames == 0 and source.is_dir():
             raise nothing_read(source)
     print(f"{s.frames} frames, {s.faces} faces swapped, {s.seconds:.1f} s, {s.fps:.1f} frames/s -> {args.output}")
+    _print_uncovered(s.uncovered, s.coverage_note, args.to.upper())
     return 0
+
+
+def _print_uncovered(uncovered: Mapping[str, tuple[Uncovered, ...]], note: str | None, person: str) -> None:
+    """The frames the target's face set cannot supply: the decoder guessed their pose or expression."""
+    if note is not None:
+        print(f"coverage not checked: {note}")
+    for name, items in uncovered.items():
+        for u in items:
+            print(f"coverage: {name}: {u.words(person)}")
 
 
 def _run_on_ray(args: argparse.Namespace, config: object) -> int:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from masque.compose.files import run_path
+from masque.convert.coverage import Uncovered
 from masque.convert.pipeline import Converter
 from masque.cpu import torch_threads
 from masque.media import is_video_path, read_image, write_image
@@ -29,6 +30,9 @@ class ConvertSummary:
         seconds: wall time.
         outputs: files written.
         skipped: ``(input, reason)`` of the files of a folder that could not be decoded.
+        uncovered: per output file, the frames whose faces show a pose or expression the
+            target person's face set has (almost) none of (:mod:`masque.convert.coverage`).
+        coverage_note: why no frame could be checked (the face set is gone), else ``None``.
     """
 
     frames: int = 0
@@ -36,6 +40,8 @@ class ConvertSummary:
     seconds: float = 0.0
     outputs: tuple[Path, ...] = ()
     skipped: tuple[tuple[Path, str], ...] = ()
+    uncovered: dict[str, tuple[Uncovered, ...]] = field(default_factory=dict)
+    coverage_note: str | None = None
 
     @property
     def fps(self) -> float:
@@ -60,7 +66,7 @@ def convert_path(converter: Converter, input_path: str | os.PathLike[str], outpu
     start = time.perf_counter()
 
     def job(src: Path, dst: Path, file_progress: Progress | None) -> int:
-        converter.reset()  # faces tracked in one file are not in the next
+        converter.reset(str(dst))  # faces tracked in one file are not in the next
         if is_video_path(src):
             return process_video(src, dst, converter.convert_frames, labeler, crf=converter.config.crf,
                                  batch=converter.config.batch, progress=file_progress)
@@ -71,4 +77,5 @@ def convert_path(converter: Converter, input_path: str | os.PathLike[str], outpu
     with torch_threads(1, converter.device):  # the model beside decode/track/paste/encode threads
         run = run_path(input_path, output, job, progress)
     return ConvertSummary(frames=sum(run.results), faces=converter.faces_swapped,
-                          seconds=time.perf_counter() - start, outputs=run.outputs, skipped=run.skipped)
+                          seconds=time.perf_counter() - start, outputs=run.outputs, skipped=run.skipped,
+                          uncovered=converter.watch.report(), coverage_note=converter.watch.note)

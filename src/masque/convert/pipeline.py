@@ -16,6 +16,7 @@ import torch
 
 from masque.compose.paste import paste_face
 from masque.compose.temporal import SmoothedColor
+from masque.convert.coverage import CoverageWatch
 from masque.face import FaceAnalyzer
 from masque.face.align import alignment_matrix, transform_points
 from masque.face.mask import landmark_mask
@@ -100,15 +101,27 @@ class Converter:
             redetect_every=self.config.redetect_every, smooth=self.config.smooth))
         self.color = SmoothedColor(self.config.color, self.config.color_smooth)
         self.faces_swapped = 0
+        # frames whose faces the target's face set cannot supply (its bins, from the card's set)
+        self.watch = CoverageWatch.for_card(card, self.config.to)
+        self._frame = 0
 
-    def reset(self) -> None:
-        """Forget tracked faces and their colour corrections (between unrelated images)."""
+    def reset(self, name: str = "") -> None:
+        """Forget tracked faces and their colour corrections (between unrelated images).
+
+        ``name`` labels the frames that follow in :attr:`watch`'s report (an output file).
+        """
         self.tracker.reset()
         self.color.reset()
+        self.watch.start(name)
+        self._frame = 0
 
     def convert_frames(self, frames: list[np.ndarray]) -> list[np.ndarray]:
         """Swap every selected face in consecutive RGB ``uint8`` frames; faceless frames pass through."""
         tracked = [self.tracker.track(f) for f in frames]
+        for i, per in enumerate(tracked):
+            for t in per:
+                self.watch.see(self._frame + i, t.face)
+        self._frame += len(frames)
         faces = [[t.face.landmarks for t in per] for per in tracked]
         s = self.model.input_size
         mats = [[alignment_matrix(lm, s, self.centering, self.coverage) for lm in per] for per in faces]  # type: ignore[arg-type]

@@ -252,3 +252,49 @@ def _gaps(a: Coverage, b: Coverage, axes: list[Axis], needed: int, min_share: fl
                        in_b.get(c, 0), needed, tuple(os.path.join(a.path, f.image) for f in picks),
                        tuple(f.id for f in picks)))
     return out
+
+
+class Supply:
+    """What one face set can supply: per bin and joint cell, whether it has enough faces.
+
+    Built once from the target person's :class:`Coverage`; :meth:`lacks` then names, for one
+    face to be drawn (a frame's face in ``convert``), the bins that set is too thin in, by the
+    same rule as :func:`coverage_against` (fewer than ``max(min_faces, min_share * len(set))``).
+
+    >>> sup = Supply(Coverage("b", (FaceMeasure(0, "", 0.0, 0.0, 0.3, 0.02),) * 9))
+    >>> sup.lacks(FaceMeasure(1, "", 0.0, 0.0, 0.3, 0.6))
+    ('with the mouth wide open',)
+    """
+
+    def __init__(self, cov: Coverage, *, min_faces: int = MIN_FACES, min_share: float = MIN_SHARE) -> None:
+        self.needed = max(min_faces, math.ceil(min_share * len(cov.faces)))
+        self.counts = {axis.name: axis.counts(cov.faces) for axis in AXES}
+        self.joint: dict[tuple[str, str], dict[tuple[int, int], int]] = {}
+        for turn, expr in JOINT:
+            cells: dict[tuple[int, int], int] = {}
+            for f in cov.faces:
+                i, j = turn.index(f), expr.index(f)
+                if i is not None and j is not None:
+                    cells[(i, j)] = cells.get((i, j), 0) + 1
+            self.joint[(turn.name, expr.name)] = cells
+
+    def lacks(self, face: FaceMeasure) -> tuple[str, ...]:
+        """Phrases ("with the mouth wide open") of the bins of ``face`` the set is too thin in.
+
+        A joint cell (turned and with the eyes closed) is named only when neither of its single
+        bins is, as :func:`coverage_against` reports them.
+        """
+        out: list[str] = []
+        thin: set[str] = set()
+        for axis in AXES:
+            k = axis.index(face)
+            if k is not None and self.counts[axis.name][k] < self.needed:
+                out.append(axis.phrases[k])
+                thin.add(axis.name)
+        for turn, expr in JOINT:
+            i, j = turn.index(face), expr.index(face)
+            if i is None or j is None or {"yaw", expr.name} & thin:
+                continue
+            if self.joint[(turn.name, expr.name)].get((i, j), 0) < self.needed:
+                out.append(f"{turn.phrases[i]} {expr.phrases[j]}")
+        return tuple(out)
