@@ -92,6 +92,12 @@ def test_option_defaults_are_the_library_s(command: str) -> None:
     assert not differ, f"masque {command}: parser default != library default: {differ}"
 
 
+def test_animate_and_reenact_first_frames_is_the_library_s() -> None:
+    from masque.animate.files import FIRST_FRAMES
+
+    assert _defaults("animate")["first_frames"] == _defaults("reenact")["first_frames"] == FIRST_FRAMES
+
+
 def test_detect_and_liveness_defaults_are_the_library_s() -> None:
     from masque.commands import detect
     from masque.forensics.detect import DetectConfig

@@ -29,6 +29,8 @@ TRACK_REDETECT_EVERY = 10
 EVALUATE_EVERY = 10
 #: masque.animate.AnimateConfig's size, crop and smooth
 ANIMATE_SIZE, ANIMATE_CROP, ANIMATE_SMOOTH = 512, "face", 0.5
+#: masque.animate.files.FIRST_FRAMES (animate and reenact --first-frames)
+ANIMATE_FIRST_FRAMES = 50
 #: masque.forensics.detect.DetectConfig.every
 DETECT_EVERY = 5
 #: masque.forensics.train.DetectTrainConfig.steps

@@ -6,7 +6,13 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from masque.commands._known import ANIMATE_CROP, ANIMATE_SIZE, ANIMATE_SMOOTH, TRACK_REDETECT_EVERY
+from masque.commands._known import (
+    ANIMATE_CROP,
+    ANIMATE_FIRST_FRAMES,
+    ANIMATE_SIZE,
+    ANIMATE_SMOOTH,
+    TRACK_REDETECT_EVERY,
+)
 from masque.commands._labels import add_label_arguments, label_config_from_args
 from masque.commands._options import int_range, non_negative_int, positive_int, smoothing
 from masque.commands._paths import removed_on_failure, require_file, writable_output
@@ -42,8 +48,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="which face of PHOTO to animate, 0 = largest (default 0)")
     p.add_argument("--driving-face", type=int_range(0, 99), default=0, metavar="N",
                    help="which face of DRIVING drives, 0 = largest in its first frame with faces (default 0)")
-    p.add_argument("--first-frames", type=positive_int, default=50, metavar="N",
-                   help="the driving face must appear within the first N frames (default 50)")
+    p.add_argument("--first-frames", type=positive_int, default=ANIMATE_FIRST_FRAMES, metavar="N",
+                   help=f"the driving face must appear within the first N frames (default {ANIMATE_FIRST_FRAMES})")
     p.add_argument("--redetect-every", type=positive_int, default=TRACK_REDETECT_EVERY, metavar="N",
                    help=f"run the face detector every N driving frames, track in between "
                    f"(default {TRACK_REDETECT_EVERY})")

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from masque.commands._known import ANIMATE_SMOOTH, TRACK_REDETECT_EVERY
+from masque.commands._known import ANIMATE_FIRST_FRAMES, ANIMATE_SMOOTH, TRACK_REDETECT_EVERY
 from masque.commands._labels import add_label_arguments, label_config_from_args
 from masque.commands._options import int_range, positive_int, smoothing
 from masque.commands._paths import removed_on_failure, require_file, writable_output
@@ -33,8 +33,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="which face of SOURCE_VIDEO drives, 0 = largest (default 0)")
     p.add_argument("--target-face", type=int_range(0, 99), default=0, metavar="N",
                    help="which face of TARGET_VIDEO is reenacted, 0 = largest (default 0)")
-    p.add_argument("--first-frames", type=positive_int, default=50, metavar="N",
-                   help="each video's face must appear within its first N frames (default 50)")
+    p.add_argument("--first-frames", type=positive_int, default=ANIMATE_FIRST_FRAMES, metavar="N",
+                   help=f"each video's face must appear within its first N frames (default {ANIMATE_FIRST_FRAMES})")
     p.add_argument("--redetect-every", type=positive_int, default=TRACK_REDETECT_EVERY, metavar="N",
                    help=f"run the face detector every N frames, track in between (default {TRACK_REDETECT_EVERY})")
     p.add_argument("--no-mouth", action="store_true", help="do not paint a mouth interior")
