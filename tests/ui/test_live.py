@@ -48,3 +48,22 @@ def test_a_frame_without_a_face_comes_back_unchanged_but_labelled(photo: type, a
     out = live.step(empty)
     assert out.shape == empty.shape and np.abs(out.astype(np.int16) - empty).mean() < 3
     assert live.swapped == 0 and live.frames == 1
+
+
+def test_sessions_are_dropped_when_idle_or_past_the_limit() -> None:
+    from masque.ui.live import Sessions
+
+    now = [0.0]
+    s: Sessions[str] = Sessions(idle_s=60, limit=3, clock=lambda: now[0])
+    s.put("a", "A")
+    now[0] = 30
+    s.put("b", "B")
+    now[0] = 70  # a idle 70 s, b 40 s: the next start drops a
+    s.put("c", "C")
+    assert s.keys() == {"b", "c"} and s.get("a") is None
+    now[0] = 75
+    assert s.get("b") == "B"  # a frame for b: b is now the most recent
+    s.put("d", "D")
+    now[0] = 77
+    s.put("e", "E")  # limit 3: the least recently used (c, at 70) goes
+    assert s.keys() == {"b", "d", "e"} and len(s) == 3

@@ -13,7 +13,8 @@ import base64
 import html
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import cv2
 import numpy as np
@@ -27,6 +28,47 @@ if TYPE_CHECKING:  # the animate feature is optional for the Live page's swap mo
 
 #: frames over which the rate is averaged
 _WINDOW = 30
+#: a Live session not sent a frame for this long is dropped (its swapper or animator freed)
+SESSION_IDLE_S = 600.0
+
+T = TypeVar("T")
+
+
+class Sessions(Generic[T]):
+    """Per browser session engines, dropped when idle for ``idle_s`` or past ``limit`` sessions.
+
+    A closed tab sends no goodbye the page can count on, so without this every session that ever
+    pressed Start would keep its models in memory for the life of the server.
+    """
+
+    def __init__(self, idle_s: float = SESSION_IDLE_S, limit: int = 16,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.idle_s, self.limit, self.clock = idle_s, limit, clock
+        self._items: dict[str, tuple[T, float]] = {}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, key: str, value: T) -> None:
+        """Keep ``value`` for session ``key``, dropping idle sessions (and the least recent past ``limit``)."""
+        now = self.clock()
+        self._items = {k: v for k, v in self._items.items() if now - v[1] <= self.idle_s and k != key}
+        while len(self._items) >= self.limit:
+            del self._items[min(self._items, key=lambda k: self._items[k][1])]
+        self._items[key] = (value, now)
+
+    def keys(self) -> set[str]:
+        return set(self._items)
+
+    def get(self, key: str) -> T | None:
+        """The session's engine (and mark it used now), or ``None`` if it never started or was dropped."""
+        item = self._items.get(key)
+        if item is None:
+            return None
+        self._items[key] = (item[0], self.clock())
+        return item[0]
+
+
 #: JPEG quality of the frames sent back (the watermark survives it; 90+ doubles the bytes for no visible gain)
 JPEG_QUALITY = 80
 

@@ -32,10 +32,11 @@ def build(ctx: PageContext) -> None:
     from masque.compose.color import COLOR_MATCHERS
     from masque.face import TrackerConfig
     from masque.oneshot import SwapConfig
-    from masque.ui.live import LiveAnimate, LiveSwap, jpeg_img
+    from masque.ui.live import LiveAnimate, LiveSwap, Sessions, jpeg_img
 
     animate_ok = importlib.util.find_spec("masque.animate") is not None
-    sessions: dict[str, LiveSwap | LiveAnimate] = {}
+    sessions: Sessions[LiveSwap | LiveAnimate] = Sessions()
+    shown_at: dict[str, float] = {}  # when each session's status line was last sent
     lock = threading.Lock()
     d, t = SwapConfig(), TrackerConfig()
     gr.Markdown("The webcam through the one-shot swap (`masque swap` frame by frame) or, in animate mode, driving "
@@ -105,7 +106,9 @@ def build(ctx: PageContext) -> None:
                                                 name=path.name)
             live = LiveSwap(swapper, analyzer, labeler, TrackerConfig(redetect_every=int(rd), smooth=float(sm)))
         with lock:
-            sessions[request.session_hash or ""] = live
+            sessions.put(request.session_hash or "", live)
+            for gone in set(shown_at) - sessions.keys():
+                shown_at.pop(gone, None)
         return f"started ({mo.split(':', maxsplit=1)[0]}): allow the camera; the frame rate shows here"
 
     def recalibrate(request: gr.Request) -> str:
@@ -114,8 +117,6 @@ def build(ctx: PageContext) -> None:
             return "calibrate is for animate mode: choose it and press Start first"
         live.calibrate()
         return "calibrating: the next frame with a face is the new reference"
-
-    shown_at: dict[str, float] = {}
 
     def frame(image: np.ndarray | None, request: gr.Request) -> tuple[Any, Any]:
         key = request.session_hash or ""
