@@ -118,12 +118,28 @@ class OcclusionNet(nn.Module):
         return self.head(x)
 
 
+def _fuse_batchnorm(net: OcclusionNet) -> OcclusionNet:
+    """A copy of ``net`` (eval mode) with each BatchNorm folded into the convolution before it:
+    the same function, a third less time on a CPU."""
+    import copy
+
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    fast = copy.deepcopy(net).eval()
+    for module in fast.modules():
+        if isinstance(module, nn.Sequential) and len(module) == 3 and isinstance(module[1], nn.BatchNorm2d):
+            module[0] = fuse_conv_bn_eval(module[0], module[1])
+            module[1] = nn.Identity()
+    return fast
+
+
 class OcclusionModel:
     """The trained :class:`OcclusionNet` with its card, ready to mask faces (CPU, eval mode)."""
 
     def __init__(self, net: OcclusionNet, card: OcclusionCard) -> None:
         self.net = net.eval()
         self.card = card
+        self._fast = _fuse_batchnorm(net)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> OcclusionModel:
@@ -144,7 +160,8 @@ class OcclusionModel:
             net = OcclusionNet(card.width)
             net.load_state_dict(state)
         except (OSError, json.JSONDecodeError, SafetensorError, RuntimeError) as exc:
-            raise ModelError(f"cannot read the occlusion model {weights} ({type(exc).__name__}: {exc}); "
+            detail = (str(exc).strip().splitlines() or [""])[0][:160]  # torch lists every key otherwise
+            raise ModelError(f"cannot read the occlusion model {weights} ({type(exc).__name__}: {detail}); "
                              "reinstall masque or rebuild it with benchmarks/train_occlusion.py") from exc
         return cls(net, card)
 
@@ -179,7 +196,7 @@ class OcclusionModel:
 
             raise ShapeError(f"crops must be (N, {self.card.size}, {self.card.size}, 3) uint8, got {crops.shape}")
         x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float().div_(255)
-        return torch.sigmoid(self.net(x))[:, 0].numpy()
+        return torch.sigmoid(self._fast(x))[:, 0].numpy()
 
     def align(self, frame: np.ndarray, landmarks: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         """The model's crops of the faces with these ``(68, 2)`` landmarks in the RGB ``uint8`` ``frame``:
