@@ -127,7 +127,8 @@ def _fuse_batchnorm(net: OcclusionNet) -> OcclusionNet:
 
     fast = copy.deepcopy(net).eval()
     for module in fast.modules():
-        if isinstance(module, nn.Sequential) and len(module) == 3 and isinstance(module[1], nn.BatchNorm2d):
+        if (isinstance(module, nn.Sequential) and len(module) == 3 and isinstance(module[0], nn.Conv2d)
+                and isinstance(module[1], nn.BatchNorm2d)):
             module[0] = fuse_conv_bn_eval(module[0], module[1])
             module[1] = nn.Identity()
     return fast
