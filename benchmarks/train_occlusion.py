@@ -1,6 +1,6 @@
 """Train masque's occlusion model (src/masque/data/occlusion.safetensors + occlusion.json).
 
-    OMP_NUM_THREADS=2 nice -n 10 python benchmarks/train_occlusion.py [--steps 2500] [--seed 0] [-o PATH]
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/train_occlusion.py [--steps 2000] [--seed 0] [-o PATH]
 
 From scratch, on the fixture faces with synthetic occluders (masque.face.occluders). People are
 held out: clip_long's presenter (the occlusion benchmark, benchmarks/occlusion.py, measures on her
@@ -59,7 +59,7 @@ def occluder_iou(model: OcclusionModel, faces: list, sources: list[np.ndarray], 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=2500)
+    parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("-o", "--output", default=str(WEIGHTS))
     args = parser.parse_args()
