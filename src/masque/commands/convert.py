@@ -44,9 +44,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help=f"gaussian (feathered), poisson, seamless or none (default {CONVERT_BLEND})")
     p.add_argument("--mask", choices=["clipped", "occlusion", "learned", "components", "extended"],
                    default=CONVERT_MASK,
-                   help="clipped: the learned mask cut to the jaw and brows hull; occlusion: clipped less what "
-                   "the occlusion model sees in front of the face (hands, hair, glasses, a microphone); "
-                   f"learned; or a landmark mask (default {CONVERT_MASK})")
+                   help="occlusion: the learned mask cut to the jaw and brows hull, less what the occlusion "
+                   "model sees in front of the face (hands, hair, glasses, a microphone); clipped: the same "
+                   f"without the occlusion model; learned; or a landmark mask (default {CONVERT_MASK})")
     p.add_argument("--occlusion-model", metavar="FILE",
                    help="occlusion.safetensors for --mask occlusion (default: the one masque ships)")
     p.add_argument("--erode", type=float_range(), default=0.0, metavar="PX",

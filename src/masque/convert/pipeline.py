@@ -33,11 +33,12 @@ class ConvertConfig:
         to: whose decoder draws the new face (``b`` turns A into B).
         color: colour matcher (``rct-ratio``, ``rct``, ``hist``, ``avg``, ``ratio``, ``none``).
         blend: blender (``gaussian``, ``poisson``, ``seamless``, ``none``).
-        mask: ``clipped`` (the decoder's mask, cut to the hull of the frame face's jaw and brows,
-            the ``components`` landmark mask, so nothing beyond the face is painted over), ``occlusion``
-            (``clipped`` less what the occlusion model, :mod:`masque.face.occlusion`, sees in front of
-            the frame's face: hands, hair, glasses, a microphone stay in front), ``learned`` (the
-            decoder's mask alone) or a landmark mask (``components``, ``extended``).
+        mask: ``occlusion`` (the default: ``clipped`` less what the occlusion model,
+            :mod:`masque.face.occlusion`, sees in front of the frame's face, so hands, hair, glasses
+            and a microphone stay in front), ``clipped`` (the decoder's mask, cut to the hull of
+            the frame face's jaw and brows, the ``components`` landmark mask, so nothing beyond the
+            face is painted over), ``learned`` (the decoder's mask alone) or a landmark mask
+            (``components``, ``extended``).
         erode: shrink the mask by this many frame pixels (negative grows it).
         feather: blend width in frame pixels (``None``: 15 % of the aligned crop's side,
             :data:`masque.compose.paste.FEATHER`).
@@ -58,7 +59,7 @@ class ConvertConfig:
     to: Literal["a", "b"] = "b"
     color: str = "rct-ratio"
     blend: str = "gaussian"
-    mask: MaskSource = "clipped"
+    mask: MaskSource = "occlusion"
     erode: float = 0.0
     feather: float | None = None
     smooth: float = 0.5
