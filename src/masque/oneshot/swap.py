@@ -228,10 +228,10 @@ class OneShotSwapper:
             warped = cv2.blendLinear(mirrored, warped, weight, 1.0 - weight)
             covered &= covered_m
         crop = frame[y0:y1, x0:x1]
-        front = self._in_front(frame, landmarks, roi)
         paste, stats = swap_masks(landmarks, roi, crop, self.config.mask, self.config.keep_mouth,
                                   self.config.mouth_open_ratio)
         paste[~covered] = 0
+        front = self._in_front(frame, landmarks, roi, paste)
         if self._take_chroma:
             warped = take_chroma(warped, crop, target_width)
         corrected = self._match(warped, crop, stats)
@@ -243,18 +243,23 @@ class OneShotSwapper:
             out = cv2.blendLinear(crop, out, front, 1.0 - front)
         frame[y0:y1, x0:x1] = out
 
-    def _in_front(self, frame: np.ndarray, landmarks: np.ndarray, roi: tuple[int, int, int, int]) -> np.ndarray | None:
+    def _in_front(self, frame: np.ndarray, landmarks: np.ndarray, roi: tuple[int, int, int, int],
+                  paste: np.ndarray) -> np.ndarray | None:
         """``(h, w)`` ``float32`` weight in [0, 1] of the target's own pixels in ``roi``: what the
-        occlusion model sees in front of the face (grown by 1 % of the face width and feathered so
+        occlusion model sees in front of the face, 3 % of the face width or more inside the paste mask
+        ``paste`` (grown by 1.5 % of the face width and feathered so
         a glasses rim comes back whole, with no halo of the new face around it); ``None`` when off."""
         if self._occlusion is None:
             return None
         x0, y0, x1, y1 = roi
         shift = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0]])
         visible = self._occlusion.masks(frame, [landmarks], [shift], (x1 - x0, y1 - y0))[0]
-        front = (visible < self._occlusion.card.threshold).astype(np.uint8)
-        # the model's crop ends where the face does; off it nothing is "in front"
         grow = max(1, int(round(_OCCLUDER_GROW * face_width(landmarks))))
+        # only what lies well inside the paste mask: along its edge the model's "not face" is
+        # mostly the face's own outline (hair line, jaw), and bringing the target back there
+        # would draw a second edge inside the blend's
+        inner = cv2.erode(paste, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (4 * grow + 1,) * 2))
+        front = ((visible < self._occlusion.card.threshold) & (inner > 0)).astype(np.uint8)
         grown = cv2.dilate(front, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
         weight = cv2.GaussianBlur(grown.astype(np.float32), (0, 0), max(grow / 2, 0.5))
         return weight if weight.max() > 0 else None
