@@ -33,19 +33,22 @@ def cpu_seconds() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["lightweight", "original"])
+    parser.add_argument("--masks", nargs="+", default=["clipped"],
+                        help="masks to time in turn, e.g. clipped occlusion (the occlusion model's cost)")
     args = parser.parse_args()
     clip = assets.fetch("clip_long.mp4")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, torch threads {torch.get_num_threads()}")
     for name in args.models:
-        model = MODELS.create(name)
-        card = ModelCard(name, 0, model.input_size, CropSpec("face", 0.875, model.input_size))
-        with tempfile.TemporaryDirectory() as tmp:
-            conv = Converter(model, card, ConvertConfig())
-            start, cpu0 = time.perf_counter(), cpu_seconds()
-            s = convert_path(conv, clip, os.path.join(tmp, "out.mp4"))
-            wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
-        print(f"{name:12s} {s.frames / wall:6.1f} frames/s  {1000 * cpu / s.frames:5.1f} ms CPU/frame  "
-              f"({s.frames} frames, {s.faces} faces)")
+        for mask in args.masks:
+            model = MODELS.create(name)
+            card = ModelCard(name, 0, model.input_size, CropSpec("face", 0.875, model.input_size))
+            with tempfile.TemporaryDirectory() as tmp:
+                conv = Converter(model, card, ConvertConfig(mask=mask))
+                start, cpu0 = time.perf_counter(), cpu_seconds()
+                s = convert_path(conv, clip, os.path.join(tmp, "out.mp4"))
+                wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
+            print(f"{name:12s} --mask {mask:9s} {s.frames / wall:6.1f} frames/s  {1000 * cpu / s.frames:5.1f} ms "
+                  f"CPU/frame  ({s.frames} frames, {s.faces} faces)")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from masque.commands._cluster import add_ray_argument, plan_for, report
@@ -20,6 +21,7 @@ from masque.commands._options import device, float_range, int_range, non_negativ
 from masque.commands._paths import (
     nothing_read,
     removed_on_failure,
+    require_file,
     require_folder,
     require_input,
     writable_output,
@@ -45,9 +47,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    f"0 off (default {CONVERT_COLOR_SMOOTH})")
     p.add_argument("--blend", default=CONVERT_BLEND, choices=BLEND_NAMES,
                    help=f"gaussian (feathered), poisson, seamless or none (default {CONVERT_BLEND})")
-    p.add_argument("--mask", choices=["clipped", "learned", "components", "extended"], default=CONVERT_MASK,
-                   help="clipped: the learned mask cut to the jaw and brows hull; learned; or a landmark "
-                   f"mask (default {CONVERT_MASK})")
+    p.add_argument("--mask", choices=["clipped", "occlusion", "learned", "components", "extended"],
+                   default=CONVERT_MASK,
+                   help="occlusion: the learned mask cut to the jaw and brows hull, less what the occlusion "
+                   "model sees in front of the face (hands, hair, glasses, a microphone); clipped: the same "
+                   f"without the occlusion model; learned; or a landmark mask (default {CONVERT_MASK})")
+    p.add_argument("--occlusion-model", metavar="FILE",
+                   help="occlusion.safetensors for --mask occlusion (default: the one masque ships)")
     p.add_argument("--erode", type=float_range(), default=0.0, metavar="PX",
                    help="shrink the mask (negative grows it)")
     p.add_argument("--feather", type=non_negative_float, default=None, metavar="PX",
@@ -69,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     require_folder(args.model, "model folder")
     if args.identity:
         require_input(args.identity, "reference image")
+    if args.occlusion_model:
+        require_file(args.occlusion_model, "occlusion model (--occlusion-model)")
 
     from masque.convert.files import convert_path
     from masque.convert.pipeline import ConvertConfig, Converter
@@ -79,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
     identity = reference_embeddings([args.identity])[0] if args.identity else None
     config = ConvertConfig(to=args.to, color=args.color, color_smooth=args.color_smooth, blend=args.blend,
                            mask=args.mask, erode=args.erode,
-                           feather=args.feather, smooth=args.smooth, identity=identity, crf=args.crf)
+                           feather=args.feather, smooth=args.smooth, identity=identity, crf=args.crf,
+                           occlusion_model=str(Path(args.occlusion_model).resolve()) if args.occlusion_model else None)
     if args.ray:
         return _run_on_ray(args, config)
     model, card = load_model(args.model, device=pick_device(args.device))
@@ -105,7 +114,6 @@ def _print_uncovered(uncovered: Mapping[str, tuple[Uncovered, ...]], note: str |
 def _run_on_ray(args: argparse.Namespace, config: object) -> int:
     """Each file (each segment of a long video) a Ray task; the workers load the model."""
     import secrets
-    from pathlib import Path
 
     from masque.cluster.jobs import ConvertRecipe
     from masque.cluster.runner import run_frames

@@ -15,7 +15,7 @@ from masque.commands._progress import progress_bar
 
 if TYPE_CHECKING:  # OpenCV and dlib: loaded in run(), not for --help
     from masque.face import FaceAnalyzer, TargetSelector, TrackerConfig
-    from masque.oneshot import OneShotSwapper
+    from masque.oneshot import OneShotSwapper, SwapConfig
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,6 +43,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help=f"how the face is blended in (default {SWAP_BLEND})")
     p.add_argument("--mask", default=SWAP_MASK, choices=["extended", "components"],
                    help="face region replaced: extended (with forehead, default) or components (jaw to brows)")
+    p.add_argument("--no-occluders", dest="occluders", action="store_false",
+                   help="paste over what is in front of the target's face; by default the occlusion model "
+                   "keeps glasses, hands, hair and microphones in front")
+    p.add_argument("--occlusion-model", type=Path, metavar="FILE",
+                   help="occlusion.safetensors (default: the one masque ships)")
     p.add_argument("--redetect-every", type=positive_int, default=TRACK_REDETECT_EVERY, metavar="N",
                    help=f"video: run the face detector every N frames, track in between "
                    f"(default {TRACK_REDETECT_EVERY})")
@@ -81,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     require_input(args.target, "target")
     if args.target_face not in ("all", "largest"):
         require_file(args.target_face, "reference image (--target-face)")
+    if args.occlusion_model:
+        require_file(args.occlusion_model, "occlusion model (--occlusion-model)")
     writable_output(args.output, folder=args.target.is_dir())
 
     from masque.media import is_image_path, is_video_path
@@ -110,11 +117,11 @@ def _build(args: argparse.Namespace) -> tuple[OneShotSwapper, FaceAnalyzer, Targ
     """The swapper (source face read), the analyzer, the target selector and the tracking options."""
     from masque.face import AnalyzerConfig, FaceAnalyzer, TargetSelector, TrackerConfig
     from masque.media import read_image
-    from masque.oneshot import OneShotSwapper, SwapConfig
+    from masque.oneshot import OneShotSwapper
 
     analyzer = FaceAnalyzer(AnalyzerConfig(detector=args.detector, fallback=args.fallback_detector))
     swapper = OneShotSwapper.from_image(read_image(args.source), analyzer, args.source_face,
-                                        SwapConfig(color=args.color, blend=args.blend, mask=args.mask),
+                                        _swap_config(args),
                                         name=str(args.source))
     if args.target_face in ("all", "largest"):
         selector = TargetSelector(args.target_face)
@@ -124,6 +131,14 @@ def _build(args: argparse.Namespace) -> tuple[OneShotSwapper, FaceAnalyzer, Targ
     return swapper, analyzer, selector, TrackerConfig(redetect_every=args.redetect_every, smooth=args.smooth)
 
 
+def _swap_config(args: argparse.Namespace) -> SwapConfig:
+    from masque.oneshot import SwapConfig
+
+    model = str(args.occlusion_model.resolve()) if args.occlusion_model else None
+    return SwapConfig(color=args.color, blend=args.blend, mask=args.mask, occluders=args.occluders,
+                      occlusion_model=model)
+
+
 def _run_on_ray(args: argparse.Namespace, labels: object) -> int:
     """Each file (each segment of a long video) a Ray task; the workers read the source face."""
     import secrets
@@ -131,13 +146,12 @@ def _run_on_ray(args: argparse.Namespace, labels: object) -> int:
     from masque.cluster.jobs import SwapRecipe
     from masque.cluster.runner import run_frames
     from masque.face import AnalyzerConfig, TrackerConfig
-    from masque.oneshot import SwapConfig
 
     plan = plan_for(args.target, args.output)
     target_face = args.target_face if args.target_face in ("all", "largest") else str(Path(args.target_face).resolve())
     recipe = SwapRecipe(str(args.source.resolve()), args.source_face,
                         AnalyzerConfig(detector=args.detector, fallback=args.fallback_detector),
-                        SwapConfig(color=args.color, blend=args.blend, mask=args.mask), target_face,
+                        _swap_config(args), target_face,
                         TrackerConfig(redetect_every=args.redetect_every, smooth=args.smooth), labels,  # type: ignore[arg-type]
                         secrets.randbits(32))
     with removed_on_failure(args.output), progress_bar("swap", unit="frame") as cb:

@@ -91,7 +91,18 @@ def _stats(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 @register_color_matcher("rct")
 def rct(face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Reinhard colour transfer: match the per-channel mean and spread in CIE Lab (:func:`reinhard`)."""
+    return reinhard(face, target, mask)
+
+
+def reinhard(face: np.ndarray, target: np.ndarray, mask: np.ndarray,
+             max_gain: tuple[float, float, float] | None = None) -> np.ndarray:
     """Reinhard colour transfer: match the per-channel mean and spread in CIE Lab.
+
+    ``max_gain`` caps the spread ratio per channel (L, a, b; default :data:`_MAX_STD_RATIO` on
+    each). The one-shot swap caps a and b at 1: a target with more colourful skin (freckles, a
+    flush) than the source would otherwise multiply the source's own non-skin hues (blue-grey
+    eyes and their shadowed sockets) into blue patches. Arguments otherwise as a :class:`ColorMatcher`'s.
 
     Reinhard et al., "Color transfer between images", IEEE CG&A 2001 (DeepFaceLab's ``rct``).
     Works in OpenCV's 8-bit Lab (a per-channel affine rescaling of CIE Lab, so the transfer is
@@ -109,6 +120,8 @@ def rct(face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     f_mu, f_sd = _stats(cv2.cvtColor(shrink(face, 2), cv2.COLOR_RGB2LAB), m2)
     t_mu, t_sd = _stats(cv2.cvtColor(shrink(target, 2), cv2.COLOR_RGB2LAB), m2)
     gain = np.clip(t_sd / np.maximum(f_sd, 1e-3), 1 / _MAX_STD_RATIO, _MAX_STD_RATIO)
+    if max_gain is not None:
+        gain = np.minimum(gain, max_gain)
     affine = np.concatenate([np.diag(gain), (t_mu - f_mu * gain)[:, None]], axis=1)
     return cv2.cvtColor(cv2.transform(f_lab, affine), cv2.COLOR_LAB2RGB)
 

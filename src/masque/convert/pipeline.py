@@ -23,7 +23,7 @@ from masque.face.mask import landmark_mask
 from masque.models import ModelCard, SwapModel
 from masque.models.device import amp_dtype
 
-MaskSource = Literal["clipped", "learned", "components", "extended"]
+MaskSource = Literal["clipped", "occlusion", "learned", "components", "extended"]
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,12 @@ class ConvertConfig:
         to: whose decoder draws the new face (``b`` turns A into B).
         color: colour matcher (``rct-ratio``, ``rct``, ``hist``, ``avg``, ``ratio``, ``none``).
         blend: blender (``gaussian``, ``poisson``, ``seamless``, ``none``).
-        mask: ``clipped`` (the decoder's mask, cut to the hull of the frame face's jaw and brows,
-            the ``components`` landmark mask, so nothing beyond the face is painted over), ``learned`` (the
-            decoder's mask alone) or a landmark mask (``components``, ``extended``).
+        mask: ``occlusion`` (the default: ``clipped`` less what the occlusion model,
+            :mod:`masque.face.occlusion`, sees in front of the frame's face, so hands, hair, glasses
+            and a microphone stay in front), ``clipped`` (the decoder's mask, cut to the hull of
+            the frame face's jaw and brows, the ``components`` landmark mask, so nothing beyond the
+            face is painted over), ``learned`` (the decoder's mask alone) or a landmark mask
+            (``components``, ``extended``).
         erode: shrink the mask by this many frame pixels (negative grows it).
         feather: blend width in frame pixels (``None``: 15 % of the aligned crop's side,
             :data:`masque.compose.paste.FEATHER`).
@@ -48,6 +51,8 @@ class ConvertConfig:
         batch: frames whose faces share one model call.
         crf: H.264 quality of video output.
         redetect_every: frames between full face detections in video.
+        occlusion_model: path of an ``occlusion.safetensors`` for ``mask="occlusion"`` (``None``:
+            the one masque ships).
         precision: ``auto`` runs the model under bf16/fp16 autocast where the device supports
             it; ``fp32`` never does.
     """
@@ -55,7 +60,7 @@ class ConvertConfig:
     to: Literal["a", "b"] = "b"
     color: str = "rct-ratio"
     blend: str = "gaussian"
-    mask: MaskSource = "clipped"
+    mask: MaskSource = "occlusion"
     erode: float = 0.0
     feather: float | None = None
     smooth: float = 0.5
@@ -66,6 +71,7 @@ class ConvertConfig:
     crf: int = 18
     redetect_every: int = 5
     precision: Literal["auto", "fp32"] = "auto"
+    occlusion_model: str | None = None
 
 
 class Converter:
@@ -100,6 +106,11 @@ class Converter:
         self.tracker = FaceTracker(self.analyzer, selector, TrackerConfig(
             redetect_every=self.config.redetect_every, smooth=self.config.smooth))
         self.color = SmoothedColor(self.config.color, self.config.color_smooth)
+        self.occlusion = None
+        if self.config.mask == "occlusion":
+            from masque.face.occlusion import OcclusionModel
+
+            self.occlusion = OcclusionModel.load(self.config.occlusion_model)
         self.faces_swapped = 0
         # frames whose faces the target's face set cannot supply (its bins, from the card's set)
         self.watch = CoverageWatch.for_card(card, self.config.to)
@@ -135,12 +146,15 @@ class Converter:
             rgb, mask = self.model.swap(x, self.config.to)
         new = (rgb.permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
         learned = mask[:, 0].cpu().numpy()
+        visible = self._visible(frames, faces, mats)
         out, k = [], 0
         for frame, per_t, per_m in zip(frames, tracked, mats):
             pasted = frame
             self.color.retain(t.track for t in per_t)  # a face lost, or every face at a cut, starts afresh
             for t, m in zip(per_t, per_m):
                 mask = self._mask(learned[k], t.face.landmarks, m)
+                if visible:
+                    mask = np.minimum(mask, visible[k])
                 pasted = paste_face(pasted, new[k], mask, m, blender=self.config.blend, erode=self.config.erode,
                                     feather=self.config.feather, matcher=self.color.bind(t.track))
                 k += 1
@@ -148,11 +162,23 @@ class Converter:
         self.faces_swapped += k
         return out
 
+    def _visible(self, frames: list[np.ndarray], faces: list[list[np.ndarray]],
+                 mats: list[list[np.ndarray]]) -> list[np.ndarray]:
+        """Per face (in frame order), the occlusion model's visible face in the model's crop; [] when off."""
+        if self.occlusion is None:
+            return []
+        aligned = [self.occlusion.align(f, per) for f, per in zip(frames, faces) if per]
+        probs = self.occlusion.predict(np.concatenate([a[0] for a in aligned]))
+        owns = [o for a in aligned for o in a[1]]
+        s = self.model.input_size
+        return [self.occlusion.warp(p, o, m, s) for p, o, m in zip(probs, owns, (m for per in mats for m in per))]
+
     def _mask(self, learned: np.ndarray, landmarks: np.ndarray, matrix: np.ndarray) -> np.ndarray:
         """The ``(S, S)`` ``float32`` paste mask in [0, 1], in the crop."""
         if self.config.mask == "learned":
             return learned
         s = self.model.input_size
-        kind = "components" if self.config.mask == "clipped" else self.config.mask
-        hull = landmark_mask(transform_points(landmarks, matrix), (s, s), kind).astype(np.float32) / 255
-        return np.minimum(learned, hull) if self.config.mask == "clipped" else hull
+        clipped = self.config.mask in ("clipped", "occlusion")
+        kind = "components" if clipped else self.config.mask
+        hull = landmark_mask(transform_points(landmarks, matrix), (s, s), kind).astype(np.float32) / 255  # type: ignore[arg-type]
+        return np.minimum(learned, hull) if clipped else hull

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from masque.compose.blend import BLENDERS
-from masque.compose.color import COLOR_MATCHERS
+from masque.compose.color import COLOR_MATCHERS, ColorMatcher, reinhard, shade
 from masque.compose.warp import mesh_points, triangulate, warp_mesh
 from masque.errors import ConfigError, NoFaceFoundError, ShapeError
 from masque.face import Face, FaceAnalyzer, TargetSelector
@@ -36,6 +36,23 @@ from masque.oneshot.shape import identity_landmarks
 from masque.oneshot.symmetry import far_side, mirror_face, mirror_weights
 
 _ROI_PAD = 4
+#: caps of Reinhard's spread ratio (L, a, b) here: the target's skin spread (freckles, a flush, a
+#: smile's shading) has no counterpart in the source's pixels, and scaling the source's spread up
+#: to it turned the source's own non-skin hues (blue-grey eyes, shadowed sockets) into dark blue
+#: patches over the eyes (multi_face.jpg's smiling faces with biden.jpg as the source)
+RCT_MAX_GAIN = (1.25, 1.0, 1.0)
+#: what is in front of the target's face is grown by this share of the face width before it is
+#: composited back: the model works at 64 px, so its edges are a few frame pixels off
+_OCCLUDER_GROW = 0.015
+
+
+def _color_matcher(name: str) -> ColorMatcher:
+    """The colour matcher ``name``, with Reinhard's gains capped by :data:`RCT_MAX_GAIN`."""
+    if name == "rct":
+        return lambda face, target, mask: reinhard(face, target, mask, RCT_MAX_GAIN)
+    if name == "rct-ratio":
+        return lambda face, target, mask: shade(reinhard(face, target, mask, RCT_MAX_GAIN), target, mask)
+    return COLOR_MATCHERS.create(name)
 
 
 @dataclass(frozen=True)
@@ -55,6 +72,10 @@ class SwapConfig:
         mouth_open_ratio: inner-lip gap over mouth width above which a mouth counts as open.
         chroma_from_target: a source without natural skin chroma (greyscale, a blue or green
             cast: :mod:`masque.oneshot.chroma`) takes the target's a/b field under its own lightness.
+        occluders: composite what the occlusion model (:mod:`masque.face.occlusion`) sees in front of
+            the target's face (glasses, a hand, hair, a microphone) back over the new face, so
+            glasses stay whole; ``False`` pastes over them.
+        occlusion_model: path of an ``occlusion.safetensors`` (``None``: the one masque ships).
         eye_ratio: the target's own eyes are kept where the smaller eye aspect ratio of source and
             target is under this times the larger (:mod:`masque.oneshot.eyes`; faded in over
             +-0.1 around it, so a blinking video target does not pop); 0 turns that off.
@@ -72,6 +93,8 @@ class SwapConfig:
     chroma_from_target: bool = True
     eye_ratio: float = EYE_OPEN_RATIO
     shape: float = 1.0
+    occluders: bool = True
+    occlusion_model: str | None = None
 
     def __post_init__(self) -> None:
         COLOR_MATCHERS.get(self.color)  # unknown names fail here, with the known ones listed
@@ -146,9 +169,14 @@ class OneShotSwapper:
         if self.config.mirror and self._mirror_strength > 0:
             self._mirror = _SourceMesh.build(*mirror_face(source_image, self.landmarks))
         self._blend = BLENDERS.create(self.config.blend)
-        self._match = COLOR_MATCHERS.create(self.config.color)
+        self._match = _color_matcher(self.config.color)
         self.chroma = _source_chroma(source_image, self.landmarks)
         self._take_chroma = self.config.chroma_from_target and not self.chroma.natural
+        self._occlusion = None
+        if self.config.occluders:
+            from masque.face.occlusion import OcclusionModel
+
+            self._occlusion = OcclusionModel.load(self.config.occlusion_model)
 
     @classmethod
     def from_image(cls, image: np.ndarray, analyzer: FaceAnalyzer, face_index: int = 0,
@@ -219,13 +247,37 @@ class OneShotSwapper:
         paste, stats = swap_masks(landmarks, roi, crop, self.config.mask, self.config.keep_mouth,
                                   self.config.mouth_open_ratio)
         paste[~covered] = 0
+        front = self._in_front(frame, landmarks, roi, paste)
         if self._take_chroma:
             warped = take_chroma(warped, crop, target_width)
         corrected = self._match(warped, crop, stats)
         out = self._blend(corrected, crop, paste, self.config.feather * target_width)
         if eyes > 0:
             keep_target_eyes(out, crop, paste, landmarks, roi, target_width, eyes)
+        if front is not None:
+            out = cv2.blendLinear(crop, out, front, 1.0 - front)
         frame[y0:y1, x0:x1] = out
+
+    def _in_front(self, frame: np.ndarray, landmarks: np.ndarray, roi: tuple[int, int, int, int],
+                  paste: np.ndarray) -> np.ndarray | None:
+        """``(h, w)`` ``float32`` weight in [0, 1] of the target's own pixels in ``roi``: what the
+        occlusion model sees in front of the face, 3 % of the face width or more inside the paste mask
+        ``paste`` (grown by 1.5 % of the face width and feathered so
+        a glasses rim comes back whole, with no halo of the new face around it); ``None`` when off."""
+        if self._occlusion is None:
+            return None
+        x0, y0, x1, y1 = roi
+        shift = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0]])
+        visible = self._occlusion.masks(frame, [landmarks], [shift], (x1 - x0, y1 - y0))[0]
+        grow = max(1, int(round(_OCCLUDER_GROW * face_width(landmarks))))
+        # only what lies well inside the paste mask: along its edge the model's "not face" is
+        # mostly the face's own outline (hair line, jaw), and bringing the target back there
+        # would draw a second edge inside the blend's
+        inner = cv2.erode(paste, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (4 * grow + 1,) * 2))
+        front = ((visible < self._occlusion.card.threshold) & (inner > 0)).astype(np.uint8)
+        grown = cv2.dilate(front, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
+        weight = cv2.GaussianBlur(grown.astype(np.float32), (0, 0), max(grow / 2, 0.5))
+        return weight if weight.max() > 0 else None
 
 
 def _source_chroma(image: np.ndarray, landmarks: np.ndarray) -> SkinChroma:

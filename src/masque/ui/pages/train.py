@@ -256,7 +256,8 @@ def _convert_options() -> Options:
             o.add("color", gr.Dropdown(COLOR_MATCHERS.names(), value=d.color, label="--color"))
             o.add("color_smooth", gr.Slider(0, 0.95, value=d.color_smooth, step=0.05, label="--color-smooth"), float)
             o.add("blend", gr.Dropdown(BLENDERS.names(), value=d.blend, label="--blend"))
-            o.add("mask", gr.Dropdown(["clipped", "learned", "components", "extended"], value=d.mask, label="--mask"))
+            o.add("mask", gr.Dropdown(["clipped", "occlusion", "learned", "components", "extended"], value=d.mask,
+                                      label="--mask"))
         with gr.Row():
             o.add("erode", gr.Number(d.erode, label="--erode (px, negative grows)"), float)
             o.add("feather", gr.Number(None, minimum=0, label="--feather (px; blank: 15% of the crop)"),
