@@ -1,7 +1,9 @@
 """``convert``: swap the faces of a video, image or folder with a trained model.
 
 Per frame: track faces, align each onto the model's crop, encode with the shared encoder,
-decode with the other person's decoder, paste back (colour match, blend). Faces of several
+decode with the other person's decoder, draw it at the real face size with that person's
+enhancer when the model folder has one (:mod:`masque.models.enhancer`), paste back (colour
+match, blend). Faces of several
 frames go through the model as one batch; ``masque.convert.files`` runs it over files.
 """
 
@@ -21,6 +23,7 @@ from masque.face.align import alignment_matrix, transform_points
 from masque.face.mask import landmark_mask
 from masque.models import ModelCard, SwapModel
 from masque.models.device import amp_dtype
+from masque.models.enhancer import EnhancerPair, scale_matrix
 
 MaskSource = Literal["clipped", "learned", "components", "extended"]
 
@@ -75,10 +78,14 @@ class Converter:
         card: the model's card (:func:`masque.models.load_model` returns it): its crop geometry
             and per-side colour shift.
         config: conversion options.
+        analyzer: face detector and landmarker (default: a new :class:`FaceAnalyzer`).
+        enhancer: the model folder's enhancer (:func:`masque.models.enhancer.load_enhancer`): the
+            decoder's ``S`` px face is drawn at ``kS`` px by the ``to`` person's enhancer and pasted
+            at that size. ``None``: the ``S`` px face is pasted (stretched to the face's size).
     """
 
     def __init__(self, model: SwapModel, card: ModelCard, config: ConvertConfig | None = None,
-                 analyzer: FaceAnalyzer | None = None) -> None:
+                 analyzer: FaceAnalyzer | None = None, enhancer: EnhancerPair | None = None) -> None:
         from masque.face import FaceTracker, TargetSelector, TrackerConfig
 
         self.config = config or ConvertConfig()
@@ -100,6 +107,8 @@ class Converter:
             redetect_every=self.config.redetect_every, smooth=self.config.smooth))
         self.color = SmoothedColor(self.config.color, self.config.color_smooth)
         self.faces_swapped = 0
+        # fp32: at these widths bf16 autocast measured slower on CPU (models/enhancer.py)
+        self.enhancer = enhancer.to(self.device).eval() if enhancer is not None else None
 
     def reset(self) -> None:
         """Forget tracked faces and their colour corrections (between unrelated images)."""
@@ -120,14 +129,19 @@ class Converter:
         x = x.to(self.device).contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None):
             rgb, mask = self.model.swap(x, self.config.to)
+        scale = 1
+        if self.enhancer is not None:
+            scale = self.enhancer.arch.scale
+            rgb = self.enhancer.enhance(rgb.float(), self.config.to)
+            mats = [[scale_matrix(m, scale) for m in per] for per in mats]
         new = (rgb.permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
-        learned = mask[:, 0].cpu().numpy()
+        learned = mask[:, 0].float().cpu().numpy()
         out, k = [], 0
         for frame, per_t, per_m in zip(frames, tracked, mats):
             pasted = frame
             self.color.retain(t.track for t in per_t)  # a face lost, or every face at a cut, starts afresh
             for t, m in zip(per_t, per_m):
-                mask = self._mask(learned[k], t.face.landmarks, m)
+                mask = self._mask(learned[k], t.face.landmarks, m, s * scale)
                 pasted = paste_face(pasted, new[k], mask, m, blender=self.config.blend, erode=self.config.erode,
                                     feather=self.config.feather, matcher=self.color.bind(t.track))
                 k += 1
@@ -135,11 +149,13 @@ class Converter:
         self.faces_swapped += k
         return out
 
-    def _mask(self, learned: np.ndarray, landmarks: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-        """The ``(S, S)`` ``float32`` paste mask in [0, 1], in the crop."""
+    def _mask(self, learned: np.ndarray, landmarks: np.ndarray, matrix: np.ndarray, s: int) -> np.ndarray:
+        """The ``(s, s)`` ``float32`` paste mask in [0, 1], in the crop ``matrix`` maps onto (``s``: the
+        pasted face's side; the decoder's mask is resized to it)."""
+        if learned.shape[0] != s:
+            learned = cv2.resize(learned, (s, s), interpolation=cv2.INTER_LINEAR)
         if self.config.mask == "learned":
             return learned
-        s = self.model.input_size
         kind = "components" if self.config.mask == "clipped" else self.config.mask
         hull = landmark_mask(transform_points(landmarks, matrix), (s, s), kind).astype(np.float32) / 255
         return np.minimum(learned, hull) if self.config.mask == "clipped" else hull
