@@ -8,13 +8,13 @@ crop at ``k`` times the size. A share ``real_mix`` of inputs are the real model-
 (an easier, sharper input; it keeps the network from learning only the decoder's blur).
 
 Loss, per side: L1 against the real crop (weighted 4x on the face's landmark mask) plus a
-**detail-energy term**: on the grey image's Laplacian-pyramid bands at full and half resolution,
-the local energy (mean square over 8x8 windows) of the output is matched to the real crop's
-(L1 of square roots, on the face mask). L1 alone regresses to the mean of the skin texture it
+**detail-energy term**: on the grey image's Laplacian-pyramid bands at half and quarter
+resolution (:data:`BANDS`), the local energy (mean square over 8x8 windows) of the output is
+matched to the real crop's (L1 of square roots, on the face mask). L1 alone regresses to the mean of the skin texture it
 cannot place and stays soft; the energy term is blind to where a pore or wrinkle sits, so it
 rewards drawing as much detail as the person has, where the person has it. Its half-resolution
-band is where ``masque evaluate``'s detail score looks; grain, which the full-resolution band
-alone would accept, is not enough there. Optionally ``vgg`` adds the VGG19 perceptual loss
+band is where ``masque evaluate``'s detail score looks; the full-resolution band is left out
+because matching it rewarded a one-pixel grid (grain). Optionally ``vgg`` adds the VGG19 perceptual loss
 (:class:`masque.train.perceptual.PerceptualLoss`) on a random 96 px patch.
 
 The stage is resumable and Ctrl-C safe like base training: weights and Adam's moments are saved
@@ -100,7 +100,7 @@ class EnhancerConfig:
     blocks: int = 2
     up_width: int = 16
     real_mix: float = 0.25
-    detail: float = 1.0
+    detail: float = 0.5
     vgg: float = 0.0
     save_every: int = 100
     preview_every: int = 100
@@ -122,18 +122,25 @@ class EnhancerConfig:
         return {"scale": self.scale, "width": self.width, "blocks": self.blocks, "up_width": self.up_width}
 
 
-def pyramid_energy(rgb: torch.Tensor, levels: int = 2, window: int = 8) -> list[torch.Tensor]:
+#: Laplacian-pyramid bands the detail term matches: 1 = half resolution, 2 = quarter. The finest
+#: band (0) is left out on purpose: matching it, a young enhancer filled the face with a one-pixel
+#: PixelShuffle grid (energy, not detail), see the README
+BANDS = (1, 2)
+
+
+def pyramid_energy(rgb: torch.Tensor, bands: tuple[int, ...] = BANDS, window: int = 8) -> list[torch.Tensor]:
     """Local detail energy of ``(N, 3, H, W)`` RGB [0, 1] images, per Laplacian-pyramid band.
 
-    Returns ``levels`` maps ``(N, 1, H / (2^l window), W / (2^l window))``: the mean squared band
-    (grey, 0-1 scale) over ``window`` x ``window`` blocks, finest band first.
+    Returns one map per band ``l`` of ``bands``, ``(N, 1, H / (2^l window), W / (2^l window))``:
+    the mean squared band (grey, 0-1 scale) over ``window`` x ``window`` blocks.
     """
     grey = (rgb * rgb.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
     out = []
-    for _ in range(levels):
+    for level in range(max(bands) + 1):
         low = F.avg_pool2d(grey, 2)
-        band = grey - F.interpolate(low, scale_factor=2, mode="bilinear", align_corners=False)
-        out.append(F.avg_pool2d(band * band, window))
+        if level in bands:
+            band = grey - F.interpolate(low, scale_factor=2, mode="bilinear", align_corners=False)
+            out.append(F.avg_pool2d(band * band, window))
         grey = low
     return out
 
