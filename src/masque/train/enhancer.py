@@ -184,6 +184,7 @@ class EnhancerTrainer:
             raise ModelError(f"{self.root} holds no trained model ({STATE_FILE}); the enhancer stage refines a "
                              f"trained model: run `masque train -A ... -B ... -m {self.root}` first")
         self.card = card
+        load_enhancer(self.root, card)  # a damaged or foreign enhancer file fails now, before the faces load
         self.device = pick_device(self.config.device)
         self.amp = amp_dtype(self.device)
         self.group = LOCAL  # one process (what `masque train`'s progress and Ctrl-C handling ask of a trainer)
