@@ -118,15 +118,31 @@ class Enhancer(nn.Module):
         assert self.tail.bias is not None
         nn.init.zeros_(self.tail.weight)  # untrained: exactly the bilinear upsample
         nn.init.zeros_(self.tail.bias)
+        # PixelShuffle's sub-pixel channels are learned apart and drew a one-pixel grid over the
+        # face (the full-scale detail score rose 5x, the half-scale one barely). A fixed [1 2 1]
+        # binomial after each shuffle has zero response at the 2-pixel period, so no such grid
+        # can pass, and costs a fraction of a resize-then-convolve (23 against 10 ms CPU a face)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` ``(N, 3, S, S)`` RGB in [0, 1] -> ``(N, 3, kS, kS)`` (not clamped: training sees the overshoot)."""
         h = F.leaky_relu(self.head(x), LEAK)
         for conv in self.body:
             h = h + F.leaky_relu(conv(h), LEAK)
-        residual = F.pixel_shuffle(self.tail(self.up(h)), 2)
+        h = self.up(h)
+        if self.arch.scale == 4:
+            h = self._smooth(h)
+        residual = self._smooth(F.pixel_shuffle(self.tail(h), 2))
         base = F.interpolate(x, scale_factor=self.arch.scale, mode="bilinear", align_corners=False)
         return base + residual
+
+
+    @staticmethod
+    def _smooth(x: torch.Tensor) -> torch.Tensor:
+        """The 3x3 binomial ([1 2 1] / 4 each way) on every channel, edges replicated, as shifted
+        sums (a CPU runs these far faster than a depthwise conv or stride-1 pooling)."""
+        x = F.pad(x, (1, 1, 1, 1), mode="replicate")
+        x = (x[..., :-2, :] + 2 * x[..., 1:-1, :] + x[..., 2:, :]) * 0.25
+        return (x[..., :-2] + 2 * x[..., 1:-1] + x[..., 2:]) * 0.25
 
 
 class EnhancerPair(nn.Module):
