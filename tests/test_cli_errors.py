@@ -156,6 +156,15 @@ TRAIN = [
     C("model-dir-empty-folder-bad-faceset", "train -A {fs} -B {empty_fs} -m {empty_dir} --steps 1"),
     C("device-unknown", "train -A {fs} -B {fs_b} -m {work}/m --steps 1 --device tpu", 2, "--device"),
     C("device-cuda-absent", "train -A {fs} -B {fs_b} -m {work}/m --steps 1 --device cuda:7", 2, "cuda:7"),
+    C("enhancer-without-a-model", "train -A {fs} -B {fs_b} -m {work}/m --enhancer --steps 1", 2,
+      "no trained model"),
+    C("enhancer-with-nproc", "train -A {fs} -B {fs_b} -m {model} --enhancer --nproc 2 --steps 1", 2, "--nproc"),
+    C("enhancer-with-recipe", "train -A {fs} -B {fs_b} -m {model} --enhancer --recipe gan --steps 1", 2,
+      "--recipe"),
+    C("enhancer-damaged", "train -A {fs} -B {fs_b} -m {model_bad_enhancer} --enhancer --steps 1", 2,
+      "enhancer"),
+    C("enhancer-of-another-size", "train -A {fs} -B {fs_b} -m {model_enhancer_other_size} --enhancer --steps 1",
+      2, "another model"),
 ]
 
 MODEL = [
@@ -200,6 +209,11 @@ CONVERT = [
     C("model-a-faceset", "convert {img} -m {fs} -o {work}/out.png"),
     C("model-other-kind", "convert {img} -m {model_other_kind} -o {work}/out.png"),
     C("model-pickle", "convert {img} -m {model_pickle} -o {work}/out.png"),
+    C("enhancer-damaged", "convert {img} -m {model_bad_enhancer} -o {work}/out.png", 2, "enhancer"),
+    C("enhancer-of-another-size", "convert {img} -m {model_enhancer_other_size} -o {work}/out.png", 2,
+      "another model"),
+    C("no-enhancer-with-a-value", "convert {img} -m {model} -o {work}/out.png --no-enhancer yes", 2,
+      "unrecognized"),
     C("output-other-kind", "convert {img} -m {model} -o {work}/out.mp4", 2),
     C("video-to-image", "convert {clip} -m {model} -o {work}/out.png", 2),
     C("folder-to-file", "convert {bad_folder} -m {model} -o {img}", 2),
@@ -397,6 +411,8 @@ DEMO = [
     C("minutes-negative", "demo -o {work}/d --minutes -1", 2, "--minutes"),
     C("minutes-nan", "demo -o {work}/d --minutes nan", 2, "finite"),
     C("model-unknown", "demo -o {work}/d --model huge", 2, "--model"),
+    C("enhancer-share-above-0.9", "demo -o {work}/d --enhancer-share 1", 2, "--enhancer-share"),
+    C("enhancer-share-negative", "demo -o {work}/d --enhancer-share -0.1", 2, "--enhancer-share"),
     C("output-is-a-file", "demo -o {img}", 2, "is a file"),
     C("output-under-a-file", "demo -o {img}/d", 2),
     C("device-unknown", "demo -o {work}/d --device tpu --minutes 1", 2, "--device"),
@@ -488,7 +504,21 @@ def _models(root: Path) -> dict[str, Path]:
     (out["model_other_kind"] / "state.json").write_text(json.dumps({**state, "model": "hires"}))
     (out["model_pickle"] / "model.safetensors").unlink()
     torch.save({"encoder.weight": torch.zeros(2)}, out["model_pickle"] / "model.pt")
-    return out | _style_models(root)
+    return out | _enhancer_models(model, root) | _style_models(root)
+
+
+def _enhancer_models(model: Path, root: Path) -> dict[str, Path]:
+    """The model with a damaged enhancer file, and with an enhancer made for 128 px faces."""
+    from safetensors.torch import save as st_save
+
+    from masque.models.enhancer import ENHANCER_FILE, EnhancerArch, EnhancerPair
+
+    out = {name: Path(shutil.copytree(model, root / name.replace("_", "-")))
+           for name in ("model_bad_enhancer", "model_enhancer_other_size")}
+    (out["model_bad_enhancer"] / ENHANCER_FILE).write_bytes(b"\x00" * 64)
+    pair = EnhancerPair(EnhancerArch(input_size=128, width=4, up_width=4, blocks=1))
+    (out["model_enhancer_other_size"] / ENHANCER_FILE).write_bytes(st_save(pair.state_dict(), pair.metadata()))
+    return out
 
 
 def _style_models(root: Path) -> dict[str, Path]:

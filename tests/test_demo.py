@@ -28,8 +28,10 @@ def test_demo_runs_end_to_end_and_a_second_run_continues(tmp_path, fixture_path)
         out = probe_video(first.outputs[f"{side}_as_{'b' if side == 'a' else 'a'}"])
         assert (out.frames, out.fps, out.width, out.has_audio) == (src.frames, src.fps, src.width, True)
         assert verify_file(out.path).labelled
+    assert first.summary["enhancer"]["step"] > 0  # the enhancer stage ran after the base model
     step = first.summary["train"]["step"]
     second = run_demo(config)
     assert second.summary["train"]["start_step"] == step  # resumed, not restarted
+    assert second.summary["enhancer"]["start_step"] == first.summary["enhancer"]["step"]
     assert all(v["frames"] == 0 and v["reused"] > 0 for v in second.summary["extract"].values())
     assert json.loads((config.out / "summary.json").read_text())["train"]["step"] > step

@@ -74,22 +74,25 @@ class ConvertRecipe:
     config: Any  # masque.convert.pipeline.ConvertConfig (its identity array makes it unhashable)
     labels: LabelConfig
     run_id: int
+    enhance: bool = True  # use the folder's enhancer when it has one (convert's --no-enhancer: False)
 
     @property
     def crf(self) -> int:
         return int(self.config.crf)
 
     def __hash__(self) -> int:
-        return hash((self.model_dir, self.device, repr(self.config)))
+        return hash((self.model_dir, self.device, repr(self.config), self.enhance))
 
     def _converter(self) -> Any:
         def build() -> Any:
             from masque.convert.pipeline import Converter
             from masque.models.device import pick_device
+            from masque.models.enhancer import load_enhancer
             from masque.models.io import load_model
 
             model, card = load_model(self.model_dir, device=pick_device(self.device))
-            return Converter(model, card, self.config)
+            enhancer = load_enhancer(self.model_dir, card) if self.enhance else None
+            return Converter(model, card, self.config, enhancer=enhancer)
 
         return _cached(self, build)
 

@@ -60,6 +60,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="blend width (default 15%% of the aligned crop)")
     p.add_argument("--smooth", type=smoothing, default=0.5, metavar="F",
                    help="temporal landmark smoothing in [0, 1): 0 off, 0.9 heavy (default 0.5)")
+    p.add_argument("--no-enhancer", action="store_true",
+                   help="paste the decoder's face stretched to the face's size even when MODEL_DIR has an "
+                   "enhancer (`masque train --enhancer`; by default it draws the face at the real size)")
     p.add_argument("--identity", metavar="REF_IMAGE", help="swap only this person")
     p.add_argument("--crf", type=int_range(0, 51), default=18, metavar="N",
                    help="H.264 quality, 0-51 (lower is better; default 18)")
@@ -82,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from masque.convert.pipeline import ConvertConfig, Converter
     from masque.face import reference_embeddings
     from masque.models.device import pick_device
+    from masque.models.enhancer import load_enhancer
     from masque.models.io import load_model
 
     identity = reference_embeddings([args.identity])[0] if args.identity else None
@@ -92,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     if args.ray:
         return _run_on_ray(args, config)
     model, card = load_model(args.model, device=pick_device(args.device))
-    converter = Converter(model, card, config)
+    enhancer = None if args.no_enhancer else load_enhancer(args.model, card)
+    converter = Converter(model, card, config, enhancer=enhancer)
     with removed_on_failure(args.output), progress_bar("convert", unit="frame") as cb:
         s = convert_path(converter, args.input, args.output, label_config_from_args(args, "composite"), progress=cb)
         if s.frames == 0 and source.is_dir():
@@ -120,7 +125,7 @@ def _run_on_ray(args: argparse.Namespace, config: object) -> int:
 
     plan = plan_for(Path(args.input), Path(args.output))
     recipe = ConvertRecipe(str(Path(args.model).resolve()), args.device, config,
-                           label_config_from_args(args, "composite"), secrets.randbits(32))
+                           label_config_from_args(args, "composite"), secrets.randbits(32), not args.no_enhancer)
     with removed_on_failure(args.output), progress_bar("convert", unit="frame") as cb:
         summary = run_frames(args.ray, recipe, [(s.resolve(), d.resolve()) for s, d in plan], progress=cb)
     return report(summary, "frames", args.output)

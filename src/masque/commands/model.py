@@ -43,6 +43,7 @@ def model_info(model_dir: str | Path) -> dict[str, Any]:
         "faces": dict(card.faces), "color_shift": {k: list(v) for k, v in card.color_shift.items()},
         "loss": dict(card.loss), "updated": card.updated, "masque_version": card.masque_version,
         "latest_preview": str(previews[-1]) if previews else None,
+        "enhancer": dict(card.enhancer) or None,
     }
 
 
@@ -67,5 +68,12 @@ def run_info(args: argparse.Namespace) -> int:
         f"updated:      {info['updated']}",
         f"preview:      {info['latest_preview']}",
     ]
+    enh = info["enhancer"]
+    if enh:
+        scale = enh.get("arch", {}).get("scale") or 1
+        lines.append(f"enhancer:     {scale}x, step {enh.get('step')} (learned on the model at step "
+                     f"{enh.get('base_step')}); convert draws faces at {info['input_size'] * scale} px")
+    else:
+        lines.append("enhancer:     none (`masque train --enhancer` adds one)")
     print("\n".join(lines))
     return 0

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from masque.commands._known import MODEL_NAMES, RECIPE_NAMES, TRAIN_WARMUP
 from masque.commands._options import device, float_range, int_range, positive_float, positive_int
 from masque.commands._paths import require_folder, writable_output
-from masque.errors import OutputPathError
+from masque.errors import OutputPathError, UsageError
 
 if TYPE_CHECKING:  # torch: loaded in run(), not for --help
     from masque.train.trainer import Trainer, TrainSummary
@@ -56,6 +56,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--nproc", type=int_range(1, 1024), default=1, metavar="N",
                    help="train as N processes of one DDP group on this machine (gloo on CPU, one GPU each on "
                    "CUDA); --batch is per process. Under torchrun, torchrun's ranks are used instead (default 1)")
+    p.add_argument("--enhancer", action="store_true",
+                   help="train the per-person enhancer of the trained model in MODEL_DIR instead of the model: a "
+                   "small super-resolution network that draws the decoder's face at 4x its size with that "
+                   "person's detail; convert then uses it (stops at --steps/--minutes like training; --batch, "
+                   "--lr, --model, --recipe and --warmup are the base model's: the enhancer uses 8 faces per "
+                   "person and lr 1e-3)")
     p.set_defaults(func=run)
 
 
@@ -84,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
     from masque.train.recipes import Schedule
     from masque.train.trainer import TrainConfig, Trainer
 
+    if args.enhancer:
+        return _run_enhancer(args)
     group = Group.from_env()
     if args.nproc > 1 and not group.distributed:  # this process starts the ranks and waits for them
         return launch(_rank_argv(args), args.nproc)
@@ -116,6 +124,29 @@ def run(args: argparse.Namespace) -> int:
     print(f"{how}: step {summary.step} ({summary.step - summary.start_step} this run, {summary.seconds:.0f} s, "
           f"{summary.examples_per_s:.1f} examples/s); loss A {loss.get('total_a', float('nan')):.4f} "
           f"B {loss.get('total_b', float('nan')):.4f}; saved to {args.model_dir}")
+    if summary.interrupted:
+        print("run the same command again to continue", file=sys.stderr)
+    return 0
+
+
+def _run_enhancer(args: argparse.Namespace) -> int:
+    """``masque train --enhancer``: the enhancer stage on the trained model in ``args.model_dir``."""
+    if args.nproc > 1 or args.model or args.recipe:
+        raise UsageError("--enhancer trains the enhancer of the model already in MODEL_DIR, in one process: drop "
+                         "--nproc, --model and --recipe (they are options of the base model's training)")
+    from masque.train.enhancer import EnhancerConfig, EnhancerTrainer
+
+    config = EnhancerConfig(steps=args.steps, minutes=args.minutes, save_every=args.save_every,
+                            preview_every=args.preview_every, device=args.device, workers=args.workers,
+                            seed=args.seed, threads=args.threads)
+    trainer = EnhancerTrainer(args.faceset_a, args.faceset_b, args.model_dir, config)
+    summary = _train(trainer, "train enhancer", args.minutes)  # type: ignore[arg-type]  # same run() contract
+    how = "interrupted" if summary.interrupted else "done"
+    loss = summary.losses
+    print(f"enhancer {how}: step {summary.step} ({summary.step - summary.start_step} this run, "
+          f"{summary.seconds:.0f} s, {summary.examples_per_s:.1f} examples/s); loss A "
+          f"{loss.get('total_a', float('nan')):.4f} B {loss.get('total_b', float('nan')):.4f}; saved to "
+          f"{args.model_dir}")
     if summary.interrupted:
         print("run the same command again to continue", file=sys.stderr)
     return 0

@@ -1,7 +1,9 @@
 """``convert``: swap the faces of a video, image or folder with a trained model.
 
 Per frame: track faces, align each onto the model's crop, encode with the shared encoder,
-decode with the other person's decoder, paste back (colour match, blend). Faces of several
+decode with the other person's decoder, draw it at the real face size with that person's
+enhancer when the model folder has one (:mod:`masque.models.enhancer`), paste back (colour
+match, blend). Faces of several
 frames go through the model as one batch; ``masque.convert.files`` runs it over files.
 """
 
@@ -22,6 +24,7 @@ from masque.face.align import alignment_matrix, transform_points
 from masque.face.mask import landmark_mask
 from masque.models import ModelCard, SwapModel
 from masque.models.device import amp_dtype
+from masque.models.enhancer import EnhancerPair, scale_matrix
 
 MaskSource = Literal["clipped", "occlusion", "learned", "components", "extended"]
 
@@ -82,10 +85,14 @@ class Converter:
         card: the model's card (:func:`masque.models.load_model` returns it): its crop geometry
             and per-side colour shift.
         config: conversion options.
+        analyzer: face detector and landmarker (default: a new :class:`FaceAnalyzer`).
+        enhancer: the model folder's enhancer (:func:`masque.models.enhancer.load_enhancer`): the
+            decoder's ``S`` px face is drawn at ``kS`` px by the ``to`` person's enhancer and pasted
+            at that size. ``None``: the ``S`` px face is pasted (stretched to the face's size).
     """
 
     def __init__(self, model: SwapModel, card: ModelCard, config: ConvertConfig | None = None,
-                 analyzer: FaceAnalyzer | None = None) -> None:
+                 analyzer: FaceAnalyzer | None = None, enhancer: EnhancerPair | None = None) -> None:
         from masque.face import FaceTracker, TargetSelector, TrackerConfig
 
         self.config = config or ConvertConfig()
@@ -106,6 +113,8 @@ class Converter:
         self.tracker = FaceTracker(self.analyzer, selector, TrackerConfig(
             redetect_every=self.config.redetect_every, smooth=self.config.smooth))
         self.color = SmoothedColor(self.config.color, self.config.color_smooth)
+        # fp32: at these widths bf16 autocast measured slower on CPU (models/enhancer.py)
+        self.enhancer = enhancer.to(self.device).eval() if enhancer is not None else None
         self.occlusion = None
         if self.config.mask == "occlusion":
             from masque.face.occlusion import OcclusionModel
@@ -144,15 +153,20 @@ class Converter:
         x = x.to(self.device).contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None):
             rgb, mask = self.model.swap(x, self.config.to)
+        scale = 1
+        if self.enhancer is not None:
+            scale = self.enhancer.arch.scale
+            rgb = self.enhancer.enhance(rgb.float(), self.config.to)
+            mats = [[scale_matrix(m, scale) for m in per] for per in mats]
         new = (rgb.permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
-        learned = mask[:, 0].cpu().numpy()
-        visible = self._visible(frames, faces, mats)
+        learned = mask[:, 0].float().cpu().numpy()
+        visible = self._visible(frames, faces, mats, s * scale)
         out, k = [], 0
         for frame, per_t, per_m in zip(frames, tracked, mats):
             pasted = frame
             self.color.retain(t.track for t in per_t)  # a face lost, or every face at a cut, starts afresh
             for t, m in zip(per_t, per_m):
-                mask = self._mask(learned[k], t.face.landmarks, m)
+                mask = self._mask(learned[k], t.face.landmarks, m, s * scale)
                 if visible:
                     mask = np.minimum(mask, visible[k])
                 pasted = paste_face(pasted, new[k], mask, m, blender=self.config.blend, erode=self.config.erode,
@@ -163,21 +177,23 @@ class Converter:
         return out
 
     def _visible(self, frames: list[np.ndarray], faces: list[list[np.ndarray]],
-                 mats: list[list[np.ndarray]]) -> list[np.ndarray]:
-        """Per face (in frame order), the occlusion model's visible face in the model's crop; [] when off."""
+                 mats: list[list[np.ndarray]], s: int) -> list[np.ndarray]:
+        """Per face (in frame order), the occlusion model's visible face in the ``(s, s)`` crop ``mats``
+        map onto (the pasted face's); [] when off."""
         if self.occlusion is None:
             return []
         aligned = [self.occlusion.align(f, per) for f, per in zip(frames, faces) if per]
         probs = self.occlusion.predict(np.concatenate([a[0] for a in aligned]))
         owns = [o for a in aligned for o in a[1]]
-        s = self.model.input_size
         return [self.occlusion.warp(p, o, m, s) for p, o, m in zip(probs, owns, (m for per in mats for m in per))]
 
-    def _mask(self, learned: np.ndarray, landmarks: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-        """The ``(S, S)`` ``float32`` paste mask in [0, 1], in the crop."""
+    def _mask(self, learned: np.ndarray, landmarks: np.ndarray, matrix: np.ndarray, s: int) -> np.ndarray:
+        """The ``(s, s)`` ``float32`` paste mask in [0, 1], in the crop ``matrix`` maps onto (``s``: the
+        pasted face's side; the decoder's mask is resized to it)."""
+        if learned.shape[0] != s:
+            learned = cv2.resize(learned, (s, s), interpolation=cv2.INTER_LINEAR)
         if self.config.mask == "learned":
             return learned
-        s = self.model.input_size
         clipped = self.config.mask in ("clipped", "occlusion")
         kind = "components" if clipped else self.config.mask
         hull = landmark_mask(transform_points(landmarks, matrix), (s, s), kind).astype(np.float32) / 255  # type: ignore[arg-type]

@@ -85,6 +85,9 @@ class ModelCard:
         masque_version: the masque that wrote the card.
         updated: ISO 8601 time of the last save.
         recipe: the loss recipe (``classic``, ``perceptual``, ``gan``; ``None`` in a version-1 card).
+        enhancer: the per-person enhancer in ``enhancer.safetensors``, if one was trained
+            (:mod:`masque.models.enhancer`): ``arch``, ``step``, ``base_step``, ``loss``, ``updated``.
+            An optional field: cards without it (older folders) load unchanged.
         card_version: layout version of the card (see the module docstring).
         extra: keys of the file this masque does not know, kept as they were.
     """
@@ -109,6 +112,7 @@ class ModelCard:
     masque_version: str | None = None
     updated: str | None = None
     recipe: str | None = None
+    enhancer: Mapping[str, Any] = field(default_factory=dict)
     card_version: int = CARD_VERSION
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -260,6 +264,6 @@ _FIELDS: dict[str, _Reader] = {
     "color_shift": _as_shift, "mask": _as_str, "faces": _as_counts, "holdout_every": _as_int,
     "examples": _as_int, "loss": _as_floats, "arch": _as_dict, "config": _as_dict, "device": _as_str,
     "precision": _as_str, "params": _as_int, "flops_per_example": _as_int, "masque_version": _as_str,
-    "updated": _as_str, "recipe": _as_str,
+    "updated": _as_str, "recipe": _as_str, "enhancer": _as_dict,
 }
 _REQUIRED = ("model", "step", "input_size", "align")

@@ -286,7 +286,9 @@ class Trainer:
             "device": describe(self.device), "precision": str(self.amp or torch.float32).replace("torch.", ""),
             "params": model.param_count(), "flops_per_example": model.flops_per_example(),
             "config": config, "recipe": cfg.recipe, "masque_version": __version__,
-            "updated": datetime.now(UTC).isoformat(timespec="seconds"), **extra,
+            "updated": datetime.now(UTC).isoformat(timespec="seconds"),
+            # the enhancer stage's record (masque.train.enhancer) outlives further base training
+            **{k: v for k, v in (self.previous or {}).items() if k == "enhancer"}, **extra,
         }
 
 
