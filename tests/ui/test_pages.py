@@ -40,6 +40,9 @@ NOT_ON_A_PAGE = {
     "--ray": "the UI runs jobs in its own process on this machine; a Ray cluster needs inputs and outputs on "
              "storage every worker sees, which the working folder is not",
     "--nproc": "the Train page trains in the server process (live previews, Stop); DDP would spawn the ranks",
+    "--occlusion-model": "another occlusion model than the one masque ships: a file path, for the CLI",
+    "--enhancer": "the enhancer stage trains from the CLI (`masque train --enhancer`); the Train page's convert "
+                  "uses the model folder's enhancer when it has one",
 }
 #: parser defaults the page shows as a number because the widget has no "unset" (0 = no limit / measured)
 UNSET_AS_ZERO = {"--steps", "--minutes", "--threads"}

@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help=f"how the face is blended in (default {SWAP_BLEND})")
     p.add_argument("--mask", default=SWAP_MASK, choices=["extended", "components"],
                    help="face region replaced: extended (with forehead, default) or components (jaw to brows)")
-    p.add_argument("--no-occluders", dest="occluders", action="store_false",
+    p.add_argument("--no-occluders", action="store_true",
                    help="paste over what is in front of the target's face; by default the occlusion model "
                    "keeps glasses, hands, hair and microphones in front")
     p.add_argument("--occlusion-model", type=Path, metavar="FILE",
@@ -135,7 +135,7 @@ def _swap_config(args: argparse.Namespace) -> SwapConfig:
     from masque.oneshot import SwapConfig
 
     model = str(args.occlusion_model.resolve()) if args.occlusion_model else None
-    return SwapConfig(color=args.color, blend=args.blend, mask=args.mask, occluders=args.occluders,
+    return SwapConfig(color=args.color, blend=args.blend, mask=args.mask, occluders=not args.no_occluders,
                       occlusion_model=model)
 
 

@@ -50,7 +50,7 @@ def _crop(image: np.ndarray, bbox: tuple[float, float, float, float]) -> np.ndar
 
 def run_swap(ctx: PageContext, source: Any, target: Any, mode: str, picked: np.ndarray | None, source_face: float,
              smooth: float, color: str, blend: str, mask: str, redetect_every: float, detector: str, fallback: str,
-             labels: tuple[Any, ...], progress: Any) -> tuple[Path, Any]:
+             labels: tuple[Any, ...], progress: Any, occluders: bool = True) -> tuple[Path, Any]:
     """Swap like ``masque swap``: returns (output path, stats)."""
     from masque.errors import ConfigError
     from masque.face import TargetSelector, TrackerConfig
@@ -71,7 +71,8 @@ def run_swap(ctx: PageContext, source: Any, target: Any, mode: str, picked: np.n
     labeler = Labeler(label_config(*labels))
     analyzer = ctx.analyzer(detector, fallback)
     swapper = OneShotSwapper.from_image(read_image(src), analyzer, int(source_face),
-                                        SwapConfig(color=color, blend=blend, mask=mask),  # type: ignore[arg-type]
+                                        SwapConfig(color=color, blend=blend, mask=mask,  # type: ignore[arg-type]
+                                                   occluders=occluders),
                                         name=src.name)
     video = is_video_path(tgt)
     out = ctx.work.job("swap") / labelled_name(f"{tgt.stem}_swapped{tgt.suffix}", video)
@@ -115,6 +116,8 @@ def build(ctx: PageContext) -> None:
             mask = gr.Dropdown(["extended", "components"], value=defaults.mask, label="--mask: face region")
             detector = gr.Dropdown(DETECTORS, value="hog", label="--detector")
             fallback = gr.Dropdown(FALLBACKS, value=FALLBACK_DEFAULT, label="--fallback-detector")
+            no_occluders = gr.Checkbox(not defaults.occluders,
+                                       label="--no-occluders: paste over glasses and hands in front of the face")
     labels = label_widgets("swap")
     run = gr.Button("Swap", variant="primary", elem_id="swap-run")
     with gr.Row():
@@ -138,9 +141,10 @@ def build(ctx: PageContext) -> None:
 
     @shown
     def swap(src: Any, tgt: Any, m: str, pk: Any, sf: float, sm: float, co: str, bl: str, ma: str, rd: float,
-             de: str, fb: str, nl: bool, vl: bool, ce: Any, ke: Any,
+             de: str, fb: str, no: bool, nl: bool, vl: bool, ce: Any, ke: Any,
              progress: Any = gr.Progress()) -> tuple[Any, Any, Any, str]:
-        out, s = run_swap(ctx, src, tgt, m, pk, sf, sm, co, bl, ma, rd, de, fb, (nl, vl, ce, ke), progress)
+        out, s = run_swap(ctx, src, tgt, m, pk, sf, sm, co, bl, ma, rd, de, fb, (nl, vl, ce, ke), progress,
+                          occluders=not no)
         from masque.media import is_video_path
 
         msg = (f"{s.frames} frame(s), {s.swapped} with a face swapped, {s.seconds:.1f} s, {s.fps:.1f} frames/s "
@@ -150,7 +154,7 @@ def build(ctx: PageContext) -> None:
     target.change(detect, [target, detector, fallback], [faces, embeddings, picked, mode], **HEAVY)
     faces.select(pick, [embeddings], [picked, mode], queue=False)
     run.click(swap, [source, target, mode, picked, source_face, smooth, color, blend, mask, redetect, detector,
-                     fallback, *labels.inputs()], [image_out, video_out, download, status], **HEAVY)
+                     fallback, no_occluders, *labels.inputs()], [image_out, video_out, download, status], **HEAVY)
 
 
 PAGE = Page("swap", "Swap", build, cli=("swap",))

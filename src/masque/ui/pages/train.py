@@ -146,7 +146,11 @@ def run_convert(ctx: PageContext, model_name: str, media: Any, options: dict[str
     model, card = load_model(root, device=pick_device(options.pop("device")))
     ref = options.pop("identity")
     identity = reference_embeddings([upload_path(ref, "reference image")])[0] if ref else None
-    converter = Converter(model, card, ConvertConfig(identity=identity, **options))
+    enhance = not options.pop("no_enhancer")
+    from masque.models.enhancer import load_enhancer
+
+    enhancer = load_enhancer(root, card) if enhance else None  # the folder's, when `train --enhancer` ran
+    converter = Converter(model, card, ConvertConfig(identity=identity, **options), enhancer=enhancer)
     out = ctx.work.job("convert") / labelled_name(f"{src.stem}_to_{options['to']}{src.suffix}", is_video_path(src))
     stats = convert_path(converter, src, out, label_config(*labels), progress=gradio_progress(progress, "convert"))
     return out, stats
@@ -266,6 +270,7 @@ def _convert_options() -> Options:
             o.add("crf", gr.Number(d.crf, precision=0, minimum=0, maximum=51, label="--crf"), int)
             o.add("device", gr.Textbox("auto", label="--device"))
             o.add("identity", gr.File(label="--identity: swap only this person (photo)"))
+            o.add("no_enhancer", gr.Checkbox(False, label="--no-enhancer: paste the model's own small face"))
     return o
 
 
