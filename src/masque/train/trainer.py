@@ -181,7 +181,12 @@ class Trainer:
         align = state.get("align") or {}
         kept: dict[str, Any] = {"coverage": float(align.get("coverage", config.coverage)),
                                 "mask": str(state.get("mask", config.mask))}
-        changed = {k: v for k, v in kept.items() if getattr(config, k) != v}
+        # the background's share of the loss is the folder's own (models from before it: face only)
+        background = float(((state.get("config") or {}).get("loss") or {}).get("background", 0.0))
+        if config.loss.background != background:
+            log.warning("resuming %s: keeping its loss background weight %g", self.root, background)
+        kept["loss"] = dataclasses.replace(config.loss, background=background)
+        changed = {k: v for k, v in kept.items() if k != "loss" and getattr(config, k) != v}
         if changed:
             log.warning("resuming %s: keeping its %s", self.root, ", ".join(f"{k}={v}" for k, v in changed.items()))
         if [str(p) for p in state.get("facesets", [])] != self.facesets:
