@@ -25,6 +25,7 @@ import torch
 from masque import assets
 from masque.faceset.extract import ExtractConfig, extract_faceset
 from masque.models import MODELS, SIDES
+from masque.models.device import amp_dtype
 from masque.train.data import AugmentConfig, load_pool, make_batch, mean_color
 from masque.train.losses import LossConfig, face_loss
 from masque.train.trainer import StepInfo, TrainConfig, Trainer
@@ -130,7 +131,7 @@ def main() -> None:
     if device.type == "cuda" and not args.quick:
         configs += [("original", 64), ("hires", 16)]
     print(f"device {device}; fp32 matmul {matmul_rate(torch.float32, device):.0f} GFLOP/s, "
-          f"bf16 matmul {matmul_rate(torch.bfloat16, device):.0f} GFLOP/s")
+          f"bf16 matmul {matmul_rate(torch.bfloat16, device):.0f} GFLOP/s; masque's autocast: {amp_dtype(device)}")
     gflop = {name: 3 * MODELS.create(name).flops_per_example() / 1e9 for name, _ in configs}
     comparison = compare(sets, args.steps, device, args.device, gflop["original"])
     results = []

@@ -63,3 +63,20 @@ def test_mask_term_and_gradients() -> None:
     terms["total"].backward()
     assert rgb.grad is not None and float(rgb.grad.abs().sum()) > 0
     assert np.isfinite(float(terms["dssim"])) and float(mask_pred.grad.abs().sum()) > 0  # type: ignore[union-attr]
+
+
+def test_background_weight_makes_the_background_count_at_that_share() -> None:
+    target, mask, weight = _faces()
+    garbage_outside = target.clone()
+    garbage_outside[..., :3, :] = 1 - garbage_outside[..., :3, :]  # rows outside the mask
+    flat = torch.ones_like(weight)
+    half = face_loss(garbage_outside, mask, target, mask, flat, LossConfig(background=0.5))
+    full = face_loss(garbage_outside, mask, target, mask, flat, LossConfig(background=1.0))
+    assert float(half["l1"]) > 0.01  # the background is now learnt
+    # L1 = sum(w |e|) / sum(w): the error's share halves and the total weight shrinks
+    inside, outside = float(mask.sum()), float((1 - mask).sum())
+    err = float((garbage_outside - target).abs().sum() / 3)
+    assert float(full["l1"]) == pytest.approx(err / (inside + outside), rel=1e-4)
+    assert float(half["l1"]) == pytest.approx(0.5 * err / (inside + 0.5 * outside), rel=1e-4)
+    # a perfect background still costs nothing, whatever the weight
+    assert float(face_loss(target, mask, target, mask, weight, LossConfig(background=0.5))["total"]) < 1e-5

@@ -16,6 +16,7 @@ from masque.media import read_image
 from masque.models import load_model
 from masque.models.card import CropSpec
 from masque.models.io import STATE_FILE
+from masque.train.losses import LossConfig
 from masque.train.trainer import TrainConfig, Trainer
 
 # a short, fast run: lightweight, small batch, a higher learning rate than the default
@@ -53,6 +54,21 @@ def test_resume_continues_steps_and_loss_curve(first_run, facesets) -> None:
     assert after.history[0][1] < before.history[-1][1] * 1.25
     state = json.loads((root / STATE_FILE).read_text())
     assert state["step"] == 40 and state["examples"] == 40 * 2 * 4
+
+
+def test_resume_keeps_the_loss_background_weight(first_run, facesets, tmp_path) -> None:
+    root, _ = first_run
+    stored = json.loads((root / STATE_FILE).read_text())["config"]["loss"]["background"]
+    other = LossConfig(background=stored + 0.3)
+    resumed = Trainer(*facesets, root, TrainConfig(steps=40, loss=other, **FAST))
+    assert resumed.config.loss.background == stored
+    # a model from before the option was trained on the face only: it stays so
+    old = tmp_path / "old"
+    old.mkdir()
+    state = json.loads((root / STATE_FILE).read_text())
+    del state["config"]["loss"]["background"]
+    (old / STATE_FILE).write_text(json.dumps(state))
+    assert Trainer(*facesets, old, TrainConfig(steps=40, loss=other, **FAST)).config.loss.background == 0.0
 
 
 def test_sigint_saves_a_loadable_checkpoint_and_exits_cleanly(facesets, tmp_path) -> None:

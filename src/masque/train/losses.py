@@ -23,12 +23,15 @@ class LossConfig:
         dssim: weight of the weighted structural dissimilarity ``(1 - SSIM) / 2`` on the masked face.
         mask: weight of the mean absolute error between the predicted and the landmark mask.
         regions: use the eyes x3 / mouth x2 weight map (``False``: every face pixel counts once).
+        background: how much the pixels outside the landmark mask count in L1 and DSSIM, relative
+            to the face (0: only the face is learnt, faceswap's "penalize mask loss").
     """
 
     l1: float = 1.0
     dssim: float = 1.0
     mask: float = 1.0
     regions: bool = True
+    background: float = 0.0
 
 
 def _gaussian_window(size: int = 11, sigma: float = 1.5, device: torch.device | None = None) -> torch.Tensor:
@@ -76,7 +79,10 @@ def face_loss(rgb: torch.Tensor, mask_pred: torch.Tensor, target: torch.Tensor, 
     """
     rgb, mask_pred = rgb.float(), mask_pred.float()
     w = weight if config.regions else torch.ones_like(weight)
-    pred_m, target_m = rgb * mask, target * mask
+    if config.background > 0:  # whole images compared; outside the mask each pixel counts ``background``
+        pred_m, target_m, w = rgb, target, w * (mask + config.background * (1 - mask))
+    else:  # only the face: both sides masked, so the background is never compared
+        pred_m, target_m = rgb * mask, target * mask
     l1 = _weighted_mean((pred_m - target_m).abs(), w)
     dssim = _weighted_mean((1 - ssim_map(pred_m, target_m)) / 2, w)
     mask_l1 = (mask_pred - mask).abs().mean()

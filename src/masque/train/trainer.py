@@ -5,10 +5,11 @@ through the shared encoder, decodes A's with decoder ``a`` and B's with decoder 
 minimises L1 + DSSIM against the unwarped faces (masked, eyes and mouth weighted) plus the mask
 loss, with one Adam over all parameters.
 
-Speed: batches come from DataLoader worker processes; on CUDA and on CPUs with native bf16
-(AVX512-BF16, AMX) the forward and backward run under bf16 autocast (fp16 + gradient scaling
-on older GPUs), in channels_last; on CPU the widest small-output convs run as one GEMM
-(:mod:`masque.models.gemm`), and Adam is the fused single-pass kernel.
+Speed: batches come from DataLoader worker processes; on CUDA and on CPUs where bf16 measures
+faster than fp32 (:func:`masque.models.device.cpu_bf16_pays`: AMD Zen 4, AMX) the forward and
+backward run under bf16 autocast (fp16 + gradient scaling on older GPUs), in channels_last; on
+CPU with bf16 the widest small-output convs run as one GEMM (:mod:`masque.models.gemm`), and
+Adam is the fused single-pass kernel.
 """
 
 from __future__ import annotations
@@ -180,7 +181,12 @@ class Trainer:
         align = state.get("align") or {}
         kept: dict[str, Any] = {"coverage": float(align.get("coverage", config.coverage)),
                                 "mask": str(state.get("mask", config.mask))}
-        changed = {k: v for k, v in kept.items() if getattr(config, k) != v}
+        # the background's share of the loss is the folder's own (models from before it: face only)
+        background = float(((state.get("config") or {}).get("loss") or {}).get("background", 0.0))
+        if config.loss.background != background:
+            log.warning("resuming %s: keeping its loss background weight %g", self.root, background)
+        kept["loss"] = dataclasses.replace(config.loss, background=background)
+        changed = {k: v for k, v in kept.items() if k != "loss" and getattr(config, k) != v}
         if changed:
             log.warning("resuming %s: keeping its %s", self.root, ", ".join(f"{k}={v}" for k, v in changed.items()))
         if [str(p) for p in state.get("facesets", [])] != self.facesets:
