@@ -53,8 +53,8 @@ def blend_mask(landmarks: np.ndarray, size: int, rng: np.random.Generator) -> np
     mask = np.asarray(cv2.erode(mask, kernel) if rng.random() < 0.5 else cv2.dilate(mask, kernel), np.uint8)
     sigma = float(rng.uniform(0.5, 6.0)) * scale
     out = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma)
-    # the paper's blend ratios: most masks at full strength, some at part opacity (a ghosted swap)
-    return np.clip(out, 0.0, 1.0) * float(rng.choice([0.25, 0.5, 0.75, 1.0, 1.0, 1.0]))
+    # feathered masks keep their core at full strength; a few samples blend at part opacity
+    return np.clip(out, 0.0, 1.0) * float(rng.choice([0.5, 0.75, 1.0, 1.0, 1.0, 1.0]))
 
 
 def _elastic(mask: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
@@ -91,10 +91,7 @@ def jitter_source(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     elif r < 0.6:  # sharper
         blur = cv2.GaussianBlur(img, (0, 0), 1.0)
         img = img + rng.uniform(0.3, 1.0) * (img - blur)
-    out = np.clip(img, 0, 255).astype(np.uint8)
-    if rng.random() < 0.2:  # a face pasted from another file carries its own compression
-        out = jpeg(out, int(rng.integers(30, 90)))
-    return out
+    return np.clip(img, 0, 255).astype(np.uint8)
 
 
 def shift_source(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -148,23 +145,9 @@ def common_augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     elif r < 0.3:
         noise = rng.normal(0, rng.uniform(1, 5), img.shape)
         img = np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
-    elif r < 0.45:  # resize artefacts: a small face in the frame, upscaled to the crop
-        img = resample(img, rng.uniform(0.4, 0.9))
-    elif r < 0.55:  # an encoder's or phone's sharpening
-        f = img.astype(np.float32)
-        f = f + rng.uniform(0.3, 1.0) * (f - cv2.GaussianBlur(f, (0, 0), rng.uniform(0.8, 1.5)))
-        img = np.clip(f, 0, 255).astype(np.uint8)
     if rng.random() < 0.6:
         img = jpeg(img, int(rng.integers(40, 96)))
     return img
-
-
-def resample(image: np.ndarray, factor: float) -> np.ndarray:
-    """``image`` (``uint8``) shrunk by ``factor`` (area) and enlarged back (bilinear): lost detail, soft edges."""
-    size = image.shape[0]
-    small = max(8, int(size * factor))
-    return np.asarray(cv2.resize(cv2.resize(image, (small, small), interpolation=cv2.INTER_AREA), (size, size),
-                                 interpolation=cv2.INTER_LINEAR), image.dtype)
 
 
 def jpeg(image: np.ndarray, quality: int) -> np.ndarray:

@@ -125,12 +125,15 @@ def detector_loss(logit: torch.Tensor, logit_map: torch.Tensor, labels: torch.Te
 
 
 def train_detector(crops: list[FaceCrop], out_dir: str | Path, config: DetectTrainConfig | None = None,
-                   sources: tuple[str, ...] = (), on_step: Callable[[DetectStep], None] | None = None) -> DetectorCard:
+                   sources: tuple[str, ...] = (), on_step: Callable[[DetectStep], None] | None = None,
+                   validation: list[FaceCrop] | None = None) -> DetectorCard:
     """Train (or resume) the detector in ``out_dir`` on ``crops``; returns the saved card.
 
-    The last ``config.validation`` of each video's frames are kept out of training; at the end the
-    scores are calibrated on them and their self-blended fakes and the threshold chosen
-    (:func:`masque.forensics.calibrate.calibrate`), both written into the card.
+    The last ``config.validation`` of each video's frames are kept out of training (or, given,
+    ``validation`` faces are used instead and all of ``crops`` trained on); at the end the scores
+    are calibrated on them and their self-blended fakes and the threshold chosen
+    (:func:`masque.forensics.calibrate.calibrate`), both written into the card. A detector already
+    at ``config.steps`` is only calibrated.
 
     Raises:
         NoFaceFoundError: ``crops`` is empty.
@@ -141,7 +144,7 @@ def train_detector(crops: list[FaceCrop], out_dir: str | Path, config: DetectTra
         raise NoFaceFoundError("no face was found in the training inputs; give real footage, photos or face sets "
                                "with visible faces")
     out = Path(out_dir)
-    crops, val = split_validation(crops, config.validation)
+    crops, val = (crops, validation) if validation is not None else split_validation(crops, config.validation)
     net, card = _start(out, config, sources)
     if crops[0].image.shape[0] != card.size:
         raise ConfigError(f"faces are {crops[0].image.shape[0]} px but the detector in {out} takes {card.size} px")
