@@ -394,6 +394,7 @@ DETECT = [
     C("train-size-odd", "detect train -r {img} -m {work}/det --size 100", 2, "divisible by 16"),
     C("train-no-face", "detect train -r {img} -m {work}/det --steps 1", None, "no face"),
     C("train-corrupt", "detect train -r {corrupt_mp4} -m {work}/det --steps 1", 2),
+    C("train-missing-validation", "detect train -r {img} -m {work}/det --validate-on {missing}", 2, "--validate-on"),
 ]
 
 LIVENESS = [

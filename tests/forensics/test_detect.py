@@ -25,19 +25,30 @@ def test_the_shipped_detector_is_small_and_says_how_it_was_made() -> None:
     path = default_detector_path()
     assert path.stat().st_size <= 20 * 2**20
     card = json.loads(path.with_suffix(".json").read_text())
-    assert "WolfgangLanger_Pexels.mp4" in card["sources"]  # clip_long: clip_short stays held out
-    assert "single_face.mp4" not in card["sources"]
-    assert card["step"] > 0 and 0 < card["threshold"] < 1
+    assert {"WolfgangLanger_Pexels.mp4", "45-m7-di-ph.jpg"} <= set(card["sources"])
+    # clip_short calibrated it (not trained on); clip_take2 is the benchmark's held-out footage
+    assert not {"single_face.mp4", "face_noface.mov"} & set(card["sources"])
+    assert card["step"] > 0 and 0.5 <= card["threshold"] < 1
+    a, b = card["calibration"]
+    assert a > 0 and (a, b) != (1.0, 0.0)  # fitted on self-blended validation faces
+    assert card["metrics"]["val_real_below"] >= 0.9
 
 
-def test_self_blended_faces_of_a_held_out_person_score_above_his_real_faces(detector: FakeDetector,
-                                                                            fixture_path, analyzer) -> None:
-    crops = collect_crops([fixture_path("clip_short.mp4")], detector.card.size, every=6, analyzer=analyzer)
+def test_held_out_real_faces_score_below_the_threshold_and_under_their_self_blends(detector: FakeDetector,
+                                                                                  fixture_path, analyzer) -> None:
+    # clip_take2: footage never trained on nor calibrated on; calibrated scores keep its real faces
+    # under the default threshold. Its self-blends rank above them but mostly stay under it too
+    # (the threshold favours real faces: see the README), so only the ranking is asserted for them.
+    crops = collect_crops([fixture_path("clip_take2.mov")], detector.card.size, every=8, analyzer=analyzer)
+    assert len(crops) >= 8
     rng = np.random.default_rng(0)
     real, _ = detector.score([c.image for c in crops])
     fake, heat = detector.score([self_blend(c.image, c.landmarks, rng)[0] for c in crops])
-    assert roc_auc(real, fake) > AUC_FLOOR, (real, fake)
-    assert np.median(fake) > np.median(real)
+    raw_real, _ = detector.score([c.image for c in crops], raw=True)
+    t = detector.card.threshold
+    assert np.mean(real < t) >= REAL_BELOW, real
+    assert np.median(fake) > np.median(real) and roc_auc(real, fake) > AUC_FLOOR, (real, fake)
+    assert not np.allclose(raw_real, real)  # the calibration is applied
     assert heat.shape == (len(crops), 16, 16) and heat.min() >= 0 and heat.max() <= 1
 
 
@@ -75,5 +86,6 @@ def test_the_command_prints_json_writes_heat_maps_and_exits_by_verdict(fixture_p
     assert "LOOKS FAKE" in capsys.readouterr().out
 
 
-#: measured with the shipped detector on clip_short (held out): see the README; a floor below it
+#: measured with the shipped detector on clip_take2 (held out): see the README; floors below them
 AUC_FLOOR = 0.8
+REAL_BELOW = 0.8

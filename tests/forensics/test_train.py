@@ -34,6 +34,17 @@ def test_training_writes_a_resumable_detector(fixture_path, tmp_path: Path, caps
         assert json.loads(f.metadata()["steps"])["0"] == 4.0  # Adam's state carried over, not restarted
 
 
+def test_validation_footage_calibrates_the_scores_and_sets_the_threshold(fixture_path, tmp_path: Path) -> None:
+    out = tmp_path / "det"
+    argv = ["detect", "train", "-r", str(fixture_path("obama.jpg")), "-m", str(out), "--batch", "4", "--width", "4",
+            "--size", "64", "--validate-on", str(fixture_path("obama2.jpg")), str(fixture_path("biden.jpg"))]
+    assert main([*argv, "--steps", "2"]) == 0
+    _, card = load_detector(out)
+    assert card.calibration != (1.0, 0.0) and card.threshold >= 0.5
+    assert card.metrics["val_faces"] == 2 and card.sources == ("obama.jpg",)  # validation is not training
+    assert json.loads((out / "detector.json").read_text())["calibration"] == list(card.calibration)
+
+
 @pytest.mark.slow  # an extract run: about 10 s of CPU
 def test_a_face_set_gives_the_same_crops_as_the_photo_it_came_from(fixture_path, analyzer, tmp_path: Path) -> None:
     from masque.forensics.faces import collect_crops

@@ -68,6 +68,9 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int_range(32), default=128, help="face crop side of a new network (default 128)")
     p.add_argument("--every", type=int_range(1), default=1, metavar="N", help="use every N-th video frame (default 1)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--validate-on", nargs="+", type=Path, metavar="REAL",
+                   help="real footage kept apart to calibrate the scores and pick the threshold on (default: the "
+                        "last 15%% of each training video); with --steps at the detector's step, only calibrates")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -100,6 +103,8 @@ def run_train(args: argparse.Namespace) -> int:
     """Collect real faces, train, print where the detector is."""
     for p in args.real:
         require_input(p, "real footage")
+    for p in args.validate_on or ():
+        require_input(p, "validation footage (--validate-on)")
     writable_output(args.model, folder=True)
     from masque.commands._progress import progress_bar
     from masque.forensics.faces import collect_crops, describe
@@ -110,6 +115,10 @@ def run_train(args: argparse.Namespace) -> int:
     with progress_bar("finding faces", "file") as bar:
         crops = collect_crops(list(args.real), config.size, args.every, on_progress=bar)
     print(f"{len(crops)} real faces from {len(args.real)} input(s)", file=sys.stderr)
+    val = None
+    if args.validate_on:
+        val = collect_crops(list(args.validate_on), config.size, args.every)
+        print(f"{len(val)} real faces to calibrate on from {len(args.validate_on)} input(s)", file=sys.stderr)
     from tqdm import tqdm
 
     bar = tqdm(desc="training", unit="step", total=config.steps, dynamic_ncols=True)
@@ -118,7 +127,7 @@ def run_train(args: argparse.Namespace) -> int:
             bar.update(info.step - bar.n)
             bar.set_postfix_str(f"loss {info.loss:.3f} acc {info.accuracy:.2f}", refresh=False)
 
-        card = train_detector(crops, args.model, config, tuple(describe(p) for p in args.real), on_step)
+        card = train_detector(crops, args.model, config, tuple(describe(p) for p in args.real), on_step, val)
     finally:
         bar.close()
     print(f"detector: {Path(args.model) / 'detector.safetensors'} (step {card.step})")

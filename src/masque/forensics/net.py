@@ -37,6 +37,9 @@ class DetectorCard:
         step: training steps done.
         sources: the real footage and face sets it was trained on.
         metrics: held-out numbers measured at training time (name -> value).
+        calibration: ``(a, b)`` of the Platt scaling ``sigmoid(a * logit(raw) + b)`` of a face's raw
+            score, fitted on self-blended validation faces (:mod:`masque.forensics.calibrate`);
+            ``(1, 0)`` leaves scores raw (detectors from before calibration).
     """
 
     width: int = 16
@@ -46,10 +49,11 @@ class DetectorCard:
     step: int = 0
     sources: tuple[str, ...] = ()
     metrics: dict[str, float] = field(default_factory=dict)
+    calibration: tuple[float, float] = (1.0, 0.0)
     version: int = CARD_VERSION
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "sources": list(self.sources)}
+        return {**asdict(self), "sources": list(self.sources), "calibration": list(self.calibration)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any], source: str) -> DetectorCard:
@@ -60,12 +64,18 @@ class DetectorCard:
             return cls(width=int(data["width"]), size=int(data["size"]), centering=str(data["centering"]),
                        threshold=float(data["threshold"]), step=int(data["step"]),
                        sources=tuple(str(s) for s in data.get("sources", ())),
-                       metrics={str(k): float(v) for k, v in dict(data.get("metrics", {})).items()})
+                       metrics={str(k): float(v) for k, v in dict(data.get("metrics", {})).items()},
+                       calibration=_pair(data.get("calibration", (1.0, 0.0))))
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ModelError):
                 raise
             raise ModelError(f"{source}: the detector card is incomplete or malformed ({exc}); "
                              "retrain with `masque detect train`") from None
+
+
+def _pair(value: Any) -> tuple[float, float]:
+    a, b = (float(v) for v in value)
+    return a, b
 
 
 def _block(cin: int, cout: int, stride: int) -> nn.Sequential:

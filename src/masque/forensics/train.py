@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from masque.atomic import atomic_path
 from masque.errors import ConfigError, NoFaceFoundError
+from masque.forensics.calibrate import calibrate, split_validation
 from masque.forensics.faces import FaceCrop
 from masque.forensics.net import WEIGHTS_NAME, DetectorCard, DetectorNet, load_detector, save_detector, to_tensor
 from masque.forensics.sbi import common_augment, self_blend
@@ -44,6 +45,8 @@ class DetectTrainConfig:
         map_weight: weight of the heat-map loss beside the global loss.
         save_every: steps between checkpoints.
         seed: random seed; step ``n`` of any run draws from ``seed + n``.
+        validation: share of each training video's frames (its last ones) kept out of training to
+            calibrate the scores and pick the threshold on, with their self-blended fakes.
     """
 
     steps: int = 3000
@@ -55,12 +58,14 @@ class DetectTrainConfig:
     map_weight: float = 0.5
     save_every: int = 200
     seed: int = 0
+    validation: float = 0.15
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or self.batch < 2 or self.batch % 2 or self.size % 16 or self.width < 4:
+        if (self.steps < 1 or self.batch < 2 or self.batch % 2 or self.size % 16 or self.width < 4
+                or not 0 <= self.validation < 1):
             raise ConfigError(f"detector training needs steps >= 1, an even batch >= 2, a size divisible by 16 and "
-                              f"width >= 4; got steps={self.steps}, batch={self.batch}, size={self.size}, "
-                              f"width={self.width}")
+                              f"width >= 4, a validation share in [0, 1); got steps={self.steps}, batch={self.batch}, "
+                              f"size={self.size}, width={self.width}, validation={self.validation}")
 
 
 @dataclass(frozen=True)
@@ -120,8 +125,15 @@ def detector_loss(logit: torch.Tensor, logit_map: torch.Tensor, labels: torch.Te
 
 
 def train_detector(crops: list[FaceCrop], out_dir: str | Path, config: DetectTrainConfig | None = None,
-                   sources: tuple[str, ...] = (), on_step: Callable[[DetectStep], None] | None = None) -> DetectorCard:
+                   sources: tuple[str, ...] = (), on_step: Callable[[DetectStep], None] | None = None,
+                   validation: list[FaceCrop] | None = None) -> DetectorCard:
     """Train (or resume) the detector in ``out_dir`` on ``crops``; returns the saved card.
+
+    The last ``config.validation`` of each video's frames are kept out of training (or, given,
+    ``validation`` faces are used instead and all of ``crops`` trained on); at the end the scores
+    are calibrated on them and their self-blended fakes and the threshold chosen
+    (:func:`masque.forensics.calibrate.calibrate`), both written into the card. A detector already
+    at ``config.steps`` is only calibrated.
 
     Raises:
         NoFaceFoundError: ``crops`` is empty.
@@ -132,6 +144,7 @@ def train_detector(crops: list[FaceCrop], out_dir: str | Path, config: DetectTra
         raise NoFaceFoundError("no face was found in the training inputs; give real footage, photos or face sets "
                                "with visible faces")
     out = Path(out_dir)
+    crops, val = (crops, validation) if validation is not None else split_validation(crops, config.validation)
     net, card = _start(out, config, sources)
     if crops[0].image.shape[0] != card.size:
         raise ConfigError(f"faces are {crops[0].image.shape[0]} px but the detector in {out} takes {card.size} px")
@@ -171,8 +184,21 @@ def train_detector(crops: list[FaceCrop], out_dir: str | Path, config: DetectTra
         pool.shutdown(cancel_futures=True)
         writer.close()
     card = replace(card, step=step)
+    if val:
+        card = _calibrated(out, net, opt, card, val, config.seed)
     _save(out, net, opt, card)
     return card
+
+
+def _calibrated(out: Path, net: DetectorNet, opt: torch.optim.Optimizer, card: DetectorCard,
+                val: list[FaceCrop], seed: int) -> DetectorCard:
+    """``card`` with the calibration, threshold and validation metrics of the network as it is now."""
+    from masque.forensics.detect import FakeDetector
+
+    _save(out, net, opt, replace(card, calibration=(1.0, 0.0)))
+    detector = FakeDetector(out)
+    calib, threshold, metrics = calibrate(lambda x: detector.score(x, raw=True)[0], val, seed + 10**6)
+    return replace(card, calibration=calib, threshold=threshold, metrics={**card.metrics, **metrics})
 
 
 def _lr(config: DetectTrainConfig, step: int) -> float:
