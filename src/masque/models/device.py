@@ -42,13 +42,23 @@ def pick_device(name: str = "auto") -> torch.device:
 @functools.lru_cache(maxsize=1)
 def cpu_flags() -> frozenset[str]:
     """The CPU's feature flags (Linux ``/proc/cpuinfo``; empty elsewhere)."""
+    return frozenset(_cpuinfo("flags").split())
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_vendor() -> str:
+    """``GenuineIntel``, ``AuthenticAMD``... (Linux ``/proc/cpuinfo``; empty elsewhere)."""
+    return _cpuinfo("vendor_id").strip()
+
+
+def _cpuinfo(key: str) -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return frozenset(line.split(":", 1)[1].split())
+            if line.startswith(key):
+                return line.split(":", 1)[1]
     except OSError:
         pass
-    return frozenset()
+    return ""
 
 
 def cpu_has_bf16() -> bool:
@@ -68,29 +78,25 @@ def matmul_seconds(dtype: torch.dtype, n: int = 384, reps: int = 5) -> float:
     return best
 
 
-@functools.lru_cache(maxsize=1)
 def cpu_bf16_pays() -> bool:
-    """Whether bf16 matmuls run at least 1.2x the fp32 rate on this CPU (measured once, about 30 ms).
+    """Whether bf16 matmuls run well above the fp32 rate on this CPU, so bf16 autocast pays.
 
     The bf16 instructions alone do not make bf16 faster: AMD Zen 4 and CPUs with AMX run a
     bf16 GEMM at about twice the fp32 rate, but Intel CPUs with AVX512-BF16 and no AMX (or
     with AMX hidden by the hypervisor) run it at about half (measured on a 2-core Xeon VM:
     45 against 83 GFLOP/s on one thread; a ``lightweight`` training step took 2.04 CPU-s under
-    bf16 autocast and 1.65 in fp32). fp32 and bf16 alternate so both see the same load.
+    bf16 autocast and 1.65 in fp32). Decided from the CPU's flags and vendor, not timed: a
+    timing probe under a varying load chose differently from one process to the next, and
+    the same command then gave other pixels (:func:`matmul_seconds` measures it, for benchmarks).
     """
-    if not cpu_has_bf16():
-        return False
-    fp32 = bf16 = float("inf")
-    for _ in range(3):
-        fp32 = min(fp32, matmul_seconds(torch.float32))
-        bf16 = min(bf16, matmul_seconds(torch.bfloat16))
-    return bf16 * 1.2 <= fp32
+    flags = cpu_flags()
+    return "amx_bf16" in flags or ("avx512_bf16" in flags and cpu_vendor() == "AuthenticAMD")
 
 
 def amp_dtype(device: torch.device) -> torch.dtype | None:
     """The autocast dtype worth using on ``device``: bf16 where it pays, fp16 on older GPUs, else none.
 
-    On CPU, bf16 only where :func:`cpu_bf16_pays` measured it faster than fp32.
+    On CPU, bf16 only where :func:`cpu_bf16_pays` says it runs faster than fp32.
     """
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
