@@ -87,7 +87,8 @@ def flicker(frames: list[np.ndarray], inputs: list[np.ndarray]) -> float:
 
 def bench_fast(args: argparse.Namespace) -> None:
     from masque.face import align_face
-    from masque.stylize.fast import FastStyler, FastTrainConfig, NetSpec, train_style_model
+    from masque.stylize.fast import FastStyler, NetSpec
+    from masque.stylize.fast_train import FastTrainConfig, train_style_model
 
     analyzer = FaceAnalyzer()
     faces = []

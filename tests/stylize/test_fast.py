@@ -14,14 +14,13 @@ from masque.stylize import patterns
 from masque.stylize.fast import (
     CARD_FILE,
     FastStyler,
-    FastTrainConfig,
     NetSpec,
     TransformNet,
     load_style_model,
     model_kind,
     save_style_model,
-    train_style_model,
 )
+from masque.stylize.fast_train import FastTrainConfig, train_style_model
 
 
 def test_any_size_in_same_size_out_in_unit_range():
