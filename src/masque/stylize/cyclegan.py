@@ -237,13 +237,18 @@ class CycleTrainer:
         sources: names of A and B for the card.
         align: ``(size, centering)`` when the pictures are a face set's aligned faces: the model is
             then applied face by face (:mod:`masque.stylize.translate`).
+
+    Raises:
+        ModelError: ``root`` holds another kind of masque model (style, face swap), or a damaged card.
     """
 
     def __init__(self, root: str | os.PathLike[str], pictures_a: Sequence[np.ndarray], pictures_b: Sequence[np.ndarray],
                  config: CycleConfig = CycleConfig(), sources: tuple[str, str] = ("A", "B"),
                  align: tuple[int, str] | None = None, device: str | torch.device = "cpu") -> None:
         self.root = Path(root)
-        self.card: dict[str, Any] = read_card(self.root) if (self.root / CARD).is_file() else {}
+        # a folder holding any masque model is read (and refused unless it is a translation model), never overwritten
+        known = any((self.root / name).is_file() for name in (CARD, "style.json", "state.json"))
+        self.card: dict[str, Any] = read_card(self.root) if known else {}
         self.config = CycleConfig(**self.card["config"]) if self.card else config
         self.device = torch.device(device)
         self.step = int(self.card.get("step", 0))

@@ -232,7 +232,7 @@ class FastTrainer:
         seconds = time.perf_counter() - start
         self.save(seconds)
         writer.close()
-        tail = min(10, len(self.history))
+        tail = min(10, len(self.history) // 2) or len(self.history)
         nan = np.full(2, np.nan)
         first_l, last_l = (np.mean(self.history[:tail], 0), np.mean(self.history[-tail:], 0)) if tail else (nan, nan)
         self.net.eval()
