@@ -207,19 +207,13 @@ def _fast(args: argparse.Namespace) -> int:
 
 
 class _StyleBar(TrainingBar):
-    """The training bar with the style model's losses: ``style 0.812 content 0.204, 3.1 img/s, 21:04 left``."""
+    """The training bar with the style model's losses: ``style 0.812 content 0.204, 3.1 ex/s, 21:04 left``."""
 
     def postfix(self, info: StepInfo) -> str:
-        from tqdm import tqdm
-
-        parts = [f"style {info.losses.get('style', float('nan')):.3f} "
-                 f"content {info.losses.get('content', float('nan')):.3f}"]
-        if info.examples_per_s > 0:
-            parts.append(f"{info.examples_per_s:.1f} img/s")
-        left = self.seconds_left(info)
-        if left is not None:
-            parts.append(f"{tqdm.format_interval(left)} left")
-        return ", ".join(parts)
+        nan = float("nan")
+        losses = f"style {info.losses.get('style', nan):.3f} content {info.losses.get('content', nan):.3f}"
+        rest = super().postfix(info)  # examples (pictures) a second, time left: no swap losses to show here
+        return f"{losses}, {rest}" if rest else losses
 
 
 def _train(args: argparse.Namespace) -> int:
