@@ -62,11 +62,11 @@ class GatysConfig:
     content_layers: tuple[str, ...] = CONTENT_LAYERS
     style_layers: tuple[str, ...] = STYLE_LAYERS
     content_weight: float = 1.0
-    style_weight: float = 1.0
+    style_weight: float = 2.0
     tv_weight: float = 1e-4
     optimizer: str = "lbfgs"
     size: int = 512
-    steps: int = 15
+    steps: int = 20
     scales: int = 3
     lr: float = 0.02
     keep_colors: bool = False
