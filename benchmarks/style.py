@@ -125,12 +125,19 @@ def bench_fast(args: argparse.Namespace) -> None:
         net, card = load_style_model(args.model)
         print(f"model {args.model}: step {card.get('step')}, net {card['net']}, losses {card.get('losses')}")
     else:
-        faces = _training_faces(args.faces)
+        if args.content:
+            from masque.stylize.images import load_pictures
+
+            faces = load_pictures(args.content)
+        else:
+            faces = _training_faces(args.faces)
         vgg = load_vgg19("block5_relu1")
         start = _clock()
         trainer = FastTrainer(Path(args.out) / "fast_model" if args.out else None, vgg,
                               patterns.brush_strokes(512, seed=1), faces,
-                              FastTrainConfig(size=args.train_size, steps=10 ** 6, minutes=args.minutes),
+                              FastTrainConfig(size=args.train_size, batch=args.batch, steps=10 ** 6,
+                                              minutes=args.minutes, style_weight=args.style_weight, lr=args.lr,
+                                              preview_every=50, save_every=50),
                               NetSpec(width=args.width, blocks=args.blocks), {"style_image": "brush_strokes(512, 1)"})
         report = trainer.run()
         net = trainer.net
@@ -265,6 +272,11 @@ def main() -> None:
     f.add_argument("--frames", type=int, default=48)
     f.add_argument("--timed", type=int, default=12, help="frames timed in each mode")
     f.add_argument("--model", default="", help="an existing style model: no training")
+    f.add_argument("--content", default="", help="training pictures: a folder or face set (default: faces found in "
+                   "clip_long.mp4)")
+    f.add_argument("--batch", type=int, default=4)
+    f.add_argument("--style-weight", type=float, default=5.0)
+    f.add_argument("--lr", type=float, default=2e-3)
     f.add_argument("--width", type=int, default=8)
     f.add_argument("--blocks", type=int, default=3)
     f.add_argument("--out", default="")
