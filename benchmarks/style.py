@@ -37,6 +37,7 @@ from masque.face import AnalyzerConfig, FaceAnalyzer, identity_distance
 from masque.media import VideoReader, read_image, write_image
 from masque.models.vgg import LAYERS, load_vgg19
 from masque.stylize import gatys, patterns
+from masque.stylize.fast_train import FastTrainConfig
 from masque.stylize.flow import warp_previous
 from masque.stylize.styler import GatysStyler
 
@@ -119,7 +120,7 @@ def _frames_640(count: int) -> list[np.ndarray]:
 def bench_fast(args: argparse.Namespace) -> None:
     """Train (``--minutes``; or ``--model`` an existing one), then apply to 640x360 frames: speed and flicker."""
     from masque.stylize.fast import FastStyler, NetSpec, load_style_model
-    from masque.stylize.fast_train import FastTrainConfig, FastTrainer
+    from masque.stylize.fast_train import FastTrainer
 
     if args.model:
         net, card = load_style_model(args.model)
@@ -275,7 +276,7 @@ def main() -> None:
     f.add_argument("--content", default="", help="training pictures: a folder or face set (default: faces found in "
                    "clip_long.mp4)")
     f.add_argument("--batch", type=int, default=4)
-    f.add_argument("--style-weight", type=float, default=5.0)
+    f.add_argument("--style-weight", type=float, default=FastTrainConfig().style_weight)
     f.add_argument("--lr", type=float, default=2e-3)
     f.add_argument("--width", type=int, default=8)
     f.add_argument("--blocks", type=int, default=3)

@@ -55,7 +55,7 @@ class FastTrainConfig:
     steps: int = 2000
     minutes: float | None = None
     content_weight: float = 1.0
-    style_weight: float = 5.0
+    style_weight: float = 1.0
     tv_weight: float = 1e-4
     lr: float = 2e-3
     seed: int = 0
