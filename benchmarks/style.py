@@ -1,7 +1,7 @@
 """Style transfer against issue 14's goals: Gatys at 512 px, fast style training and applying.
 
     python benchmarks/style.py gatys [--size 512] [--face-weight 5] [--out DIR]
-    python benchmarks/style.py fast [--minutes 30] [--out DIR]
+    python benchmarks/style.py fast [--minutes 30] [--content FACESET] [--model MODEL] [--out DIR]
 
 ``gatys``: one fixture photo (obama.jpg) in a procedural brush-stroke style
 (:func:`masque.stylize.patterns.brush_strokes`, no third-party art), coarse to fine, default
@@ -9,11 +9,12 @@ settings. Prints the time, the Gram (style) loss of the content image and of the
 fall of 90 % or more), and the dlib identity distance between the stylised face and the original
 at the same size (goal: < 0.6, the same person).
 
-``fast``: trains a style model on the aligned faces of clip_long.mp4's first frames for
-``--minutes``, then applies it to 640x360 frames of clip_short.mp4 (goal >= 10 frames/s) and
-reports temporal flicker: the mean absolute change between consecutive output frames where the
-optical flow of the input is reliable, after warping (0 = perfectly stable), beside the same
-measure on the input frames.
+``fast``: trains a style model (``--minutes``; on ``--content`` FOLDER|FACESET, else the aligned faces
+of clip_long.mp4's first frames; or ``--model`` an existing one), then applies it to 640x360 frames
+of clip_short.mp4: CPU seconds a frame on one thread for fp32, channels_last and bf16, interleaved
+frame by frame (goal >= 10 frames/s on 2 cores), and temporal flicker as issue 14 defines it: the
+mean frame-to-frame change of the output minus that of the input, beside the change after warping
+the previous frame along the input's optical flow (where the flow is reliable).
 
 The machine is shared: besides wall time, each row gives the process's CPU seconds and the load
 average; on an idle 2-core machine the wall time is about CPU seconds / 2 (torch keeps both
