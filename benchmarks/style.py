@@ -53,7 +53,7 @@ def _since(start: tuple[float, float]) -> tuple[float, float]:
 
 def bench_gatys(args: argparse.Namespace) -> None:
     image = read_image(assets.fetch("obama.jpg"))
-    style = patterns.brush_strokes(512, seed=1)
+    style = patterns.brush_strokes(512, seed=1) if args.style == "brush" else patterns.mosaic(512, seed=2)
     knobs = {k: getattr(args, k) for k in ("scales", "optimizer", "lr", "style_weight", "content_weight", "tv_weight")
              if getattr(args, k) is not None}
     config = gatys.GatysConfig(size=args.size, face_weight=args.face_weight, steps=args.steps,
@@ -77,7 +77,8 @@ def bench_gatys(args: argparse.Namespace) -> None:
     print(f"  identity distance stylised vs original {dist:.3f} (goal < 0.6)")
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
-        write_image(Path(args.out) / f"gatys_{args.size}_fw{args.face_weight:g}.png", np.concatenate([small, out], 1))
+        name = f"gatys_{args.style}_{args.size}_fw{args.face_weight:g}.png"
+        write_image(Path(args.out) / name, np.concatenate([small, out], 1))
 
 
 def flicker(frames: list[np.ndarray], inputs: list[np.ndarray]) -> float:
@@ -260,6 +261,7 @@ def main() -> None:
     g.add_argument("--steps", type=int, default=gatys.GatysConfig().steps)
     g.add_argument("--face-weight", type=float, default=5.0)
     g.add_argument("--keep-colors", action="store_true")
+    g.add_argument("--style", choices=["brush", "mosaic"], default="brush", help="procedural style image")
     g.add_argument("--scales", type=int, default=None)
     g.add_argument("--optimizer", default=None)
     g.add_argument("--lr", type=float, default=None)
