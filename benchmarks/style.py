@@ -1,7 +1,7 @@
 """Style transfer against issue 14's goals: Gatys at 512 px, fast style training and applying.
 
     python benchmarks/style.py gatys [--size 512] [--face-weight 5] [--out DIR]
-    python benchmarks/style.py fast [--minutes 30] [--out DIR]
+    python benchmarks/style.py fast [--minutes 30] [--content FACESET] [--model MODEL] [--out DIR]
 
 ``gatys``: one fixture photo (obama.jpg) in a procedural brush-stroke style
 (:func:`masque.stylize.patterns.brush_strokes`, no third-party art), coarse to fine, default
@@ -9,11 +9,12 @@ settings. Prints the time, the Gram (style) loss of the content image and of the
 fall of 90 % or more), and the dlib identity distance between the stylised face and the original
 at the same size (goal: < 0.6, the same person).
 
-``fast``: trains a style model on the aligned faces of clip_long.mp4's first frames for
-``--minutes``, then applies it to 640x360 frames of clip_short.mp4 (goal >= 10 frames/s) and
-reports temporal flicker: the mean absolute change between consecutive output frames where the
-optical flow of the input is reliable, after warping (0 = perfectly stable), beside the same
-measure on the input frames.
+``fast``: trains a style model (``--minutes``; on ``--content`` FOLDER|FACESET, else the aligned faces
+of clip_long.mp4's first frames; or ``--model`` an existing one), then applies it to 640x360 frames
+of clip_short.mp4: CPU seconds a frame on one thread for fp32, channels_last and bf16, interleaved
+frame by frame (goal >= 10 frames/s on 2 cores), and temporal flicker as issue 14 defines it: the
+mean frame-to-frame change of the output minus that of the input, beside the change after warping
+the previous frame along the input's optical flow (where the flow is reliable).
 
 The machine is shared: besides wall time, each row gives the process's CPU seconds and the load
 average; on an idle 2-core machine the wall time is about CPU seconds / 2 (torch keeps both
@@ -23,6 +24,7 @@ cores busy), which is the figure to hold against the goals.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import time
 from pathlib import Path
@@ -36,6 +38,7 @@ from masque.face import AnalyzerConfig, FaceAnalyzer, identity_distance
 from masque.media import VideoReader, read_image, write_image
 from masque.models.vgg import LAYERS, load_vgg19
 from masque.stylize import gatys, patterns
+from masque.stylize.fast_train import FastTrainConfig
 from masque.stylize.flow import warp_previous
 from masque.stylize.styler import GatysStyler
 
@@ -50,9 +53,11 @@ def _since(start: tuple[float, float]) -> tuple[float, float]:
 
 def bench_gatys(args: argparse.Namespace) -> None:
     image = read_image(assets.fetch("obama.jpg"))
-    style = patterns.brush_strokes(512, seed=1)
+    style = patterns.brush_strokes(512, seed=1) if args.style == "brush" else patterns.mosaic(512, seed=2)
+    knobs = {k: getattr(args, k) for k in ("scales", "optimizer", "lr", "style_weight", "content_weight", "tv_weight")
+             if getattr(args, k) is not None}
     config = gatys.GatysConfig(size=args.size, face_weight=args.face_weight, steps=args.steps,
-                               keep_colors=args.keep_colors)
+                               keep_colors=args.keep_colors, **knobs)
     analyzer = FaceAnalyzer(AnalyzerConfig(upsample=1))
     vgg = load_vgg19(max(config.layers, key=LAYERS.index))
     start = _clock()
@@ -66,13 +71,14 @@ def bench_gatys(args: argparse.Namespace) -> None:
     dist = identity_distance(before[0].embedding, after[0].embedding) if before and after else float("nan")
     fall = 1 - result.style_loss[1] / result.style_loss[0]
     print(f"load {os.getloadavg()[0]:.1f}; gatys {out.shape[1]}x{out.shape[0]}, {result.evaluations} evaluations "
-          f"(steps {config.steps} x {config.scales} scales), face weight {config.face_weight}")
+          f"(steps {config.steps} x {config.scales} scales), {config}")
     print(f"  wall {wall:.0f} s, CPU {cpu:.0f} s -> idle 2-core estimate {cpu / 2:.0f} s (goal <= 180 s)")
     print(f"  Gram loss {result.style_loss[0]:.3f} -> {result.style_loss[1]:.3f}: fell {fall:.1%} (goal >= 90 %)")
     print(f"  identity distance stylised vs original {dist:.3f} (goal < 0.6)")
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
-        write_image(Path(args.out) / f"gatys_{args.size}_fw{args.face_weight:g}.png", out)
+        name = f"gatys_{args.style}_{args.size}_fw{args.face_weight:g}.png"
+        write_image(Path(args.out) / name, np.concatenate([small, out], 1))
 
 
 def flicker(frames: list[np.ndarray], inputs: list[np.ndarray]) -> float:
@@ -85,47 +91,88 @@ def flicker(frames: list[np.ndarray], inputs: list[np.ndarray]) -> float:
     return float(np.mean(errs))
 
 
-def bench_fast(args: argparse.Namespace) -> None:
-    from masque.face import align_face
-    from masque.stylize.fast import FastStyler, FastTrainConfig, NetSpec, train_style_model
+def frame_change(frames: list[np.ndarray]) -> float:
+    """Mean |f_t - f_{t-1}| over pixels and channels (0..255): issue 14's flicker is this of the output minus
+    this of the input."""
+    return float(np.mean([np.abs(b.astype(np.float32) - a.astype(np.float32)).mean()
+                          for a, b in itertools.pairwise(frames)]))
 
-    analyzer = FaceAnalyzer()
-    faces = []
+
+def _training_faces(count: int) -> list[np.ndarray]:
+    from masque.face import align_face
+
+    analyzer, faces = FaceAnalyzer(), []
     for i, frame in enumerate(VideoReader(assets.fetch("clip_long.mp4"))):
         if i % 4 == 0:
             found = analyzer.detect(frame)
             if found:
                 faces.append(align_face(frame, found[0].landmarks, 256, "head").image)
-        if len(faces) >= args.faces:
+        if len(faces) >= count:
             break
-    style = patterns.brush_strokes(512, seed=1)
-    vgg = load_vgg19("block5_relu1")
-    spec = NetSpec(width=args.width, blocks=args.blocks)
-    start = _clock()
-    net, report = train_style_model(vgg, style, faces, FastTrainConfig(size=args.train_size, steps=10 ** 6,
-                                                                      minutes=args.minutes), spec)
-    wall, cpu = _since(start)
-    print(f"load {os.getloadavg()[0]:.1f}; fast style trained {report.steps} steps at {args.train_size} px on "
-          f"{len(faces)} faces: wall {wall:.0f} s, CPU {cpu:.0f} s ({cpu / 2 / report.steps:.2f} idle-2-core s/step); "
-          f"style loss {report.style_loss[0]:.3f} -> {report.style_loss[1]:.3f}")
-    frames = [f for _, f in zip(range(args.frames), VideoReader(assets.fetch("clip_short.mp4")))]
-    styler = FastStyler(net)
-    styler.image(frames[0])
-    torch.set_num_threads(2)
-    start = _clock()
-    outs = [styler.image(f) for f in frames]
-    wall, cpu = _since(start)
+    return faces
+
+
+def _frames_640(count: int) -> list[np.ndarray]:
+    """``count`` frames of clip_short.mp4 at 640x360 (the issue's video size)."""
+    frames = [f for _, f in zip(range(count), VideoReader(assets.fetch("clip_short.mp4")))]
+    return [cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA) if f.shape[:2] != (360, 640) else f
+            for f in frames]
+
+
+def bench_fast(args: argparse.Namespace) -> None:
+    """Train (``--minutes``; or ``--model`` an existing one), then apply to 640x360 frames: speed and flicker."""
+    from masque.stylize.fast import FastStyler, NetSpec, load_style_model
+    from masque.stylize.fast_train import FastTrainer
+
+    if args.model:
+        net, card = load_style_model(args.model)
+        print(f"model {args.model}: step {card.get('step')}, net {card['net']}, losses {card.get('losses')}")
+    else:
+        if args.content:
+            from masque.stylize.images import load_pictures
+
+            faces = load_pictures(args.content)
+        else:
+            faces = _training_faces(args.faces)
+        vgg = load_vgg19("block5_relu1")
+        start = _clock()
+        trainer = FastTrainer(Path(args.out) / "fast_model" if args.out else None, vgg,
+                              patterns.brush_strokes(512, seed=1), faces,
+                              FastTrainConfig(size=args.train_size, batch=args.batch, steps=10 ** 6,
+                                              minutes=args.minutes, style_weight=args.style_weight, lr=args.lr,
+                                              preview_every=50, save_every=50),
+                              NetSpec(width=args.width, blocks=args.blocks), {"style_image": "brush_strokes(512, 1)"})
+        report = trainer.run()
+        net = trainer.net
+        wall, cpu = _since(start)
+        print(f"load {os.getloadavg()[0]:.1f}; fast style trained {report.steps} steps at {args.train_size} px on "
+              f"{len(faces)} faces: wall {wall:.0f} s, CPU {cpu:.0f} s ({cpu / report.steps:.1f} CPU s/step); "
+              f"style loss {report.style_loss[0]:.3f} -> {report.style_loss[1]:.3f}")
+    frames = _frames_640(args.frames)
     h, w = frames[0].shape[:2]
-    print(f"  apply {w}x{h}: {len(frames) / wall:.1f} frames/s wall, {len(frames) / (cpu / 2):.1f} frames/s "
-          f"idle 2-core estimate (goal >= 10)")
-    print(f"  temporal flicker {flicker(outs, frames):.2f} (input frames: {flicker(frames, frames):.2f}) grey levels")
+    stylers = {mode: FastStyler(net, mode=mode) for mode in ("fp32", "channels_last", "bf16")}
+    torch.set_num_threads(1)  # CPU seconds a frame on one thread; modes interleaved, so load hits each alike
+    cpu_s = dict.fromkeys(stylers, 0.0)
+    for styler in stylers.values():
+        styler.image(frames[0])
+    for f in frames[: args.timed]:
+        for mode, styler in stylers.items():
+            t = time.process_time()
+            styler.image(f)
+            cpu_s[mode] += (time.process_time() - t) / args.timed
+    print(f"load {os.getloadavg()[0]:.1f}; apply {w}x{h}, network only, one thread: " + ", ".join(
+        f"{m} {c:.3f} CPU s/frame (idle 2-core estimate {2 / c:.1f} frames/s)" for m, c in cpu_s.items())
+        + " (goal >= 10 frames/s)")
+    styler = FastStyler(net)
+    outs = [styler.image(f) for f in frames]
+    print(f"  frame-to-frame change: output {frame_change(outs):.2f}, input {frame_change(frames):.2f} grey levels: "
+          f"flicker (output - input) {frame_change(outs) - frame_change(frames):+.2f}; after flow warping: output "
+          f"{flicker(outs, frames):.2f}, input {flicker(frames, frames):.2f}")
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        write_image(out / "fast_frame.png", outs[0])
-        from masque.stylize.fast import save_style_model
-
-        save_style_model(out / "fast_model", net, {"style_image": "brush_strokes(512, seed=1)"})
+        write_image(out / "fast_frames.png", np.concatenate([np.concatenate([frames[i], outs[i]], 1)
+                                                            for i in (0, len(frames) // 2)], 0))
 
 
 def make_docs(args: argparse.Namespace) -> None:
@@ -214,12 +261,26 @@ def main() -> None:
     g.add_argument("--steps", type=int, default=gatys.GatysConfig().steps)
     g.add_argument("--face-weight", type=float, default=5.0)
     g.add_argument("--keep-colors", action="store_true")
+    g.add_argument("--style", choices=["brush", "mosaic"], default="brush", help="procedural style image")
+    g.add_argument("--scales", type=int, default=None)
+    g.add_argument("--optimizer", default=None)
+    g.add_argument("--lr", type=float, default=None)
+    g.add_argument("--style-weight", type=float, default=None)
+    g.add_argument("--content-weight", type=float, default=None)
+    g.add_argument("--tv-weight", type=float, default=None)
     g.add_argument("--out", default="")
     f = sub.add_parser("fast")
     f.add_argument("--minutes", type=float, default=30.0)
     f.add_argument("--train-size", type=int, default=256)
     f.add_argument("--faces", type=int, default=100)
     f.add_argument("--frames", type=int, default=48)
+    f.add_argument("--timed", type=int, default=12, help="frames timed in each mode")
+    f.add_argument("--model", default="", help="an existing style model: no training")
+    f.add_argument("--content", default="", help="training pictures: a folder or face set (default: faces found in "
+                   "clip_long.mp4)")
+    f.add_argument("--batch", type=int, default=4)
+    f.add_argument("--style-weight", type=float, default=FastTrainConfig().style_weight)
+    f.add_argument("--lr", type=float, default=2e-3)
     f.add_argument("--width", type=int, default=8)
     f.add_argument("--blocks", type=int, default=3)
     f.add_argument("--out", default="")

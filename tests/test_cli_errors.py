@@ -323,6 +323,11 @@ STYLE = [
     C("train-style-missing", "style train {missing} --content {fs} -m {work}/m", 2, "not found"),
     C("train-content-empty", "style train {face} --content {empty_dir} -m {work}/m", 2, "holds no images"),
     C("train-content-unreadable", "style train {face} --content {bad_folder} -m {work}/m", 2, "could be read"),
+    C("train-into-translation-model", "style train {face} --content {fs} -m {translate_model}", 2, "translation model"),
+    C("train-into-swap-model", "style train {face} --content {fs} -m {model}", 2, "face-swap model"),
+    C("train-into-damaged-style-model", "style train {face} --content {fs} -m {style_model_bad}", 2,
+      "not a masque style model"),
+    C("style-model-as-style-image", "style {img} {style_model} -o {work}/out.png", 2, "style image"),
 ]
 
 TRANSLATE = [
@@ -336,6 +341,8 @@ TRANSLATE = [
     C("train-a-empty", "translate train -A {empty_dir} -B {fs_b} -m {work}/m", 2, "holds no images"),
     C("train-size-not-4", "translate train -A {fs} -B {fs_b} -m {work}/m --size 50", 2, "multiple of 4"),
     C("train-steps-0", "translate train -A {fs} -B {fs_b} -m {work}/m --steps 0", 2, "--steps"),
+    C("train-into-style-model", "translate train -A {fs} -B {fs_b} -m {style_model}", 2, "style model"),
+    C("train-into-swap-model", "translate train -A {fs} -B {fs_b} -m {model}", 2, "face-swap model"),
 ]
 
 _EV = "evaluate --swapped {clip} --original {clip} --source {face}"

@@ -14,14 +14,13 @@ from masque.stylize import patterns
 from masque.stylize.fast import (
     CARD_FILE,
     FastStyler,
-    FastTrainConfig,
     NetSpec,
     TransformNet,
     load_style_model,
     model_kind,
     save_style_model,
-    train_style_model,
 )
+from masque.stylize.fast_train import FastTrainConfig, train_style_model
 
 
 def test_any_size_in_same_size_out_in_unit_range():
@@ -77,3 +76,15 @@ def test_other_kinds_of_folder_are_refused(tmp_path):
         load_style_model(tmp_path / "tr")
     with pytest.raises(ModelError, match="not a masque style model"):
         load_style_model(tmp_path)
+
+
+def test_apply_modes_agree():
+    torch.manual_seed(0)
+    net = TransformNet(NetSpec(width=4, blocks=1)).eval()
+    frame = np.random.default_rng(0).integers(0, 256, (36, 64, 3), dtype=np.uint8)
+    plain = FastStyler(net).image(frame).astype(int)
+    assert np.abs(FastStyler(net, mode="channels_last").image(frame).astype(int) - plain).max() <= 1
+    assert np.abs(FastStyler(net, mode="bf16").image(frame).astype(int) - plain).mean() < 3  # bf16: ~3 digits
+    assert net.out[1].weight.is_contiguous()  # the caller's network keeps its layout
+    with pytest.raises(ModelError, match="mode"):
+        FastStyler(net, mode="fp8")

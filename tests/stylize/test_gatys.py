@@ -118,3 +118,13 @@ def test_flow_warp_follows_a_shift(face):
     inner = (slice(20, -20), slice(20, -20))
     assert mask[inner].mean() > 0.9
     assert np.abs(warped[inner] - shifted[inner].astype(np.float32) / 255).mean() < 0.02
+
+
+def test_coarse_scales_take_the_style_at_their_own_scale(vgg):
+    style = patterns.brush_strokes(128, seed=1)
+    target = gatys.StyleTarget(vgg, [style], ("block1_relu1", "block3_relu1"), size=128)
+    assert target.at(128) is target.grams  # the full size, cached
+    half = target.at(64)
+    assert target.at(64) is half
+    # strokes half as wide: the deeper layer's correlations differ from the full-size style's
+    assert not torch.allclose(half["block3_relu1"], target.grams["block3_relu1"], rtol=0.05)

@@ -34,6 +34,7 @@ from masque import __version__
 from masque.atomic import atomic_write_bytes
 from masque.errors import InputNotFoundError, ModelError
 from masque.models.io import read_safetensors
+from masque.stylize.checkpoint import load_moments, save_moments
 
 FORMAT = "masque-translate-model"
 CARD, WEIGHTS, OPTIM = "translate.json", "translate.safetensors", "translate_opt.safetensors"
@@ -221,34 +222,9 @@ def load_translator(folder: str | os.PathLike[str], device: str | torch.device =
 
 def _save(root: Path, model: CycleGAN, opts: Mapping[str, torch.optim.Optimizer], card: dict[str, Any]) -> None:
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    names = {id(p): n for n, p in model.named_parameters()}
-    moments: dict[str, torch.Tensor] = {}
-    for key, opt in opts.items():
-        for p, st in opt.state.items():
-            for k, v in st.items():
-                if isinstance(v, torch.Tensor):
-                    moments[f"{key}/{names[id(p)]}.{k}"] = v.detach().cpu().reshape(v.shape).contiguous()
-    atomic_write_bytes(root / OPTIM, st_save(moments, {"format": FORMAT}))
+    save_moments(root / OPTIM, model, opts, FORMAT)
     atomic_write_bytes(root / WEIGHTS, st_save(weights, {"format": FORMAT, "step": str(card["step"])}))
     atomic_write_bytes(root / CARD, (json.dumps(card, indent=2) + "\n").encode())  # last: it marks the set complete
-
-
-def _load_moments(root: Path, model: CycleGAN, opts: Mapping[str, torch.optim.Optimizer]) -> None:
-    if not (root / OPTIM).is_file():
-        return
-    tensors, _ = read_safetensors(root / OPTIM)
-    params = dict(model.named_parameters())
-    for key, opt in opts.items():
-        sd = opt.state_dict()
-        index = {id(p): i for i, p in enumerate(opt.param_groups[0]["params"])}
-        state: dict[int, dict[str, torch.Tensor]] = {}
-        for name, value in tensors.items():
-            group, _, rest = name.partition("/")
-            pname, _, fieldname = rest.rpartition(".")
-            if group == key and pname in params and id(params[pname]) in index:
-                state.setdefault(index[id(params[pname])], {})[fieldname] = value
-        sd["state"] = state
-        opt.load_state_dict(sd)
 
 
 class CycleTrainer:
@@ -261,13 +237,18 @@ class CycleTrainer:
         sources: names of A and B for the card.
         align: ``(size, centering)`` when the pictures are a face set's aligned faces: the model is
             then applied face by face (:mod:`masque.stylize.translate`).
+
+    Raises:
+        ModelError: ``root`` holds another kind of masque model (style, face swap), or a damaged card.
     """
 
     def __init__(self, root: str | os.PathLike[str], pictures_a: Sequence[np.ndarray], pictures_b: Sequence[np.ndarray],
                  config: CycleConfig = CycleConfig(), sources: tuple[str, str] = ("A", "B"),
                  align: tuple[int, str] | None = None, device: str | torch.device = "cpu") -> None:
         self.root = Path(root)
-        self.card: dict[str, Any] = read_card(self.root) if (self.root / CARD).is_file() else {}
+        # a folder holding any masque model is read (and refused unless it is a translation model), never overwritten
+        known = any((self.root / name).is_file() for name in (CARD, "style.json", "state.json"))
+        self.card: dict[str, Any] = read_card(self.root) if known else {}
         self.config = CycleConfig(**self.card["config"]) if self.card else config
         self.device = torch.device(device)
         self.step = int(self.card.get("step", 0))
@@ -285,7 +266,7 @@ class CycleTrainer:
         self.opts = {"g": torch.optim.Adam([*m.g_ab.parameters(), *m.g_ba.parameters()], cfg.lr, betas=(0.5, 0.999)),
                      "d": torch.optim.Adam([*m.d_a.parameters(), *m.d_b.parameters()], cfg.lr, betas=(0.5, 0.999))}
         if self.card:
-            _load_moments(self.root, m, self.opts)
+            load_moments(self.root / OPTIM, m, self.opts)
         rng = random.Random(cfg.seed + self.step)
         self.pools = {"a": ImagePool(cfg.pool, rng), "b": ImagePool(cfg.pool, rng)}
         self.rng = np.random.default_rng(cfg.seed + self.step)
