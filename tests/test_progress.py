@@ -40,7 +40,7 @@ def test_masque_demo_draws_the_bar_from_the_demo_s_training_reports(monkeypatch,
     import masque.demo
     from masque.cli import main
 
-    def fake_run_demo(config, log, on_step):
+    def fake_run_demo(config, log, on_step, on_enhancer_step=None):
         log("extract clip_long.mp4: ...")
         for step in (1, 2, 3):
             on_step(_info(step, float(step), losses={"total_a": 0.05, "total_b": 0.06}))
@@ -48,7 +48,8 @@ def test_masque_demo_draws_the_bar_from_the_demo_s_training_reports(monkeypatch,
         return masque.demo.DemoResult()
 
     monkeypatch.setattr(masque.demo, "run_demo", fake_run_demo)
-    assert main(["demo", "-o", str(tmp_path / "demo"), "--minutes", "0.5", "--device", "cpu"]) == 0
+    argv = ["demo", "-o", str(tmp_path / "demo"), "--minutes", "0.5", "--enhancer-share", "0", "--device", "cpu"]
+    assert main(argv) == 0
     out, err = capsys.readouterr()
     assert "masque demo: train lightweight: step 0 -> 3" in out
     assert "train lightweight: step 3" in err and "loss A 0.0500 B 0.0600" in err and "00:27 left" in err

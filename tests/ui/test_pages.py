@@ -33,7 +33,8 @@ NOT_A_WIDGET = {
     "detect": {"--report", "--json"},  # the page always writes the report (zip) and shows a table
     "liveness": {"--report", "--json"},
     # the upload and the download; `style train`'s options (training a style model stays in the CLI)
-    "style": {"-o", "--content", "-m", "--train-size", "--batch", "--train-steps", "--minutes", "--width", "--blocks"},
+    "style": {"-o", "--content", "-m", "--train-size", "--batch", "--train-steps", "--minutes", "--width", "--blocks",
+              "--save-every", "--preview-every"},
 }
 #: CLI options the pages do not offer (yet), with why; the README's Web UI section lists them as limits
 NOT_ON_A_PAGE = {
