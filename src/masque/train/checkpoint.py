@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 from safetensors.torch import save as st_save
+from torch import nn
 
 from masque.atomic import atomic_write_bytes
 from masque.errors import ModelError
@@ -83,28 +84,35 @@ def read_state(model_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 
 def _optimizer_tensors(model: SwapModel, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list]:
-    names = {id(p): n for n, p in model.named_parameters()}
+    hyper = [{k: v for k, v in g.items() if k != "params" and isinstance(v, (int, float, bool, tuple, list))}
+             for g in optimizer.param_groups]
+    return adam_moments(model, optimizer), hyper
+
+
+def adam_moments(module: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    """The optimiser's per-parameter tensors (Adam's moments, step) keyed ``<parameter name>.<key>``,
+    on the CPU: what :func:`load_adam_moments` reads back. Shared by every trainer that saves Adam."""
+    names = {id(p): n for n, p in module.named_parameters()}
     tensors: dict[str, torch.Tensor] = {}
     for param, st in optimizer.state.items():
         for key, value in st.items():
             if isinstance(value, torch.Tensor):
                 tensors[f"{names[id(param)]}.{key}"] = value.detach().to("cpu").reshape(value.shape).contiguous()
-    hyper = [{k: v for k, v in g.items() if k != "params" and isinstance(v, (int, float, bool, tuple, list))}
-             for g in optimizer.param_groups]
-    return tensors, hyper
+    return tensors
 
 
-def load_optimizer(model_dir: str | os.PathLike[str], model: SwapModel, optimizer: torch.optim.Optimizer) -> bool:
-    """Restore Adam's state saved beside the weights; ``False`` (fresh moments) when there is none.
+def load_adam_moments(path: str | os.PathLike[str], module: nn.Module, optimizer: torch.optim.Optimizer,
+                      what: str = "this model") -> bool:
+    """Restore what :func:`adam_moments` saved to the safetensors file ``path``; ``False`` when there is none.
 
     Raises:
-        ModelError: the file is a pickle or damaged, or does not fit the model's parameters.
+        ModelError: the file is a pickle or damaged, or does not fit ``module``'s parameters.
     """
-    path = Path(model_dir) / OPTIMIZER_FILE
+    path = Path(path)
     if not path.exists():
         return False
     tensors, _ = read_safetensors(path)
-    index = {n: i for i, (n, _) in enumerate(model.named_parameters())}
+    index = {n: i for i, (n, _) in enumerate(module.named_parameters())}
     per_param: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
         name, _, field = key.rpartition(".")
@@ -116,5 +124,14 @@ def load_optimizer(model_dir: str | os.PathLike[str], model: SwapModel, optimize
     try:
         optimizer.load_state_dict(sd)
     except (ValueError, RuntimeError, KeyError) as exc:
-        raise ModelError(f"{path} does not fit this model ({exc}); delete it to restart Adam's moments") from None
+        raise ModelError(f"{path} does not fit {what} ({exc}); delete it to restart Adam's moments") from None
     return True
+
+
+def load_optimizer(model_dir: str | os.PathLike[str], model: SwapModel, optimizer: torch.optim.Optimizer) -> bool:
+    """Restore Adam's state saved beside the weights; ``False`` (fresh moments) when there is none.
+
+    Raises:
+        ModelError: the file is a pickle or damaged, or does not fit the model's parameters.
+    """
+    return load_adam_moments(Path(model_dir) / OPTIMIZER_FILE, model, optimizer)

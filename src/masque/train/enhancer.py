@@ -57,7 +57,8 @@ from masque.models.enhancer import (
     EnhancerPair,
     load_enhancer,
 )
-from masque.models.io import STATE_FILE, read_card, read_safetensors
+from masque.models.io import STATE_FILE, read_card
+from masque.train.checkpoint import adam_moments, load_adam_moments
 from masque.train.data import AugmentConfig, _worker_init
 from masque.train.distributed import LOCAL
 from masque.train.enhancer_data import CropPool, PairStream, load_crops, make_pairs
@@ -206,7 +207,7 @@ class EnhancerTrainer:
         pair = pair.to(self.device).train()
         fused = self.device.type in ("cpu", "cuda")
         opt = torch.optim.Adam(pair.parameters(), lr=cfg.lr, betas=(0.9, 0.99), fused=fused)
-        if pair.step > 0 and not _load_moments(self.root / ENHANCER_OPTIMIZER_FILE, pair, opt):
+        if pair.step > 0 and not load_adam_moments(self.root / ENHANCER_OPTIMIZER_FILE, pair, opt, "the enhancer"):
             log.warning("%s has no enhancer optimizer state; Adam's moments restart", self.root)
         for group in opt.param_groups:
             group["lr"] = cfg.lr
@@ -373,7 +374,7 @@ class _Loop:
     def save(self, step: int) -> None:
         """Adam's moments, the weights, then the card's ``enhancer`` record (each file atomic)."""
         root, pair = self.t.root, self.pair
-        atomic_write_bytes(root / ENHANCER_OPTIMIZER_FILE, st_save(_moments(pair, self.opt), {"step": str(step)}))
+        atomic_write_bytes(root / ENHANCER_OPTIMIZER_FILE, st_save(adam_moments(pair, self.opt), {"step": str(step)}))
         weights = {k: v.detach().to("cpu").contiguous() for k, v in pair.state_dict().items()}
         atomic_write_bytes(root / ENHANCER_FILE, st_save(weights, pair.metadata()))
         card = read_card(root) or self.t.card
@@ -407,33 +408,6 @@ def _perceptual(weight: float) -> Any:
     from masque.train.perceptual import PerceptualLoss
 
     return PerceptualLoss(layers=(("block1_relu2", 0.1), ("block2_relu2", 0.3)))
-
-
-def _moments(pair: EnhancerPair, opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
-    names = {id(p): n for n, p in pair.named_parameters()}
-    return {f"{names[id(p)]}.{key}": v.detach().to("cpu").contiguous()
-            for p, st in opt.state.items() for key, v in st.items() if isinstance(v, torch.Tensor)}
-
-
-def _load_moments(path: Path, pair: EnhancerPair, opt: torch.optim.Optimizer) -> bool:
-    """Restore Adam's moments; ``False`` when there is no file. A file that does not fit is a ModelError."""
-    if not path.exists():
-        return False
-    tensors, _ = read_safetensors(path)
-    index = {n: i for i, (n, _) in enumerate(pair.named_parameters())}
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        name, _, field = key.rpartition(".")
-        if name not in index:
-            raise ModelError(f"{path} has state for an unknown parameter {name!r}; delete it to restart Adam")
-        state.setdefault(index[name], {})[field] = value
-    sd = opt.state_dict()
-    sd["state"] = state
-    try:
-        opt.load_state_dict(sd)
-    except (ValueError, RuntimeError, KeyError) as exc:
-        raise ModelError(f"{path} does not fit the enhancer ({exc}); delete it to restart Adam's moments") from None
-    return True
 
 
 def _loader(stream: PairStream, workers: int) -> DataLoader:
