@@ -150,7 +150,9 @@ def train_detector(crops: list[FaceCrop], out_dir: str | Path, config: DetectTra
         raise ConfigError(f"faces are {crops[0].image.shape[0]} px but the detector in {out} takes {card.size} px")
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=1e-4)
     _load_optimizer(out, opt)
-    writer = _summary_writer(out, card.step)
+    from masque.train.trainer import summary_writer
+
+    writer = summary_writer(out, card.step)
     start, step = time.monotonic(), card.step
     pool = ThreadPoolExecutor(1)  # the next batch is built (OpenCV, GIL released) while torch trains
     pending = pool.submit(make_batch, crops, config.batch, np.random.default_rng(config.seed + step))
@@ -244,11 +246,3 @@ def _load_optimizer(out: Path, opt: torch.optim.Optimizer) -> None:
         if f"{i}.exp_avg" in tensors and tensors[f"{i}.exp_avg"].shape == p.shape:
             opt.state[p] = {"step": torch.tensor(steps.get(str(i), 0.0)), "exp_avg": tensors[f"{i}.exp_avg"],
                             "exp_avg_sq": tensors[f"{i}.exp_avg_sq"]}
-
-
-def _summary_writer(root: Path, step: int):  # type: ignore[no-untyped-def]
-    """A TensorBoard writer on ``root/logs``; events after ``step`` from an interrupted run are dropped."""
-    from torch.utils.tensorboard import SummaryWriter
-
-    root.mkdir(parents=True, exist_ok=True)
-    return SummaryWriter(str(root / "logs"), purge_step=step if step > 0 else None)

@@ -251,12 +251,12 @@ class FastTrainer:
 def _writer(root: Path | None, step: int) -> Any:
     """TensorBoard on ``root/logs`` (events past ``step`` of an interrupted run dropped); a no-op without a root."""
     if root is None:
-        from masque.train.trainer import _NoWriter
+        from masque.train.trainer import NoWriter
 
-        return _NoWriter()
-    from masque.train.trainer import _summary_writer
+        return NoWriter()
+    from masque.train.trainer import summary_writer
 
-    return _summary_writer(root, step)
+    return summary_writer(root, step)
 
 
 def train_style_model(vgg: VGG19, style: np.ndarray, contents: Sequence[np.ndarray],

@@ -63,7 +63,7 @@ from masque.train.data import AugmentConfig, _worker_init
 from masque.train.distributed import LOCAL
 from masque.train.enhancer_data import CropPool, PairStream, load_crops, make_pairs
 from masque.train.preview import write_preview
-from masque.train.trainer import StepInfo, TrainSummary
+from masque.train.trainer import StepInfo, TrainSummary, summary_writer
 
 log = logging.getLogger(__name__)
 #: previews: the faces as they are
@@ -253,7 +253,7 @@ class EnhancerTrainer:
         preview = make_pairs(held, min(len(held[0]), len(held[1])), np.random.default_rng(0), self.card.input_size,
                              pair.arch.scale, self.card.align.coverage, shifts,
                              AUGMENT_OFF)
-        writer = _writer(self.root, pair.step)
+        writer = summary_writer(self.root, pair.step, "logs/enhancer")
         vgg = _perceptual(cfg.vgg)
         ctx = _Loop(self, model, pair, opt, writer, rng, vgg, preview)
         try:
@@ -416,9 +416,3 @@ def _loader(stream: PairStream, workers: int) -> DataLoader:
     method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"  # see masque.train.data
     return DataLoader(stream, batch_size=None, num_workers=workers, worker_init_fn=_worker_init, prefetch_factor=4,
                       persistent_workers=True, multiprocessing_context=method)
-
-
-def _writer(root: Path, step: int) -> Any:
-    from torch.utils.tensorboard import SummaryWriter
-
-    return SummaryWriter(str(root / "logs" / "enhancer"), purge_step=step if step > 0 else None)

@@ -264,7 +264,7 @@ class Trainer:
         model, opt, step = self._build()
         scaler = torch.amp.GradScaler("cuda", enabled=self.amp == torch.float16)
         faces_prev = [preview_batch(h, range(len(h)), size, cfg.coverage, s) for h, s in zip(held, shifts)]
-        writer = _summary_writer(self.root, step) if self.group.main else _NoWriter()
+        writer = summary_writer(self.root, step) if self.group.main else NoWriter()
         sync = self.group.average_gradients if self.group.distributed else None
         terms = RecipeTerms(self.recipe, size, cfg.coverage, self.device, cfg.lr, cfg.betas, pools, shifts, cfg.seed,
                             sync)
@@ -454,15 +454,19 @@ class _RunContext:
         self.writer.flush()
 
 
-class _NoWriter:
+class NoWriter:
     """The TensorBoard writer of ranks other than 0: they log nothing."""
 
     def __getattr__(self, name: str) -> Callable[..., None]:
         return lambda *args, **kwargs: None
 
 
-def _summary_writer(root: Path, step: int) -> Any:
-    """A TensorBoard writer on ``root/logs``; events after ``step`` from an interrupted run are dropped."""
+def summary_writer(root: Path, step: int, logs: str = "logs") -> Any:
+    """A TensorBoard writer on ``root/logs``; events after ``step`` from an interrupted run are dropped.
+
+    Every trainer logs through it (swap model, enhancer under ``logs/enhancer``, detector, fast style).
+    """
     from torch.utils.tensorboard import SummaryWriter
 
-    return SummaryWriter(str(root / "logs"), purge_step=step if step > 0 else None)
+    (root / logs).mkdir(parents=True, exist_ok=True)
+    return SummaryWriter(str(root / logs), purge_step=step if step > 0 else None)
