@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import platform
 import time
@@ -103,6 +104,11 @@ def amp_dtype(device: torch.device) -> torch.dtype | None:
     if device.type == "cpu" and cpu_bf16_pays():
         return torch.bfloat16
     return None
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    """``torch.autocast`` to ``dtype`` on ``device`` (what :func:`amp_dtype` chose), or nothing when ``None``."""
+    return contextlib.nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
 
 
 def describe(device: torch.device) -> str:

@@ -49,7 +49,7 @@ from masque.atomic import atomic_write_bytes
 from masque.errors import ConfigError, ModelError
 from masque.faceset import FaceSet
 from masque.models import SIDES, SwapModel, load_model
-from masque.models.device import amp_dtype, pick_device
+from masque.models.device import amp_dtype, autocast, pick_device
 from masque.models.enhancer import (
     ENHANCER_FILE,
     ENHANCER_OPTIMIZER_FILE,
@@ -227,9 +227,7 @@ class EnhancerTrainer:
         return (train[0], train[1]), (held[0], held[1])
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.amp is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.amp)
+        return autocast(self.device, self.amp)
 
     # ---- the loop --------------------------------------------------------------------------------
     def run(self, on_step: Callable[[StepInfo], None] | None = None,

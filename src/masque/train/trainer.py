@@ -33,7 +33,7 @@ from masque import __version__
 from masque.errors import ConfigError, ModelError
 from masque.faceset import FaceSet
 from masque.models import MODELS, SIDES, SwapModel, load_model
-from masque.models.device import amp_dtype, describe, pick_device
+from masque.models.device import amp_dtype, autocast, describe, pick_device
 from masque.models.gemm import enable_gemm
 from masque.train import checkpoint as ckpt
 from masque.train.data import AugmentConfig, BatchStream, FacePool, batch_loader, load_pool, mean_color, preview_batch
@@ -240,9 +240,7 @@ class Trainer:
         return model, opt, step
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.amp is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.amp)
+        return autocast(self.device, self.amp)
 
     # ---- the loop --------------------------------------------------------------------------
     def run(self, on_step: Callable[[StepInfo], None] | None = None,
