@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import random
 
 import numpy as np
 import pytest
 import torch
 
-from masque.errors import ModelError
+from masque.errors import ConfigError, ModelError
 from masque.stylize import cyclegan
 from masque.stylize.cyclegan import CycleConfig, CycleTrainer, ImagePool, Translator, load_translator
 
@@ -90,3 +92,20 @@ def test_translation_learns_the_direction(tmp_path):
     model, card = load_translator(tmp_path / "m")
     to_b, to_a = Translator(model, card, "b"), Translator(model, card, "a")
     assert to_b.translate(a[0]).mean() > 130 > to_a.translate(b[0]).mean()
+
+
+def test_new_models_upsample_by_resize_and_old_cards_keep_transposed_convs(tmp_path):
+    a, b = _sets()
+    assert CycleConfig().upsample == "resize"
+    new = cyclegan.Generator(4, 1)
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in new.modules())  # no checkerboard overlap
+    root = tmp_path / "old"
+    CycleTrainer(root, a, b, dataclasses.replace(TINY, upsample="transpose")).save()
+    card = json.loads((root / "translate.json").read_text())
+    del card["config"]["upsample"]  # as written before the option existed
+    (root / "translate.json").write_text(json.dumps(card))
+    model, _ = load_translator(root)
+    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.g_ab.modules())
+    assert CycleTrainer(root, a, b).config.upsample == "transpose"  # resumed as it was trained
+    with pytest.raises(ConfigError, match="upsample"):
+        CycleConfig(upsample="pixelshuffle")

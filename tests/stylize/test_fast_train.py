@@ -15,6 +15,7 @@ from masque.models.vgg import load_vgg19
 from masque.stylize import patterns
 from masque.stylize.fast import CARD_FILE, FastStyler, NetSpec, load_style_model
 from masque.stylize.fast_train import OPTIM_FILE, FastTrainConfig, FastTrainer
+from masque.stylize.gatys import STYLE_LAYERS
 
 TINY = FastTrainConfig(size=32, batch=1, steps=6, style_size=48, preview_every=2, save_every=2)
 SPEC = NetSpec(width=4, blocks=1)
@@ -76,3 +77,17 @@ def test_style_train_command_resumes_and_extends(photo, tmp_path):
     card = json.loads((tmp_path / "m" / CARD_FILE).read_text())
     assert card["step"] == 3 and card["style_image"] == "style.png"
     assert sorted(p.name for p in (tmp_path / "m" / "previews").iterdir()) == ["step_0000002.png"]
+
+
+def test_default_losses_stop_at_relu4_1_and_old_cards_keep_their_layers(photo, tmp_path, vgg):
+    assert FastTrainConfig().style_layers[-1] == "block4_relu1" and FastTrainConfig().content_layer == "block2_relu2"
+    face = photo("obama.jpg")[100:500, 200:600]
+    style, root = patterns.mosaic(48, seed=2), tmp_path / "m"
+    FastTrainer(root, vgg, style, [face], TINY, SPEC).save()
+    card = json.loads((root / CARD_FILE).read_text())
+    for key in ("style_layers", "content_layer"):
+        del card["config"][key]  # a model trained before the layers were options
+    (root / CARD_FILE).write_text(json.dumps(card))
+    again = FastTrainer(root, vgg, style, [face], TINY, SPEC)
+    assert again.config.style_layers == STYLE_LAYERS and again.config.content_layer == "block3_relu3"
+    assert again.train_step()["style"] > 0

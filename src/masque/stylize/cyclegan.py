@@ -32,7 +32,7 @@ from torch import nn
 
 from masque import __version__
 from masque.atomic import atomic_write_bytes
-from masque.errors import InputNotFoundError, ModelError
+from masque.errors import ConfigError, InputNotFoundError, ModelError
 from masque.models.io import read_safetensors
 from masque.stylize.checkpoint import load_moments, save_moments
 
@@ -51,6 +51,9 @@ class CycleConfig:
         cycle, identity: loss weights (the paper: 10 and 0.5). lr: Adam's. pool: past fakes kept.
         preview_every, save_every: steps between previews and checkpoints. hold_out: share of each
             set kept out of training, to measure on.
+        upsample: ``resize`` (nearest-neighbour x2 then a 3x3 conv, Odena et al. 2016) or
+            ``transpose`` (the paper's stride-2 transposed conv, whose uneven kernel overlap paints
+            a checkerboard over the first thousands of steps; cards written before this option).
     """
 
     size: int = 96
@@ -67,6 +70,19 @@ class CycleConfig:
     save_every: int = 200
     hold_out: float = 0.1
     seed: int = 0
+    upsample: str = "resize"
+
+    def __post_init__(self) -> None:
+        if self.upsample not in UPSAMPLES:
+            raise ConfigError(f"upsample must be one of {UPSAMPLES}, got {self.upsample!r}")
+
+
+UPSAMPLES = ("resize", "transpose")
+
+
+def _config_of(card: Mapping[str, Any]) -> CycleConfig:
+    """The config a card records; cards from before ``upsample`` existed used transposed convs."""
+    return CycleConfig(**{"upsample": "transpose", **card["config"]})
 
 
 def _conv_in(cin: int, cout: int, k: int, stride: int = 1, relu: bool = True) -> list[nn.Module]:
@@ -84,16 +100,23 @@ class _Block(nn.Module):
         return x + self.body(x)
 
 
+def _up(cin: int, cout: int, how: str) -> list[nn.Module]:
+    if how == "transpose":
+        conv: list[nn.Module] = [nn.ConvTranspose2d(cin, cout, 3, 2, 1, output_padding=1)]
+    else:
+        conv = [nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, 3)]
+    return [*conv, nn.InstanceNorm2d(cout), nn.ReLU(True)]
+
+
 class Generator(nn.Module):
     """The ResNet generator: ``(N, 3, S, S)`` in [-1, 1] -> same shape in [-1, 1] (S divisible by 4)."""
 
-    def __init__(self, ngf: int = 32, blocks: int = 6) -> None:
+    def __init__(self, ngf: int = 32, blocks: int = 6, upsample: str = "resize") -> None:
         super().__init__()
         self.net = nn.Sequential(
             *_conv_in(3, ngf, 7), *_conv_in(ngf, 2 * ngf, 3, 2), *_conv_in(2 * ngf, 4 * ngf, 3, 2),
             *[_Block(4 * ngf) for _ in range(blocks)],
-            nn.ConvTranspose2d(4 * ngf, 2 * ngf, 3, 2, 1, output_padding=1), nn.InstanceNorm2d(2 * ngf), nn.ReLU(True),
-            nn.ConvTranspose2d(2 * ngf, ngf, 3, 2, 1, output_padding=1), nn.InstanceNorm2d(ngf), nn.ReLU(True),
+            *_up(4 * ngf, 2 * ngf, upsample), *_up(2 * ngf, ngf, upsample),
             nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -122,7 +145,8 @@ class CycleGAN(nn.Module):
 
     def __init__(self, config: CycleConfig) -> None:
         super().__init__()
-        self.g_ab, self.g_ba = Generator(config.ngf, config.blocks), Generator(config.ngf, config.blocks)
+        self.g_ab, self.g_ba = (Generator(config.ngf, config.blocks, config.upsample),
+                                Generator(config.ngf, config.blocks, config.upsample))
         self.d_a, self.d_b = PatchDiscriminator(config.ndf), PatchDiscriminator(config.ndf)
 
 
@@ -206,8 +230,8 @@ def load_translator(folder: str | os.PathLike[str], device: str | torch.device =
     """The trained networks (eval mode) and the card of a translation model folder (see :func:`read_card`)."""
     card = read_card(folder)
     try:
-        config = CycleConfig(**card["config"])
-    except (KeyError, TypeError) as exc:
+        config = _config_of(card)
+    except (KeyError, TypeError, ConfigError) as exc:
         raise ModelError(f"{Path(folder) / CARD} lacks a valid config ({exc})") from None
     model = CycleGAN(config)
     tensors, meta = read_safetensors(Path(folder) / WEIGHTS)
@@ -249,7 +273,7 @@ class CycleTrainer:
         # a folder holding any masque model is read (and refused unless it is a translation model), never overwritten
         known = any((self.root / name).is_file() for name in (CARD, "style.json", "state.json"))
         self.card: dict[str, Any] = read_card(self.root) if known else {}
-        self.config = CycleConfig(**self.card["config"]) if self.card else config
+        self.config = _config_of(self.card) if self.card else config
         self.device = torch.device(device)
         self.step = int(self.card.get("step", 0))
         self.sources = sources

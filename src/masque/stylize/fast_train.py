@@ -31,6 +31,13 @@ from masque.models.vgg import VGG19
 from masque.stylize.checkpoint import load_moments, save_moments
 from masque.stylize.fast import FORMAT, WEIGHTS_FILE, NetSpec, TransformNet, model_kind, save_style_model
 from masque.stylize.gatys import STYLE_LAYERS, StyleTarget, gram
+
+# relu1_1..relu4_1 (Huang & Belongie's style layers) and relu2_2 (Johnson et al.'s content layer):
+# at 256 px the loss network then stops at relu4_1, a third of Gatys' relu5_1 depth's cost, so a
+# CPU half hour trains about twice the steps; older cards without these fields keep what they used.
+FAST_STYLE_LAYERS = ("block1_relu1", "block2_relu1", "block3_relu1", "block4_relu1")
+FAST_CONTENT_LAYER = "block2_relu2"
+_OLD_LAYERS = {"style_layers": STYLE_LAYERS, "content_layer": "block3_relu3"}
 from masque.train.trainer import StepInfo
 
 OPTIM_FILE = "style_opt.safetensors"
@@ -46,7 +53,7 @@ class FastTrainConfig:
         content_weight, style_weight, tv_weight: as in :class:`masque.stylize.gatys.GatysConfig`.
         lr: Adam's learning rate. seed: data order and initial weights.
         style_size: longer side of the style image when its Grams are taken.
-        content_layer: VGG19 layer of the content loss.
+        content_layer: VGG19 layer of the content loss. style_layers: VGG19 layers of the Gram losses.
         preview_every, save_every: steps between preview PNGs and between checkpoints.
     """
 
@@ -60,7 +67,8 @@ class FastTrainConfig:
     lr: float = 2e-3
     seed: int = 0
     style_size: int = 256
-    content_layer: str = "block3_relu3"
+    content_layer: str = FAST_CONTENT_LAYER
+    style_layers: tuple[str, ...] = FAST_STYLE_LAYERS
     preview_every: int = 100
     save_every: int = 100
 
@@ -129,7 +137,8 @@ class FastTrainer:
         self.resumed = old is not None
         if old is not None:
             known = {f.name for f in dataclasses.fields(config)}
-            saved = {k: v for k, v in old.get("config", {}).items() if k in known}
+            saved = {**_OLD_LAYERS, **{k: v for k, v in old.get("config", {}).items() if k in known}}
+            saved["style_layers"] = tuple(saved["style_layers"])
             config = dataclasses.replace(FastTrainConfig(**saved), steps=config.steps, minutes=config.minutes)
             spec = NetSpec(**old["net"])
         self.config, self.spec = config, spec or NetSpec()
@@ -143,7 +152,7 @@ class FastTrainer:
             self.net.load_state_dict(tensors)
             load_moments(self.root / OPTIM_FILE, self.net, {"net": self.opt})
         self.rng = np.random.default_rng([config.seed, self.step])  # a resumed run draws new crops
-        self.target = StyleTarget(vgg, [style], STYLE_LAYERS, size=config.style_size)
+        self.target = StyleTarget(vgg, [style], config.style_layers, size=config.style_size)
         self.norms = {n: float((g ** 2).sum()) for n, g in self.target.grams.items()}
         self.fixed = self._preview_crops(4)
         self.history: list[tuple[float, float]] = []
@@ -173,10 +182,10 @@ class FastTrainer:
         y = self.net(x)
         with torch.no_grad():
             fc = vgg(x, [cfg.content_layer])[cfg.content_layer]
-        fy = vgg(y, (*STYLE_LAYERS, cfg.content_layer))
+        fy = vgg(y, (*cfg.style_layers, cfg.content_layer))
         content = ((fy[cfg.content_layer] - fc) ** 2).mean() / (fc ** 2).mean()
         style = torch.stack([(((gram(fy[n]) - self.target.grams[n]) ** 2).sum((1, 2)) / self.norms[n]).mean()
-                             for n in STYLE_LAYERS]).sum()
+                             for n in cfg.style_layers]).sum()
         tv = ((y[..., 1:, :] - y[..., :-1, :]) ** 2).mean() + ((y[..., 1:] - y[..., :-1]) ** 2).mean()
         loss = cfg.content_weight * content + cfg.style_weight * style + cfg.tv_weight * 1e3 * tv
         self.opt.zero_grad(set_to_none=True)
