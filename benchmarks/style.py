@@ -56,6 +56,8 @@ def bench_gatys(args: argparse.Namespace) -> None:
     style = patterns.brush_strokes(512, seed=1) if args.style == "brush" else patterns.mosaic(512, seed=2)
     knobs = {k: getattr(args, k) for k in ("scales", "optimizer", "lr", "style_weight", "content_weight", "tv_weight")
              if getattr(args, k) is not None}
+    if args.face_layers is not None:
+        knobs["face_layers"] = tuple(n for n in args.face_layers.split(",") if n)
     config = gatys.GatysConfig(size=args.size, face_weight=args.face_weight, steps=args.steps,
                                keep_colors=args.keep_colors, **knobs)
     analyzer = FaceAnalyzer(AnalyzerConfig(upsample=1))
@@ -277,6 +279,7 @@ def main() -> None:
     g.add_argument("--style-weight", type=float, default=None)
     g.add_argument("--content-weight", type=float, default=None)
     g.add_argument("--tv-weight", type=float, default=None)
+    g.add_argument("--face-layers", default=None, help="comma-separated VGG19 layers held inside the face; '' none")
     g.add_argument("--out", default="")
     f = sub.add_parser("fast")
     f.add_argument("--minutes", type=float, default=30.0)

@@ -85,6 +85,32 @@ def test_face_weight_keeps_the_face_closer(vgg, face, photo, analyzer):
     assert err_aware < 0.97 * err_plain  # measured 0.93 at this tiny size and step count
 
 
+def test_face_layers_hold_the_face_shapes_and_leave_the_rest_free(vgg, face, photo, analyzer):
+    """The shallow face-only content term keeps the face's fine features; outside the face it has no weight."""
+    mask = face_mask_of(photo, analyzer)
+    style = patterns.mosaic(128, seed=2)
+    base = gatys.GatysConfig(size=64, steps=8, scales=1, style_weight=20.0, face_weight=5.0, face_layers=())
+    target = gatys.StyleTarget(vgg, [style], base.style_layers, size=64)
+    deep_only = gatys.stylise(vgg, face, target, base, face_mask=mask)
+    shallow = gatys.stylise(vgg, face, target, gatys.GatysConfig(**{**base.__dict__, "face_layers": ("block2_relu2",)}),
+                            face_mask=mask)
+    assert "block2_relu2" in gatys.GatysConfig(face_weight=2.0).layers
+    assert "block2_relu2" not in gatys.GatysConfig().layers  # no face-awareness: nothing extra computed
+    small = cv2.resize(face, deep_only.image.shape[1::-1], interpolation=cv2.INTER_AREA) / 255
+    m = cv2.resize(mask, small.shape[1::-1]) > 0.5
+    inside = [np.abs(r.image - small)[m].mean() for r in (deep_only, shallow)]
+    assert inside[1] < 0.9 * inside[0]
+    assert shallow.style_loss[1] < 0.6 * shallow.style_loss[0]  # still painted
+
+
+def face_mask_of(photo, analyzer) -> np.ndarray:
+    from masque.stylize.styler import face_mask
+
+    whole = face_mask(analyzer, photo("obama.jpg"))
+    assert whole is not None
+    return whole[_head(photo, analyzer)]
+
+
 def test_blended_styles_lie_between(vgg):
     a, b = patterns.mosaic(64, seed=1), patterns.brush_strokes(64, seed=2)
     layers = ("block1_relu1", "block2_relu1")

@@ -6,7 +6,10 @@ the style images' (several styles: a weighted sum of their Grams). Losses are re
 weights mean the same at every size and layer:
 
 - content: ``sum_l sum(w * (F_l(x) - F_l(c))^2) / ||F_l(c)||^2`` where ``w`` is 1, or, in
-  face-aware mode, ``face_weight`` inside the face (a landmark hull) and 1 outside;
+  face-aware mode, ``face_weight`` inside the face (a landmark hull) and 1 outside; face-aware mode
+  also holds the face's own shallow features (``face_layers``, weight ``face_weight - 1`` inside
+  the face, 0 outside): the deep content layer keeps where the eyes and mouth are, but only a
+  shallow one keeps their shapes, which is what tells one person from another;
 - style: ``sum_l ||G_l(x) - G_l(s)||^2 / ||G_l(s)||^2`` (``G = F F^T / (C H W)``);
 - total variation (smoothness) and, for video, a temporal term ``mean(m * (x - warped)^2)``.
 
@@ -37,6 +40,7 @@ from masque.models.vgg import LAYERS, VGG19
 #: Gatys et al.'s layers, in Keras names
 CONTENT_LAYERS = ("block4_relu2",)
 STYLE_LAYERS = ("block1_relu1", "block2_relu1", "block3_relu1", "block4_relu1", "block5_relu1")
+FACE_LAYERS = ("block2_relu2",)
 OPTIMIZERS = ("lbfgs", "adam")
 
 Progress = Callable[[int, int | None], None]
@@ -57,6 +61,7 @@ class GatysConfig:
         lr: Adam's learning rate (pixel units of [0, 1]).
         keep_colors: transfer style in luminance only; the output keeps the content's colours.
         face_weight: content weight inside the face relative to outside (1: no face-awareness).
+        face_layers: VGG19 layers whose content is held inside the face only (face-aware mode).
     """
 
     content_layers: tuple[str, ...] = CONTENT_LAYERS
@@ -71,9 +76,10 @@ class GatysConfig:
     lr: float = 0.02
     keep_colors: bool = False
     face_weight: float = 1.0
+    face_layers: tuple[str, ...] = FACE_LAYERS
 
     def __post_init__(self) -> None:
-        bad = [n for n in (*self.content_layers, *self.style_layers) if n not in LAYERS]
+        bad = [n for n in (*self.content_layers, *self.style_layers, *self.face_layers) if n not in LAYERS]
         if bad or not self.content_layers or not self.style_layers:
             raise ConfigError(f"unknown or missing VGG19 layers {bad}; use names like block4_relu2 "
                               f"(the list: {', '.join(n for n in LAYERS if 'relu' in n)})")
@@ -87,7 +93,9 @@ class GatysConfig:
 
     @property
     def layers(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys((*self.content_layers, *self.style_layers)))
+        """Every layer the loss reads (the face layers only in face-aware mode)."""
+        face = self.face_layers if self.face_weight > 1 else ()
+        return tuple(dict.fromkeys((*self.content_layers, *self.style_layers, *face)))
 
 
 @dataclass(frozen=True)
@@ -231,20 +239,27 @@ class _Objective:
     def __init__(self, vgg: VGG19, config: GatysConfig, content: torch.Tensor, grams: dict[str, torch.Tensor],
                  face: torch.Tensor | None, temporal: tuple[torch.Tensor, torch.Tensor, float] | None) -> None:
         self.vgg, self.config, self.grams, self.temporal = vgg, config, grams, temporal
+        face_layers = config.face_layers if face is not None else ()
         with torch.no_grad():
-            feats = vgg(content, config.content_layers)
-        self.content: dict[str, tuple[torch.Tensor, torch.Tensor | None, float]] = {}
-        for name, f in feats.items():
+            feats = vgg(content, (*config.content_layers, *face_layers))
+        self.content: list[tuple[str, torch.Tensor, torch.Tensor | None, float]] = []
+        for name in config.content_layers:
+            f = feats[name]
             w = None if face is None else F.interpolate(face, size=f.shape[-2:], mode="area").to(f.device)
             norm = float((f ** 2).sum()) + 1e-8  # unweighted: the face's weight raises the term, not renormalised
-            self.content[name] = (f, w, norm)
+            self.content.append((name, f, w, norm))
+        for name in face_layers:
+            assert face is not None
+            f = feats[name]
+            w = F.interpolate(face - 1.0, size=f.shape[-2:], mode="area").to(f.device)  # 0 outside the face
+            self.content.append((name, f, w, float((f ** 2).sum()) + 1e-8))
         self.style_norm = {n: float((g ** 2).sum()) + 1e-12 for n, g in grams.items()}
 
     def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         cfg = self.config
         feats = self.vgg(x, cfg.layers)
         content = sum(((feats[n] - f) ** 2 if w is None else w * (feats[n] - f) ** 2).sum() / norm
-                      for n, (f, w, norm) in self.content.items())
+                      for n, f, w, norm in self.content)
         style = sum(((gram(feats[n]) - self.grams[n]) ** 2).sum() / self.style_norm[n]
                     for n in cfg.style_layers)
         tv = ((x[..., 1:, :] - x[..., :-1, :]) ** 2).mean() + ((x[..., 1:] - x[..., :-1]) ** 2).mean()
