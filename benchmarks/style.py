@@ -52,7 +52,7 @@ def _since(start: tuple[float, float]) -> tuple[float, float]:
 
 
 def bench_gatys(args: argparse.Namespace) -> None:
-    image = read_image(assets.fetch("obama.jpg"))
+    image = read_image(assets.fetch(args.photo))
     style = patterns.brush_strokes(512, seed=1) if args.style == "brush" else patterns.mosaic(512, seed=2)
     knobs = {k: getattr(args, k) for k in ("scales", "optimizer", "lr", "style_weight", "content_weight", "tv_weight")
              if getattr(args, k) is not None}
@@ -79,7 +79,7 @@ def bench_gatys(args: argparse.Namespace) -> None:
     print(f"  identity distance stylised vs original {dist:.3f} (goal < 0.6)")
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
-        name = f"gatys_{args.style}_{args.size}_fw{args.face_weight:g}.png"
+        name = f"gatys_{Path(args.photo).stem}_{args.style}_{args.size}_fw{args.face_weight:g}.png"
         write_image(Path(args.out) / name, np.concatenate([small, out], 1))
 
 
@@ -279,6 +279,7 @@ def main() -> None:
     g.add_argument("--style-weight", type=float, default=None)
     g.add_argument("--content-weight", type=float, default=None)
     g.add_argument("--tv-weight", type=float, default=None)
+    g.add_argument("--photo", default="obama.jpg", help="fixture picture (masque.assets name)")
     g.add_argument("--face-layers", default=None, help="comma-separated VGG19 layers held inside the face; '' none")
     g.add_argument("--out", default="")
     f = sub.add_parser("fast")

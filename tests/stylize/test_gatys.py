@@ -89,18 +89,22 @@ def test_face_layers_hold_the_face_shapes_and_leave_the_rest_free(vgg, face, pho
     """The shallow face-only content term keeps the face's fine features; outside the face it has no weight."""
     mask = face_mask_of(photo, analyzer)
     style = patterns.mosaic(128, seed=2)
-    base = gatys.GatysConfig(size=64, steps=8, scales=1, style_weight=20.0, face_weight=5.0, face_layers=())
+    base = gatys.GatysConfig(size=64, steps=8, scales=1, style_weight=20.0, face_weight=20.0, face_layers=())
     target = gatys.StyleTarget(vgg, [style], base.style_layers, size=64)
     deep_only = gatys.stylise(vgg, face, target, base, face_mask=mask)
     shallow = gatys.stylise(vgg, face, target, gatys.GatysConfig(**{**base.__dict__, "face_layers": ("block2_relu2",)}),
                             face_mask=mask)
     assert "block2_relu2" in gatys.GatysConfig(face_weight=2.0).layers
     assert "block2_relu2" not in gatys.GatysConfig().layers  # no face-awareness: nothing extra computed
-    small = cv2.resize(face, deep_only.image.shape[1::-1], interpolation=cv2.INTER_AREA) / 255
-    m = cv2.resize(mask, small.shape[1::-1]) > 0.5
-    inside = [np.abs(r.image - small)[m].mean() for r in (deep_only, shallow)]
-    assert inside[1] < 0.9 * inside[0]
-    assert shallow.style_loss[1] < 0.6 * shallow.style_loss[0]  # still painted
+    small = cv2.resize(face, deep_only.image.shape[1::-1], interpolation=cv2.INTER_AREA)
+    with torch.no_grad():
+        ref = vgg(gatys.to_tensor(small), ["block2_relu2"])["block2_relu2"]
+        errs = [(vgg(gatys.to_tensor(r.image), ["block2_relu2"])["block2_relu2"] - ref) ** 2 for r in (deep_only, shallow)]
+    m = torch.from_numpy(cv2.resize(mask, ref.shape[:1:-1], interpolation=cv2.INTER_AREA) > 0.5)
+    inside, outside = [float(e[0][:, m].mean()) for e in errs], [float(e[0][:, ~m].mean()) for e in errs]
+    assert inside[1] < 0.92 * inside[0], (inside, outside)  # measured 0.85 at this tiny size (at 512 px the identity distance fell 0.60 -> 0.11)
+    assert outside[1] > 0.8 * outside[0]  # the background painted as freely as before
+    assert shallow.style_loss[1] < 0.6 * shallow.style_loss[0]
 
 
 def face_mask_of(photo, analyzer) -> np.ndarray:

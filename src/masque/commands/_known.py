@@ -39,7 +39,7 @@ DETECT_EVERY = 5
 DETECT_TRAIN_STEPS = 3000
 #: masque.stylize.gatys.GatysConfig's defaults shown by masque style
 STYLE_SIZE, STYLE_STEPS, STYLE_SCALES, STYLE_OPTIMIZER = 512, 20, 3, "lbfgs"
-STYLE_CONTENT_WEIGHT, STYLE_STYLE_WEIGHT, STYLE_FACE_WEIGHT = 1.0, 2.0, 1.0
+STYLE_CONTENT_WEIGHT, STYLE_STYLE_WEIGHT, STYLE_FACE_WEIGHT = 1.0, 6.0, 1.0
 STYLE_CONTENT_LAYERS = ("block4_relu2",)
 STYLE_STYLE_LAYERS = ("block1_relu1", "block2_relu1", "block3_relu1", "block4_relu1", "block5_relu1")
 #: masque.stylize.cyclegan.CycleConfig's size and steps shown by masque translate train

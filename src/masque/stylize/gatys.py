@@ -67,7 +67,7 @@ class GatysConfig:
     content_layers: tuple[str, ...] = CONTENT_LAYERS
     style_layers: tuple[str, ...] = STYLE_LAYERS
     content_weight: float = 1.0
-    style_weight: float = 2.0
+    style_weight: float = 6.0
     tv_weight: float = 1e-4
     optimizer: str = "lbfgs"
     size: int = 512
