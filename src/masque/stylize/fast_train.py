@@ -31,6 +31,7 @@ from masque.models.vgg import VGG19
 from masque.stylize.checkpoint import load_moments, save_moments
 from masque.stylize.fast import FORMAT, WEIGHTS_FILE, NetSpec, TransformNet, model_kind, save_style_model
 from masque.stylize.gatys import STYLE_LAYERS, StyleTarget, gram
+from masque.train.trainer import StepInfo
 
 # relu1_1..relu4_1 (Huang & Belongie's style layers) and relu2_2 (Johnson et al.'s content layer):
 # at 256 px the loss network then stops at relu4_1, a third of Gatys' relu5_1 depth's cost, so a
@@ -38,7 +39,6 @@ from masque.stylize.gatys import STYLE_LAYERS, StyleTarget, gram
 FAST_STYLE_LAYERS = ("block1_relu1", "block2_relu1", "block3_relu1", "block4_relu1")
 FAST_CONTENT_LAYER = "block2_relu2"
 _OLD_LAYERS = {"style_layers": STYLE_LAYERS, "content_layer": "block3_relu3"}
-from masque.train.trainer import StepInfo
 
 OPTIM_FILE = "style_opt.safetensors"
 
