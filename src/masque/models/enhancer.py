@@ -142,7 +142,8 @@ class Enhancer(nn.Module):
         """:meth:`forward` without gradients: the same function (to float rounding) in 40 % less
         time on a CPU (convert runs it on every face). The convs run channels_last (2-3x faster at
         these widths), activations in place, the binomial on the 2S map as a depthwise conv and on
-        the kS map as in-place shifted sums (each the faster there; measured on 8 faces)."""
+        the kS map as in-place shifted sums (each the faster there; measured on 8 faces), and on a
+        CPU the bilinear base by OpenCV, plane by plane (5x faster than ``F.interpolate``)."""
         xc = x.contiguous(memory_format=torch.channels_last)
         h = F.leaky_relu_(self.head(xc), LEAK)
         for conv in self.body:
@@ -151,8 +152,7 @@ class Enhancer(nn.Module):
         if self.arch.scale == 4:
             h = _binomial_depthwise(h)
         residual = _binomial_sums(F.pixel_shuffle(self.tail(h), 2).contiguous())
-        return residual.add_(F.interpolate(x.contiguous(), scale_factor=self.arch.scale, mode="bilinear",
-                                           align_corners=False))
+        return _add_upsampled(residual, x, self.arch.scale)
 
     @staticmethod
     def _smooth(x: torch.Tensor) -> torch.Tensor:
@@ -169,6 +169,21 @@ def _binomial_depthwise(x: torch.Tensor) -> torch.Tensor:
     k = torch.tensor([0.25, 0.5, 0.25], dtype=x.dtype, device=x.device)
     kernel = (k[:, None] * k[None, :]).expand(c, 1, 3, 3)
     return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, groups=c)
+
+
+def _add_upsampled(residual: torch.Tensor, x: torch.Tensor, scale: int) -> torch.Tensor:
+    """``residual`` (contiguous, ``(N, 3, kS, kS)``) plus the bilinear upsample of ``x`` (``align_corners``
+    False: OpenCV's ``INTER_LINEAR`` samples at the same pixel centres), in place."""
+    if residual.device.type != "cpu" or residual.dtype != torch.float32 or not residual.is_contiguous():
+        return residual.add_(F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False))
+    import cv2
+
+    out, src = residual.numpy(), x.float().contiguous().numpy()
+    size = (out.shape[3], out.shape[2])
+    for image, planes in zip(out, src):
+        for plane, small in zip(image, planes):
+            plane += cv2.resize(small, size, interpolation=cv2.INTER_LINEAR)
+    return residual
 
 
 def _binomial_sums(x: torch.Tensor) -> torch.Tensor:
