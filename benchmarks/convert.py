@@ -96,7 +96,8 @@ def main() -> None:
 
         model, card = load_model(args.model_dir)
         for mask in args.masks:
-            conv = Converter(model, card, ConvertConfig(to=args.to, mask=mask), enhancer=load_enhancer(args.model_dir, card))
+            enhancer = load_enhancer(args.model_dir, card)
+            conv = Converter(model, card, ConvertConfig(to=args.to, mask=mask), enhancer=enhancer)
             timed_run(conv, clip, f"{args.model_dir} --mask {mask}")
         return
     modes = {"both": [False, True], "on": [True], "off": [False]}[args.enhancer]

@@ -9,8 +9,8 @@ frames go through the model as one batch; ``masque.convert.files`` runs it over 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Literal
 
 import cv2

@@ -181,8 +181,8 @@ def _add_upsampled(residual: torch.Tensor, x: torch.Tensor, scale: int) -> torch
     out, src = residual.numpy(), x.float().contiguous().numpy()
     size = (out.shape[3], out.shape[2])
     for image, planes in zip(out, src):
-        for plane, small in zip(image, planes):
-            plane += cv2.resize(small, size, interpolation=cv2.INTER_LINEAR)
+        for c, small in enumerate(planes):
+            image[c] += cv2.resize(small, size, interpolation=cv2.INTER_LINEAR)
     return residual
 
 
