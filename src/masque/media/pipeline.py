@@ -3,7 +3,8 @@
 Decoding runs in one thread, the caller's function in the caller's thread (after any stages
 of its own, each in a thread: :func:`staged`), labelling and H.264 encoding in another; FFmpeg,
 OpenCV, dlib and torch release the GIL, so on two cores the stages overlap. Every decoded frame
-is written, so frame count and frame rate are kept, and the audio is copied packet for packet. The file appears at the output path only when complete.
+is written, so frame count and frame rate are kept, and the audio is copied packet for packet.
+The file appears at the output path only when complete.
 """
 
 from __future__ import annotations
