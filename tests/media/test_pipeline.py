@@ -64,3 +64,14 @@ def test_a_consumer_that_stops_early_stops_the_stages() -> None:
     it.close()  # type: ignore[attr-defined]
     assert threading.active_count() == before
     assert len(produced) < 50  # bounded queues: the source was not read to its end
+
+
+def test_a_short_source_finished_before_the_consumer_stops_does_not_hang() -> None:
+    """The first stage has put the whole source and waits to queue the end marker: stopping must not block."""
+    it = staged(range(6), [lambda x: x, lambda x: x])  # queues of 2: 0 taken, 1-2 queued, 3 in hand, 4-5 queued
+    assert next(it) == 0
+    time.sleep(0.3)  # the stages run to the end of the source and wait on full queues
+    closer = threading.Thread(target=it.close, daemon=True)  # type: ignore[attr-defined]
+    closer.start()
+    closer.join(timeout=5)
+    assert not closer.is_alive(), "closing the pipeline hung"

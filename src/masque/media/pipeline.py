@@ -45,20 +45,24 @@ def prefetch(items: Iterable[T], depth: int = _QUEUE_DEPTH, name: str = "masque-
     stop = threading.Event()
     end = object()
 
+    def put(item: object) -> bool:
+        """Queue ``item`` unless the consumer stopped (then a full queue would block for ever)."""
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(item):
                     return
-            q.put(end)
+            put(end)
         except BaseException as exc:  # handed to the consumer, raised there
-            q.put(exc)
+            put(exc)
         finally:
             close = getattr(items, "close", None)
             if close is not None:
