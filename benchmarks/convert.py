@@ -17,8 +17,8 @@ and crop; ``infer``: the model, enhancer and occlusion model; ``finish``: masks,
 blend), each in a thread of its own, and the rest (decoding, labelling and x264's threads). On
 an idle machine a pipeline runs no faster than its busiest thread, nor than all its CPU time
 spread over the cores, so ``bound`` = cores / max(busiest stage x cores, total CPU) per frame is
-the frame rate the run would reach alone (it read 20.4 for the 20.9 frames/s measured idle
-before the stages were split, when ``prepare + infer + finish`` ran in one thread).
+the most the run could reach alone (thread hand-offs and the GIL take some of it; CPU times
+measured under load are a little inflated).
 Goal: >= 30 frames/s with `lightweight` on a 2-core CPU, whole command, enhancer on.
 """
 
