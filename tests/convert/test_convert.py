@@ -172,3 +172,20 @@ def test_folder_converts_its_images_and_videos_and_skips_a_damaged_file(model, f
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip.mov", "face.jpg"]
     assert summary.frames == 7 and probe_video(tmp_path / "out" / "clip.mov").frames == 6
     assert [p.name for p, _ in summary.skipped] == ["broken.png"]
+
+
+def test_staged_video_equals_one_call_per_batch(model, clip_with_audio, tmp_path) -> None:
+    """The video path runs prepare, infer and finish in threads of their own; each stage keeps
+    its state (tracks, colour), so the frames are those of convert_frames batch by batch."""
+    config = ConvertConfig(mask="occlusion", batch=4)
+    frames = list(VideoReader(clip_with_audio))
+    serial = Converter(model, STATE, config)
+    want = [o for i in range(0, len(frames), 4) for o in serial.convert_frames(frames[i:i + 4])]
+    staged = Converter(model, STATE, config)
+    batches = [frames[i:i + 4] for i in range(0, len(frames), 4)]
+    from masque.media.pipeline import staged as run_staged
+
+    got = [o for b in run_staged(batches, staged.stages) for o in staged.finish(b)]
+    assert len(got) == len(want) == 24
+    assert all(np.array_equal(a, b) for a, b in zip(got, want))
+    assert staged.faces_swapped == serial.faces_swapped == 16

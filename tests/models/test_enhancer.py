@@ -110,3 +110,20 @@ def test_card_without_enhancer_and_with_one_round_trips() -> None:
     assert new.enhancer["step"] == 5 and ModelCard.from_json(new.to_json()) == new
     with pytest.raises(ModelError, match="'enhancer'"):
         ModelCard.from_json({**base, "enhancer": [1, 2]})
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_inference_path_is_the_training_function(scale) -> None:
+    """Without gradients the enhancer takes its faster path (channels_last, in-place, OpenCV's
+    upsample): the same function as the one training differentiates, to float rounding."""
+    torch.manual_seed(0)
+    net = EnhancerPair(EnhancerArch(scale=scale, width=8, blocks=2, up_width=4)).sides["b"]
+    for p in net.parameters():  # trained-like weights: the residual is far from zero
+        torch.nn.init.normal_(p, std=0.1)
+    x = torch.rand(3, 3, 64, 64)
+    trained = net(x).detach()
+    with torch.no_grad():
+        fast = net(x)
+    assert fast.shape == (3, 3, 64 * scale, 64 * scale)
+    assert float((trained - F.interpolate(x, scale_factor=scale, mode="bilinear")).abs().mean()) > 0.05
+    assert torch.allclose(trained, fast, atol=1e-5)

@@ -136,3 +136,14 @@ def test_enable_gemm_picks_the_small_output_convs(original: SwapModel) -> None:
         for m in original.modules():
             if hasattr(m, "gemm"):
                 m.gemm = False
+
+
+def test_inference_runs_both_decoder_heads_as_one_conv_with_the_same_result(original: SwapModel) -> None:
+    x = torch.rand(2, 3, 64, 64)
+    decoder, code = original.decoders["a"], original.encoder(x).detach()
+    trained = decoder(code)  # gradients on: the two heads apart, as training runs them
+    with torch.no_grad():
+        fused = decoder(code)
+    for want, got in zip(trained, fused):
+        assert got.shape == want.shape
+        assert torch.allclose(want, got, atol=1e-6)

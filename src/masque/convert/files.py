@@ -68,8 +68,8 @@ def convert_path(converter: Converter, input_path: str | os.PathLike[str], outpu
     def job(src: Path, dst: Path, file_progress: Progress | None) -> int:
         converter.reset(str(dst))  # faces tracked in one file are not in the next
         if is_video_path(src):
-            return process_video(src, dst, converter.convert_frames, labeler, crf=converter.config.crf,
-                                 batch=converter.config.batch, progress=file_progress)
+            return process_video(src, dst, converter.finish, labeler, crf=converter.config.crf,
+                                 batch=converter.config.batch, progress=file_progress, stages=converter.stages)
         write_image(dst, labeler.mark(converter.convert_frames([read_image(src)])[0]))
         labeler.finalize(dst)
         return 1

@@ -9,6 +9,7 @@ frames go through the model as one batch; ``masque.convert.files`` runs it over 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -19,7 +20,7 @@ import torch
 from masque.compose.paste import paste_face
 from masque.compose.temporal import SmoothedColor
 from masque.convert.coverage import CoverageWatch
-from masque.face import FaceAnalyzer
+from masque.face import FaceAnalyzer, TrackedFace
 from masque.face.align import alignment_matrix, transform_points
 from masque.face.mask import landmark_mask
 from masque.models import ModelCard, SwapModel
@@ -77,6 +78,20 @@ class ConvertConfig:
     occlusion_model: str | None = None
 
 
+@dataclass
+class _Batch:
+    """Consecutive frames on their way through :class:`Converter`'s stages (prepare, infer, finish)."""
+
+    frames: list[np.ndarray]
+    tracked: list[list[TrackedFace]]
+    mats: list[list[np.ndarray]]  # per frame, per face: frame-to-model-crop matrices
+    x: torch.Tensor | None = None  # (N, S, S, 3) uint8 model crops of every face; None: no face
+    owns: list[np.ndarray] = field(default_factory=list)  # frame-to-occlusion-crop matrices
+    new: np.ndarray | None = None  # (N, kS, kS, 3) uint8 RGB new faces
+    learned: np.ndarray | None = None  # (N, S, S) float32 decoder masks
+    probs: np.ndarray | None = None  # (N, s, s) float32 visible-face probabilities
+
+
 class Converter:
     """Swaps faces frame by frame with a trained :class:`SwapModel`.
 
@@ -96,11 +111,15 @@ class Converter:
         from masque.face import FaceTracker, TargetSelector, TrackerConfig
 
         self.config = config or ConvertConfig()
-        self.model = model.eval().to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch stubs lack memory_format alone
         self.device = next(model.parameters()).device
-        # bf16 autocast where the hardware has it: half the model time on this CPU, and the
+        # bf16 autocast where the hardware has it (and pays: models.device.cpu_bf16_pays); the
         # 8-bit output cannot show the difference
         self.amp = amp_dtype(self.device) if self.config.precision == "auto" else None
+        # channels_last for the reduced-precision kernels; in fp32 on a CPU the model measured
+        # 8 % faster in the default layout (its 4x4 conv ran at 2/3 the speed channels_last)
+        self.memory_format = (torch.contiguous_format if self.amp is None and self.device.type == "cpu"
+                              else torch.channels_last)
+        self.model = model.eval().to(memory_format=self.memory_format)  # type: ignore[call-overload]  # torch stubs lack memory_format alone
         # the trainer shifted each side's colours toward the mean of both; the faces fed in here
         # are of the side that is not ``to``, so they get that side's shift (RGB in [0, 1])
         source_side = "a" if self.config.to == "b" else "b"
@@ -137,6 +156,18 @@ class Converter:
 
     def convert_frames(self, frames: list[np.ndarray]) -> list[np.ndarray]:
         """Swap every selected face in consecutive RGB ``uint8`` frames; faceless frames pass through."""
+        return self.finish(self.infer(self.prepare(frames)))
+
+    @property
+    def stages(self) -> tuple[Callable[[list[np.ndarray]], _Batch], Callable[[_Batch], _Batch]]:
+        """:meth:`prepare` and :meth:`infer`, the stages before :meth:`finish`, for a pipeline that runs
+        each stage in its own thread (:func:`masque.media.pipeline.process_video`): each keeps its
+        own state (the tracker; none; the colour correction and counts) and sees the batches in
+        order, so the frames are those :meth:`convert_frames` makes."""
+        return self.prepare, self.infer
+
+    def prepare(self, frames: list[np.ndarray]) -> _Batch:
+        """Track the faces of consecutive RGB ``uint8`` frames, cut their model crops, run the occlusion model."""
         tracked = [self.tracker.track(f) for f in frames]
         for i, per in enumerate(tracked):
             for t in per:
@@ -147,45 +178,59 @@ class Converter:
         mats = [[alignment_matrix(lm, s, self.centering, self.coverage) for lm in per] for per in faces]  # type: ignore[arg-type]
         crops = [cv2.warpAffine(f, m, (s, s), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT101)
                  for f, per in zip(frames, mats) for m in per]
+        batch = _Batch(frames, tracked, mats)
         if not crops:
+            return batch
+        batch.x = torch.from_numpy(np.stack(crops))
+        if self.occlusion is not None:
+            aligned = [self.occlusion.align(f, per) for f, per in zip(frames, faces) if per]
+            batch.owns = [o for a in aligned for o in a[1]]
+            # here rather than in infer: it balances the two stages' CPU time (torch runs in both threads)
+            batch.probs = self.occlusion.predict(np.concatenate([a[0] for a in aligned]))
+        return batch
+
+    def infer(self, batch: _Batch) -> _Batch:
+        """Run the model (and the enhancer) on a :meth:`prepare`'d batch."""
+        if batch.x is None:
+            return batch
+        x = batch.x.permute(0, 3, 1, 2).float().div_(255).add_(self.shift).clamp_(0, 1)
+        x = x.to(self.device).contiguous(memory_format=self.memory_format)
+        with torch.inference_mode():
+            with torch.autocast(self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None):
+                rgb, mask = self.model.swap(x, self.config.to)
+            if self.enhancer is not None:
+                rgb = self.enhancer.enhance(rgb.float(), self.config.to)
+            batch.new = (rgb.permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+            batch.learned = mask[:, 0].float().cpu().numpy()
+        return batch
+
+    def finish(self, batch: _Batch) -> list[np.ndarray]:
+        """Paste an :meth:`infer`'d batch's new faces into its frames (mask, colour match, blend)."""
+        frames, tracked = batch.frames, batch.tracked
+        if batch.new is None or batch.learned is None:
             return [f.copy() for f in frames]
-        x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(255).add_(self.shift).clamp_(0, 1)
-        x = x.to(self.device).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None):
-            rgb, mask = self.model.swap(x, self.config.to)
+        s, mats = self.model.input_size, batch.mats
         scale = 1
         if self.enhancer is not None:
             scale = self.enhancer.arch.scale
-            rgb = self.enhancer.enhance(rgb.float(), self.config.to)
             mats = [[scale_matrix(m, scale) for m in per] for per in mats]
-        new = (rgb.permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
-        learned = mask[:, 0].float().cpu().numpy()
-        visible = self._visible(frames, faces, mats, s * scale)
+        visible = ([self.occlusion.warp(p, o, m, s * scale)
+                    for p, o, m in zip(batch.probs, batch.owns, (m for per in mats for m in per))]
+                   if self.occlusion is not None and batch.probs is not None else [])
         out, k = [], 0
         for frame, per_t, per_m in zip(frames, tracked, mats):
             pasted = frame
             self.color.retain(t.track for t in per_t)  # a face lost, or every face at a cut, starts afresh
             for t, m in zip(per_t, per_m):
-                mask = self._mask(learned[k], t.face.landmarks, m, s * scale)
+                mask = self._mask(batch.learned[k], t.face.landmarks, m, s * scale)
                 if visible:
                     mask = np.minimum(mask, visible[k])
-                pasted = paste_face(pasted, new[k], mask, m, blender=self.config.blend, erode=self.config.erode,
+                pasted = paste_face(pasted, batch.new[k], mask, m, blender=self.config.blend, erode=self.config.erode,
                                     feather=self.config.feather, matcher=self.color.bind(t.track))
                 k += 1
             out.append(pasted)
         self.faces_swapped += k
         return out
-
-    def _visible(self, frames: list[np.ndarray], faces: list[list[np.ndarray]],
-                 mats: list[list[np.ndarray]], s: int) -> list[np.ndarray]:
-        """Per face (in frame order), the occlusion model's visible face in the ``(s, s)`` crop ``mats``
-        map onto (the pasted face's); [] when off."""
-        if self.occlusion is None:
-            return []
-        aligned = [self.occlusion.align(f, per) for f, per in zip(frames, faces) if per]
-        probs = self.occlusion.predict(np.concatenate([a[0] for a in aligned]))
-        owns = [o for a in aligned for o in a[1]]
-        return [self.occlusion.warp(p, o, m, s) for p, o, m in zip(probs, owns, (m for per in mats for m in per))]
 
     def _mask(self, learned: np.ndarray, landmarks: np.ndarray, matrix: np.ndarray, s: int) -> np.ndarray:
         """The ``(s, s)`` ``float32`` paste mask in [0, 1], in the crop ``matrix`` maps onto (``s``: the

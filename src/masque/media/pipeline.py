@@ -1,9 +1,10 @@
 """A video through a per-frame function, as a three-stage pipeline, written labelled.
 
-Decoding runs in one thread, the caller's function in the caller's thread, labelling and H.264
-encoding in another; FFmpeg, OpenCV and torch release the GIL, so on two cores the stages
-overlap. Every decoded frame is written, so frame count and frame rate are kept, and the audio
-is copied packet for packet. The file appears at the output path only when complete.
+Decoding runs in one thread, the caller's function in the caller's thread (after any stages
+of its own, each in a thread: :func:`staged`), labelling and H.264 encoding in another; FFmpeg,
+OpenCV, dlib and torch release the GIL, so on two cores the stages overlap. Every decoded frame
+is written, so frame count and frame rate are kept, and the audio is copied packet for packet.
+The file appears at the output path only when complete.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from masque.media.video import VideoReader, VideoWriter
 
 Progress = Callable[[int, int | None], None]
 _QUEUE_DEPTH = 8
+#: batches waiting between two stages of :func:`staged`
+_STAGE_DEPTH = 2
+T = TypeVar("T")
 
 
 class FrameLabeler(Protocol):
@@ -31,28 +35,40 @@ class FrameLabeler(Protocol):
     def finalize(self, path: str | os.PathLike[str]) -> None: ...
 
 
-def prefetch(items: Iterable[np.ndarray], depth: int = _QUEUE_DEPTH) -> Iterator[np.ndarray]:
-    """Iterate ``items`` with the iteration (decoding) running ahead in a thread."""
+def prefetch(items: Iterable[T], depth: int = _QUEUE_DEPTH, name: str = "masque-decode") -> Iterator[T]:
+    """Iterate ``items`` with the iteration (decoding) running ahead in a thread.
+
+    When the iteration ends early (the consumer stops or fails), ``items`` is closed in that
+    thread, so a chain of these (:func:`staged`) winds down stage by stage.
+    """
     q: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
     end = object()
 
+    def put(item: object) -> bool:
+        """Queue ``item`` unless the consumer stopped (then a full queue would block for ever)."""
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(item):
                     return
-            q.put(end)
+            put(end)
         except BaseException as exc:  # handed to the consumer, raised there
-            q.put(exc)
+            put(exc)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
-    thread = threading.Thread(target=produce, name="masque-decode", daemon=True)
+    thread = threading.Thread(target=produce, name=name, daemon=True)
     thread.start()
     try:
         while (item := q.get()) is not end:
@@ -107,6 +123,31 @@ class _WriterThread:
         self._thread.join()
 
 
+def _apply(stage: Callable[[Any], Any], items: Iterator[Any]) -> Iterator[Any]:
+    try:
+        for item in items:
+            yield stage(item)
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
+
+
+def staged(items: Iterable[Any], stages: Sequence[Callable[[Any], Any]]) -> Iterator[Any]:
+    """``items`` through each of ``stages`` in turn, every stage in a thread of its own.
+
+    Each stage sees the items in order, one at a time, so a stage may keep state from one item
+    to the next; the stages overlap (stage 2 works on item k while stage 1 works on item k + 1),
+    which keeps both cores busy when the stages release the GIL (OpenCV, dlib, torch, FFmpeg).
+    An exception in a stage is raised to the consumer; when the consumer stops, every stage
+    stops after its current item.
+    """
+    it: Iterator[Any] = iter(items)
+    for i, stage in enumerate(stages):
+        it = prefetch(_apply(stage, it), _STAGE_DEPTH, name=f"masque-stage-{i}")
+    return it
+
+
 def _batches(frames: Iterable[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
     batch: list[np.ndarray] = []
     for frame in frames:
@@ -118,10 +159,14 @@ def _batches(frames: Iterable[np.ndarray], size: int) -> Iterator[list[np.ndarra
         yield batch
 
 
-def process_video(source: Path, output: Path, process: Callable[[list[np.ndarray]], list[np.ndarray]],
-                  labeler: FrameLabeler, *, crf: int = 18, batch: int = 1, progress: Progress | None = None) -> int:
+def process_video(source: Path, output: Path, process: Callable[[Any], list[np.ndarray]],
+                  labeler: FrameLabeler, *, crf: int = 18, batch: int = 1, progress: Progress | None = None,
+                  stages: Sequence[Callable[[Any], Any]] = ()) -> int:
     """Write ``process`` applied to the frames of ``source`` (``batch`` consecutive RGB frames a
     call, one output frame per input frame) to ``output``, labelled; returns the frame count.
+
+    ``stages``: functions the batches go through before ``process``, each in a thread of its own
+    (:func:`staged`); ``process`` then takes the last stage's result and runs in the caller's thread.
 
     On any error, Ctrl-C included, the partial output is removed and ``output`` is untouched.
     """
@@ -130,9 +175,13 @@ def process_video(source: Path, output: Path, process: Callable[[list[np.ndarray
     writer = VideoWriter(output, reader.info.fps, crf=crf, audio_from=source if reader.info.has_audio else None)
     encoder = _WriterThread(writer, labeler)
     done = 0
+    batches = _batches(prefetch(reader), batch)
+    if stages:
+        batches = staged(batches, stages)
     try:
-        for frames in _batches(prefetch(reader), batch):
-            for frame in process(frames):
+        for item in batches:
+            frames = process(item)
+            for frame in frames:
                 encoder.put(frame)
             done += len(frames)
             if progress is not None:
@@ -143,5 +192,9 @@ def process_video(source: Path, output: Path, process: Callable[[list[np.ndarray
         encoder.cancel()
         writer.abort()
         raise
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:  # stop the stage threads now, not when the generator is collected
+            close()
     labeler.finalize(output)
     return done

@@ -125,6 +125,8 @@ class Enhancer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` ``(N, 3, S, S)`` RGB in [0, 1] -> ``(N, 3, kS, kS)`` (not clamped: training sees the overshoot)."""
+        if not torch.is_grad_enabled():
+            return self._infer(x)
         h = F.leaky_relu(self.head(x), LEAK)
         for conv in self.body:
             h = h + F.leaky_relu(conv(h), LEAK)
@@ -136,6 +138,22 @@ class Enhancer(nn.Module):
         return base + residual
 
 
+    def _infer(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` without gradients: the same function (to float rounding) in 40 % less
+        time on a CPU (convert runs it on every face). The convs run channels_last (2-3x faster at
+        these widths), activations in place, the binomial on the 2S map as a depthwise conv and on
+        the kS map as in-place shifted sums (each the faster there; measured on 8 faces), and on a
+        CPU the bilinear base by OpenCV, plane by plane (5x faster than ``F.interpolate``)."""
+        xc = x.contiguous(memory_format=torch.channels_last)
+        h = F.leaky_relu_(self.head(xc), LEAK)
+        for conv in self.body:
+            h = h + F.leaky_relu_(conv(h), LEAK)
+        h = self.up(h)
+        if self.arch.scale == 4:
+            h = _binomial_depthwise(h)
+        residual = _binomial_sums(F.pixel_shuffle(self.tail(h), 2).contiguous())
+        return _add_upsampled(residual, x, self.arch.scale)
+
     @staticmethod
     def _smooth(x: torch.Tensor) -> torch.Tensor:
         """The 3x3 binomial ([1 2 1] / 4 each way) on every channel, edges replicated, as shifted
@@ -143,6 +161,39 @@ class Enhancer(nn.Module):
         x = F.pad(x, (1, 1, 1, 1), mode="replicate")
         x = (x[..., :-2, :] + 2 * x[..., 1:-1, :] + x[..., 2:, :]) * 0.25
         return (x[..., :-2] + 2 * x[..., 1:-1] + x[..., 2:]) * 0.25
+
+
+def _binomial_depthwise(x: torch.Tensor) -> torch.Tensor:
+    """:meth:`Enhancer._smooth` as a depthwise 3x3 conv (the faster form on a channels_last map)."""
+    c = x.shape[1]
+    k = torch.tensor([0.25, 0.5, 0.25], dtype=x.dtype, device=x.device)
+    kernel = (k[:, None] * k[None, :]).expand(c, 1, 3, 3)
+    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, groups=c)
+
+
+def _add_upsampled(residual: torch.Tensor, x: torch.Tensor, scale: int) -> torch.Tensor:
+    """``residual`` (contiguous, ``(N, 3, kS, kS)``) plus the bilinear upsample of ``x`` (``align_corners``
+    False: OpenCV's ``INTER_LINEAR`` samples at the same pixel centres), in place."""
+    if residual.device.type != "cpu" or residual.dtype != torch.float32 or not residual.is_contiguous():
+        return residual.add_(F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False))
+    import cv2
+
+    out, src = residual.numpy(), x.float().contiguous().numpy()
+    size = (out.shape[3], out.shape[2])
+    for image, planes in zip(out, src):
+        for c, small in enumerate(planes):
+            image[c] += cv2.resize(small, size, interpolation=cv2.INTER_LINEAR)
+    return residual
+
+
+def _binomial_sums(x: torch.Tensor) -> torch.Tensor:
+    """:meth:`Enhancer._smooth` as shifted sums into fresh buffers, added in place (the faster
+    form on a contiguous map of few channels)."""
+    x = F.pad(x, (1, 1, 1, 1), mode="replicate")
+    y = x[..., :-2, :] + x[..., 2:, :]
+    y.add_(x[..., 1:-1, :], alpha=2)
+    z = y[..., :-2] + y[..., 2:]
+    return z.add_(y[..., 1:-1], alpha=2).mul_(0.0625)
 
 
 class EnhancerPair(nn.Module):

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal, Protocol
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from masque.errors import ConfigError, ModelError, ShapeError
@@ -95,7 +96,23 @@ class Decoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.body(z)
-        return torch.sigmoid(self.rgb(h)), torch.sigmoid(self.mask(h))
+        if torch.is_grad_enabled() or _hooked(self.rgb, self.mask):
+            return torch.sigmoid(self.rgb(h)), torch.sigmoid(self.mask(h))
+        # inference: both heads as one 4-channel conv (a conv to 3 or 1 channels runs far below the
+        # CPU's rate, and the two cost as much as the one: 14 against 7 ms for 8 faces); the same
+        # function, to float rounding. Not when hooks watch the heads (FLOP counts, traces).
+        assert self.rgb.bias is not None and self.mask.bias is not None
+        y = torch.sigmoid(F.conv2d(h, torch.cat([self.rgb.weight, self.mask.weight]),
+                                   torch.cat([self.rgb.bias, self.mask.bias]), padding=self.rgb.padding))
+        return y[:, :3], y[:, 3:]
+
+
+def _hooked(*modules: nn.Module) -> bool:
+    """Whether forward hooks (the modules' own or global ones) would see these modules run."""
+    from torch.nn.modules import module as torch_module
+
+    return bool(torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks
+                or any(m._forward_hooks or m._forward_pre_hooks for m in modules))
 
 
 class SwapNetwork(Protocol):
