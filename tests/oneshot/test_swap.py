@@ -161,10 +161,17 @@ def test_turned_source_does_not_smear_background_over_the_far_cheek(analyzer, ph
             means.append(lab[y - r:y + r, x - r:x + r, 1:].reshape(-1, 2).mean(0))
         return float(np.linalg.norm(means[0] - means[1]))
 
-    plain = OneShotSwapper.from_image(photo("biden.jpg"), analyzer, config=SwapConfig(mirror=False))
-    mirrored = OneShotSwapper.from_image(photo("biden.jpg"), analyzer)
-    gap_plain, gap_mirrored = cheek_chroma_gap(plain.swap(frame, [lm])), cheek_chroma_gap(mirrored.swap(frame, [lm]))
+    def gaps(blend: str) -> tuple[float, float]:
+        plain = OneShotSwapper.from_image(photo("biden.jpg"), analyzer, config=SwapConfig(mirror=False, blend=blend))
+        mirrored = OneShotSwapper.from_image(photo("biden.jpg"), analyzer, config=SwapConfig(blend=blend))
+        return cheek_chroma_gap(plain.swap(frame, [lm])), cheek_chroma_gap(mirrored.swap(frame, [lm]))
+
+    # Poisson spreads the curtain's orange over the whole far cheek, so that is where it shows most
+    gap_plain, gap_mirrored = gaps("poisson")
     assert gap_mirrored < 0.6 * gap_plain and gap_mirrored < 12, (gap_plain, gap_mirrored)
+    # the feathered default only keeps a lighter strip at the far edge (measured 5.5 -> 4.7)
+    gap_plain, gap_mirrored = gaps(SwapConfig().blend)
+    assert gap_mirrored < gap_plain and gap_mirrored < 6, (gap_plain, gap_mirrored)
 
 
 def test_config_rejects_unknown_names() -> None:

@@ -22,7 +22,7 @@ COLOR_NAMES = ["avg", "hist", "none", "ratio", "rct", "rct-ratio"]
 BLEND_NAMES = ["gaussian", "none", "poisson", "seamless"]
 
 #: masque.oneshot.SwapConfig's color, blend and mask
-SWAP_COLOR, SWAP_BLEND, SWAP_MASK = "rct-ratio", "poisson", "extended"
+SWAP_COLOR, SWAP_BLEND, SWAP_MASK = "rct-ratio", "gaussian", "extended"
 #: masque.convert.ConvertConfig's color, blend, mask and color_smooth
 CONVERT_COLOR, CONVERT_BLEND, CONVERT_MASK, CONVERT_COLOR_SMOOTH = "rct-ratio", "gaussian", "occlusion", 0.0
 #: masque.face.TrackerConfig.redetect_every

@@ -22,9 +22,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "swap", help="put the face of one photo onto an image, a folder or a video (no training)",
         description="Classic one-shot swap: 68 landmarks on both faces, a Delaunay mesh warped triangle by "
-        "triangle, colour matched and Poisson-blended into the target. The target keeps its pose, expression "
-        "and open mouth. A video keeps its frame rate, frame count and audio; frames without a face pass "
-        "through. Outputs are labelled as synthetic.")
+        "triangle, colour matched and blended into the target with a feathered edge. The target keeps its "
+        "pose, expression and open mouth. A video keeps its frame rate, frame count and audio; frames "
+        "without a face pass through. Outputs are labelled as synthetic.")
     p.add_argument("-s", "--source", required=True, type=Path, metavar="SOURCE_IMAGE",
                    help="photo of the person whose face is pasted")
     p.add_argument("-t", "--target", required=True, type=Path, metavar="TARGET",

@@ -158,7 +158,8 @@ def hist(face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def _local_gain(face: np.ndarray, target: np.ndarray, m: np.ndarray, luma: bool) -> np.ndarray:
+def _local_gain(face: np.ndarray, target: np.ndarray, m: np.ndarray, luma: bool,
+                sigma_ratio: float = _RATIO_SIGMA) -> np.ndarray:
     """``(H, W, C)`` ``float32`` ratio of the Gaussian-blurred masked target and face (C = 1 for luma).
 
     The blurs are normalised by the blurred mask, so pixels outside it (and holes in it, such as
@@ -166,7 +167,7 @@ def _local_gain(face: np.ndarray, target: np.ndarray, m: np.ndarray, luma: bool)
     """
     h, w = m.shape
     _, _, bw, bh = cv2.boundingRect(m)
-    sigma = max(1.0, _RATIO_SIGMA * max(bw, bh))
+    sigma = max(1.0, sigma_ratio * max(bw, bh))
     # Everything here is smooth at the scale of sigma: work on a grid ~sigma/3 px apart
     factor = max(1, round(sigma / 3.0))
     small_sigma = sigma / factor
@@ -222,19 +223,24 @@ def rct_ratio(face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndar
     return shade(rct(face, target, mask), target, mask)  # each stage checks and keeps a tiny mask's face
 
 
-def shade(face: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def shade(face: np.ndarray, target: np.ndarray, mask: np.ndarray, sigma: float = _RATIO_SIGMA) -> np.ndarray:
     """The target's local shading on ``face`` by one Gaussian *luminance* ratio for R, G and B
-    (the second stage of :func:`rct_ratio`); arguments and result as a :class:`ColorMatcher`'s."""
-    return _gain_matched(face, target, mask, luma=True)
+    (the second stage of :func:`rct_ratio`); arguments and result as a :class:`ColorMatcher`'s.
+
+    ``sigma`` is the Gaussian's, as a fraction of the mask's longer side: at the default 4 % the
+    ratio also carries the target's nose, cheekbone and eye-socket shading (its face's relief);
+    wider keeps only the light falling across the face."""
+    return _gain_matched(face, target, mask, luma=True, sigma=sigma)
 
 
-def _gain_matched(face: np.ndarray, target: np.ndarray, mask: np.ndarray, luma: bool) -> np.ndarray:
+def _gain_matched(face: np.ndarray, target: np.ndarray, mask: np.ndarray, luma: bool,
+                  sigma: float = _RATIO_SIGMA) -> np.ndarray:
     """``face`` times the local Gaussian ratio of ``target`` over it (one gain for R, G and B when
     ``luma``); a copy of ``face`` when the mask is too small to measure."""
     m = _check(face, target, mask).astype(np.uint8)
     if cv2.countNonZero(m) < MIN_PIXELS:
         return face.copy()
-    return _apply_gain(face, _local_gain(face, target, m, luma=luma))
+    return _apply_gain(face, _local_gain(face, target, m, luma=luma, sigma_ratio=sigma))
 
 
 @register_color_matcher("none")

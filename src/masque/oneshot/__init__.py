@@ -1,4 +1,4 @@
-"""One-shot face swap without training: landmarks, Delaunay warp, colour match, Poisson blend."""
+"""One-shot face swap without training: landmarks, Delaunay warp, colour match, feathered blend."""
 
 from masque.compose.warp import mesh_points, triangulate, warp_mesh
 from masque.oneshot.swap import OneShotSwapper, SwapConfig, swap_image

@@ -86,7 +86,8 @@ def skin_like(image: np.ndarray, reference: np.ndarray, region: np.ndarray, keep
 
 def swap_masks(landmarks: np.ndarray, roi: tuple[int, int, int, int], target: np.ndarray,
                kind: MaskKind = "extended", keep_mouth: bool = True,
-               mouth_open_ratio: float = MOUTH_OPEN_RATIO) -> tuple[np.ndarray, np.ndarray]:
+               mouth_open_ratio: float = MOUTH_OPEN_RATIO,
+               source: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The paste and colour-statistics masks of one target face.
 
     Args:
@@ -96,6 +97,9 @@ def swap_masks(landmarks: np.ndarray, roi: tuple[int, int, int, int], target: np
         kind: ``extended`` (with forehead) or ``components`` (jaw and brows).
         keep_mouth: leave the target's inner mouth out of the paste mask.
         mouth_open_ratio: :func:`mouth_openness` above which the mouth counts as open.
+        source: ``(y1-y0, x1-x0, 3)`` ``uint8`` RGB, the source warped onto this box, or ``None``.
+            Given, the forehead is kept only where the source's pixels are skin too (like its
+            own cheeks and nose): a fringe across the source's forehead is not pasted.
 
     Returns:
         ``(paste, stats)``: ``(y1-y0, x1-x0)`` ``uint8`` 0/255 masks.
@@ -117,6 +121,8 @@ def swap_masks(landmarks: np.ndarray, roi: tuple[int, int, int, int], target: np
         hull = np.zeros_like(core)
         _fill(hull, mask_points(lm, "extended"), off)
         paste = skin_like(target, stats, hull, core)
+        if source is not None:
+            paste &= skin_like(source, stats, hull, core)
     if keep_mouth:
         # An open mouth keeps the target's teeth and tongue, with a margin so no source lip
         # stretched over the opening shows. A closed one still keeps its lip line: a source
