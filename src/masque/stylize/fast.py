@@ -187,13 +187,18 @@ class FastStyler:
         from masque.stylize.gatys import fit_size
 
         hw = fit_size(rgb.shape, self.size) if self.size else rgb.shape[:2]
-        x = to_tensor(rgb, (hw[0], hw[1])).to(next(self.net.parameters()).device)
+        device = next(self.net.parameters()).device
+        if tuple(hw) == rgb.shape[:2]:  # video frames at their own size: convert in torch (threaded, no GIL)
+            x = torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1)[None].float().div_(255)
+        else:
+            x = to_tensor(rgb, (hw[0], hw[1])).to(device)
         if self.mode == "channels_last":
             x = x.contiguous(memory_format=torch.channels_last)
         cast = torch.autocast("cpu", dtype=torch.bfloat16) if self.mode == "bf16" else contextlib.nullcontext()
         with cast:
-            y = self.net(x)[0].float().permute(1, 2, 0).cpu().numpy()
-        return even_size(np.clip(np.rint(y * 255), 0, 255).astype(np.uint8))
+            y = self.net(x)[0].float()
+        y = y.mul_(255).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous()
+        return even_size(y.cpu().numpy())
 
     def video(self) -> Callable[[np.ndarray], np.ndarray]:
         return self.image
