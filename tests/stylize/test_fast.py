@@ -88,3 +88,28 @@ def test_apply_modes_agree():
     assert net.out[1].weight.is_contiguous()  # the caller's network keeps its layout
     with pytest.raises(ModelError, match="mode"):
         FastStyler(net, mode="fp8")
+
+
+def test_video_frames_side_by_side_equal_one_at_a_time_and_torch_threads_come_back(tmp_path):
+    from masque.media import VideoReader, VideoWriter
+    from masque.provenance import LabelConfig, Labeler
+    from masque.stylize.files import style_path
+
+    torch.manual_seed(0)
+    styler = FastStyler(TransformNet(NetSpec(width=4, blocks=1)).eval())
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (36, 48, 3), dtype=np.uint8) for _ in range(5)]
+    threads = torch.get_num_threads()
+    together = styler.frames(frames)
+    assert torch.get_num_threads() == threads
+    assert all(np.array_equal(a, styler.image(f)) for a, f in zip(together, frames, strict=True))
+    calls: list[int] = []
+    real = styler.frames
+    styler.frames = lambda batch: calls.append(len(batch)) or real(batch)  # type: ignore[method-assign]
+    clip = tmp_path / "in.mp4"
+    with VideoWriter(clip, 10.0) as w:
+        for f in frames:
+            w.write(f)
+    style_path(styler, clip, tmp_path / "out.mp4", Labeler(LabelConfig(enabled=False)))
+    assert sum(calls) == 5 and max(calls) >= 2  # the video went through in batches
+    assert sum(1 for _ in VideoReader(tmp_path / "out.mp4")) == 5

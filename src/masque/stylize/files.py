@@ -9,6 +9,7 @@ frame rate, frame count and audio (:func:`masque.media.pipeline.process_video`).
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,6 +63,11 @@ def style_path(styler: FrameStyler, source: Path, output: Path, labeler: FrameLa
     def job(src: Path, dst: Path, file_progress: Progress | None) -> StyleStats:
         start = time.perf_counter()
         if is_video_path(src):
+            many = getattr(styler, "frames", None)  # stateless stylers take several frames at once
+            if many is not None:
+                frames = process_video(src, dst, many, labeler, crf=crf, batch=max(2, os.cpu_count() or 1),
+                                       progress=file_progress)
+                return StyleStats(1, frames, time.perf_counter() - start)
             fn = styler.video()
             frames = process_video(src, dst, lambda batch: [fn(batch[0])], labeler, crf=crf, progress=file_progress)
             return StyleStats(1, frames, time.perf_counter() - start)
