@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from masque.errors import FaceSetError
 from masque.face.landmarks import LEFT_EYE, MOUTH, RIGHT_EYE
 from masque.face.mask import MaskKind, landmark_mask
-from masque.faceset import FaceSet
+from masque.faceset import FaceRecord, FaceSet
 from masque.media import read_image
 
 #: crop size of the face sets training reads (``masque extract``'s default)
@@ -90,6 +90,27 @@ def stored_size(input_size: int, coverage: float) -> int:
     return math.ceil(input_size / coverage)
 
 
+def training_records(fs: FaceSet, path: str | Path, select: Sequence[int] | None = None,
+                     reader: str = "training reads",
+                     task: str = "train on; extract more footage of this person") -> list[FaceRecord]:
+    """The records of an open face set of 256 px ``face`` crops (all, or those at positions ``select`` in id order).
+
+    ``reader`` and ``task`` name who reads the set in the error messages.
+
+    Raises:
+        FaceSetError: the set is not of 256 px ``face`` crops, or holds no face.
+    """
+    if (fs.size, fs.centering) != (CROP, "face"):
+        raise FaceSetError(f"{path} holds {fs.size} px '{fs.centering}' crops; {reader} {CROP} px 'face' "
+                           "crops (`masque extract` with the default --size and centering)")
+    records = list(fs.faces("faces.id"))
+    if select is not None:
+        records = [records[i] for i in select]
+    if not records:
+        raise FaceSetError(f"face set {path} has no faces to {task}")
+    return records
+
+
 def load_pool(path: str | Path, input_size: int, coverage: float, mask_kind: MaskKind = "extended",
               select: Sequence[int] | None = None) -> FacePool:
     """Load a face set's faces (all, or those at positions ``select`` in id order).
@@ -100,14 +121,7 @@ def load_pool(path: str | Path, input_size: int, coverage: float, mask_kind: Mas
     """
     res = stored_size(input_size, coverage)
     with FaceSet(path) as fs:
-        if (fs.size, fs.centering) != (CROP, "face"):
-            raise FaceSetError(f"{path} holds {fs.size} px '{fs.centering}' crops; training reads {CROP} px 'face' "
-                               "crops (`masque extract` with the default --size and centering)")
-        records = list(fs.faces("faces.id"))
-        if select is not None:
-            records = [records[i] for i in select]
-        if not records:
-            raise FaceSetError(f"face set {path} has no faces to train on; extract more footage of this person")
+        records = training_records(fs, path, select)
         images = np.empty((len(records), res, res, 3), np.uint8)
         aux = np.empty((len(records), res, res, 2), np.uint8)
 

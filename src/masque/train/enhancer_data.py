@@ -26,7 +26,16 @@ from masque.errors import FaceSetError
 from masque.faceset import FaceSet
 from masque.media import read_image
 from masque.models.enhancer import scale_matrix
-from masque.train.data import CROP, AugmentConfig, base_matrix, face_aux, jitter_lab, random_similarity, stored_size
+from masque.train.data import (
+    CROP,
+    AugmentConfig,
+    base_matrix,
+    face_aux,
+    jitter_lab,
+    random_similarity,
+    stored_size,
+    training_records,
+)
 
 #: augmentation of enhancer pairs: geometry only a little (the decoder output is aligned), colour
 #: like the swap model's training so both sides' colour shifts and lighting are covered
@@ -61,14 +70,8 @@ def load_crops(path: str | Path, input_size: int, coverage: float, select: Seque
     """
     res = stored_size(input_size, coverage)
     with FaceSet(path) as fs:
-        if (fs.size, fs.centering) != (CROP, "face"):
-            raise FaceSetError(f"{path} holds {fs.size} px '{fs.centering}' crops; the enhancer trains on {CROP} px "
-                               "'face' crops (`masque extract` with the default --size and centering)")
-        records = list(fs.faces("faces.id"))
-        if select is not None:
-            records = [records[i] for i in select]
-        if not records:
-            raise FaceSetError(f"face set {path} has no faces to train the enhancer on; extract more footage")
+        records = training_records(fs, path, select, reader="the enhancer trains on",
+                                   task="train the enhancer on; extract more footage")
         pool = CropPool(np.empty((len(records), res, res, 3), np.uint8), np.empty((len(records), CROP, CROP, 3),
                         np.uint8), np.empty((len(records), CROP, CROP), np.uint8))
 
