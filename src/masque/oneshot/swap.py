@@ -231,16 +231,12 @@ class OneShotSwapper:
     def swap_into(self, frame: np.ndarray, landmarks: np.ndarray) -> None:
         """Paste the source onto the face with ``landmarks`` (68, 2), in place in ``frame``."""
         eyes = eye_strength(self.landmarks, landmarks, self.config.eye_ratio) if self.config.eye_ratio else 0
-        if self.config.shape > 0 and eyes < 1:
-            # not where the target's own eyes are kept: moved features round them read as another
-            # face (on the fixtures the kept eyes' measured openness fell 15 %); nor the lips round
-            # the target's kept mouth
-            # (the mask, colour statistics and kept eyes and mouth still follow the target's own)
-            shaped = identity_landmarks(self.landmarks, landmarks, self.config.shape * (1.0 - eyes), eyes=1.0,
+        if self.config.shape > 0:
+            shaped = identity_landmarks(self.landmarks, landmarks, self.config.shape, eyes=1.0,
                                         mouth=0.0 if self.config.keep_mouth else 1.0)
         else:
             shaped = landmarks
-        dst = mesh_points(shaped)
+        dst = _mesh(landmarks, shaped)
         h, w = frame.shape[:2]
         # render only the mask's box (+ a margin for the blend): the mesh's outer ring is there
         # so that the warp covers that box, not to be drawn
@@ -268,7 +264,12 @@ class OneShotSwapper:
         corrected = self._match(warped, crop, stats)
         out = self._blend(corrected, crop, paste, self.config.feather * target_width)
         if eyes > 0:
-            keep_target_eyes(out, crop, paste, landmarks, roi, target_width, eyes)
+            own, eye_lm = crop, landmarks
+            if shaped is not landmarks:
+                # the target's own eyes, moved and sized with the rest of the features
+                own, _ = warp_mesh(frame, mesh_points(landmarks), dst, triangulate(landmarks), roi)
+                eye_lm = shaped
+            keep_target_eyes(out, own, paste, eye_lm, roi, target_width, eyes)
         if front is not None:
             out = cv2.blendLinear(crop, out, front, 1.0 - front)
         frame[y0:y1, x0:x1] = out
@@ -293,6 +294,25 @@ class OneShotSwapper:
         grown = cv2.dilate(front, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
         weight = cv2.GaussianBlur(grown.astype(np.float32), (0, 0), max(grow / 2, 0.5))
         return weight if weight.max() > 0 else None
+
+
+def _mesh(target: np.ndarray, shaped: np.ndarray) -> np.ndarray:
+    """The mesh points the source lands on: ``shaped`` (the target's landmarks with the source's
+    proportions, :mod:`masque.oneshot.shape`), the ring around the face from the ``target``'s
+    outline, and each forehead point from whichever of the two lies higher above the eyes.
+
+    The paste mask's forehead is the target's; a forehead point moved down with lower brows
+    would leave the strip above it to the source's hair (a dark blot above the brows, measured
+    on ``expression_anc.jpg`` onto ``clip_short``), so it never comes lower than the target's.
+    """
+    dst = mesh_points(target)
+    dst[:68] = shaped
+    moved = mesh_points(shaped)[68:78]
+    up = target[17:27].mean(0) - target[36:48].mean(0)
+    up = up / max(float(np.linalg.norm(up)), 1e-6)
+    higher = (moved - dst[68:78]) @ up > 0
+    dst[68:78][higher] = moved[higher]
+    return dst
 
 
 def _source_chroma(image: np.ndarray, landmarks: np.ndarray) -> SkinChroma:
