@@ -58,6 +58,18 @@ def eye_weights(landmarks: np.ndarray, box: tuple[int, int, int, int], face_widt
     return cv2.GaussianBlur(mask.astype(np.float32) / 255, (0, 0), sigma)
 
 
+def eye_box(landmarks: np.ndarray, face_width: float, roi: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """The part of the box ``roi`` (``(x0, y0, x1, y1)`` in the frame) that :func:`keep_target_eyes`
+    can change: both eyes, the grown edge and the feather's reach; in ``roi``'s own pixels
+    (empty, ``x1 <= x0``, when the eyes lie outside it)."""
+    reach = (_GROW + 2 * _FEATHER) * face_width + 2
+    lo = np.floor(np.asarray(landmarks)[36:48].min(0) - reach - roi[:2]).astype(int)
+    hi = np.ceil(np.asarray(landmarks)[36:48].max(0) + reach - roi[:2]).astype(int)
+    x0, y0 = np.maximum(lo, 0)
+    x1, y1 = np.minimum(hi, (roi[2] - roi[0], roi[3] - roi[1]))
+    return int(x0), int(y0), int(x1), int(y1)
+
+
 def keep_target_eyes(swapped: np.ndarray, target: np.ndarray, paste: np.ndarray, landmarks: np.ndarray,
                      roi: tuple[int, int, int, int], face_width: float, strength: float = 1.0) -> None:
     """Composite ``target``'s eyes over ``swapped``, in place, ``strength`` (in [0, 1]) of the way.
@@ -70,11 +82,7 @@ def keep_target_eyes(swapped: np.ndarray, target: np.ndarray, paste: np.ndarray,
         face_width: the target face's width in pixels.
     """
     # only the eyes' box (with the grown edge and the blur's reach) is touched
-    reach = (_GROW + 2 * _FEATHER) * face_width + 2
-    lo = np.floor(landmarks[36:48].min(0) - reach - roi[:2]).astype(int)
-    hi = np.ceil(landmarks[36:48].max(0) + reach - roi[:2]).astype(int)
-    x0, y0 = np.maximum(lo, 0)
-    x1, y1 = np.minimum(hi, swapped.shape[1::-1])
+    x0, y0, x1, y1 = eye_box(landmarks, face_width, roi)
     if x1 <= x0 or y1 <= y0:
         return
     w = eye_weights(landmarks, (roi[0] + x0, roi[1] + y0, roi[0] + x1, roi[1] + y1), face_width)

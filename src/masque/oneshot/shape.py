@@ -56,8 +56,9 @@ def identity_landmarks(source: np.ndarray, target: np.ndarray, strength: float =
         source, target: ``(68, 2)`` landmarks in their own images' pixels.
         strength: 0 returns ``target``; 1 moves the features all the way (before the fade for
             differing head turns).
-        eyes: the share of ``strength`` the eyes and brows get (0 where the target's own eyes
-            are kept in place, :mod:`masque.oneshot.eyes`).
+        eyes: the share of ``strength`` the eyes and brows get (0 keeps them in place; the
+            swapper moves them even where the target's own eyes are kept,
+            :mod:`masque.oneshot.eyes`: it warps those eyes along).
         mouth: the share the mouth gets (0 where the target's own mouth interior is kept: the
             lips must stay around it).
     """

@@ -30,7 +30,7 @@ from masque.face import Face, FaceAnalyzer, TargetSelector
 from masque.face.landmarks import face_width
 from masque.face.mask import MaskKind, mask_points
 from masque.oneshot.chroma import SkinChroma, skin_chroma, take_chroma
-from masque.oneshot.eyes import EYE_OPEN_RATIO, eye_strength, keep_target_eyes
+from masque.oneshot.eyes import EYE_OPEN_RATIO, eye_box, eye_strength, keep_target_eyes
 from masque.oneshot.masks import MOUTH_OPEN_RATIO, swap_masks
 from masque.oneshot.shape import identity_landmarks
 from masque.oneshot.symmetry import far_side, mirror_face, mirror_weights
@@ -96,6 +96,8 @@ class SwapConfig:
             +-0.1 around it, so a blinking video target does not pop); 0 turns that off.
         shape: how far the target's eyes, brows, nose and mouth move to the source's placement
             and size, each keeping the target's own shape (expression): :mod:`masque.oneshot.shape`.
+            Where the target's own eyes are kept (``eye_ratio``), they are moved and sized too:
+            the target's pixels are warped onto the moved landmarks before they are composited.
     """
 
     color: str = "rct-ratio"
@@ -266,8 +268,14 @@ class OneShotSwapper:
         if eyes > 0:
             own, eye_lm = crop, landmarks
             if shaped is not landmarks:
-                # the target's own eyes, moved and sized with the rest of the features
-                own, _ = warp_mesh(frame, mesh_points(landmarks), dst, triangulate(landmarks), roi)
+                # the target's own eyes, moved and sized with the rest of the features (only the
+                # box the eyes' composite can reach is warped)
+                bx0, by0, bx1, by1 = eye_box(shaped, target_width, roi)
+                if bx1 > bx0 and by1 > by0:
+                    own = crop.copy()
+                    # over the source's triangles: the main warp already lands them on this face
+                    own[by0:by1, bx0:bx1], _ = warp_mesh(frame, mesh_points(landmarks), dst, self.triangles,
+                                                         (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1))
                 eye_lm = shaped
             keep_target_eyes(out, own, paste, eye_lm, roi, target_width, eyes)
         if front is not None:
