@@ -26,9 +26,10 @@ def test_training_writes_a_resumable_detector(fixture_path, tmp_path: Path, caps
     with safe_open(str(out / "optimizer.safetensors"), framework="pt") as f:
         first = f.get_tensor("0.exp_avg").clone()
     assert float(first.abs().sum()) > 0
-    assert main([*argv, "--steps", "4", "--width", "8"]) == 0  # resumed: the folder keeps its own width
+    assert card.warp == 0.0
+    assert main([*argv, "--steps", "4", "--width", "8", "--warp", "0.5"]) == 0  # resumed: keeps its own width
     net2, card2 = load_detector(out)
-    assert (card2.step, card2.width) == (4, 4)
+    assert (card2.step, card2.width, card2.warp) == (4, 4, 0.5)  # the card says what the fakes were
     assert not np.allclose(net.stem[0].weight.detach().numpy(), net2.stem[0].weight.detach().numpy())
     with safe_open(str(out / "optimizer.safetensors"), framework="pt") as f:
         assert json.loads(f.metadata()["steps"])["0"] == 4.0  # Adam's state carried over, not restarted
