@@ -1,12 +1,14 @@
 """Fake detector: frame- and video-level AUC, accuracy at the default threshold, faces/s.
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/detect.py [-m DETECTOR] [--swap-model DIR] [--work DIR]
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/detect.py [-m DETECTOR...] [--swap-model DIR] [--work DIR]
 
-Reals: frames of footage the detector did NOT train on (``--hold-out``). The shipped default
-trained on both fixture clips and all photos, so the default is ``clip_take2`` (clip_short's man
-in another recording: new footage, a person seen in training); ``--hold-out clip_short`` measures a
-detector trained without clip_short (``benchmarks/detect_train.py --hold-out clip_short``), where
-no training face is of the held-out person. Fakes made from that same footage, all written with
+Reals: frames of footage the detector did NOT train on (``--hold-out``). The default is
+``clip_take2`` (clip_short's man in another recording: new footage; benchmarks/detect_train.py
+calibrates on clip_short and trains on neither). ``--hold-out clip_short`` measures a detector
+trained without clip_short. The swap donors and the animated photo are photos that
+benchmarks/detect_train.py does not train on (its ``EVAL_PHOTOS``). Several ``-m`` detectors are
+measured on the very same faces: every video's face crops are found once and kept in ``--work``.
+Fakes made from that same footage, all written with
 ``--no-label`` (no watermark, no manifest: the score is the detector's alone):
 
 - masque's own: ``masque swap`` (one-shot) of three fixture photos onto it; ``masque convert``
