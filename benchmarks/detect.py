@@ -1,12 +1,14 @@
 """Fake detector: frame- and video-level AUC, accuracy at the default threshold, faces/s.
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/detect.py [-m DETECTOR] [--swap-model DIR] [--work DIR]
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/detect.py [-m DETECTOR...] [--swap-model DIR] [--work DIR]
 
-Reals: frames of footage the detector did NOT train on (``--hold-out``). The shipped default
-trained on both fixture clips and all photos, so the default is ``clip_take2`` (clip_short's man
-in another recording: new footage, a person seen in training); ``--hold-out clip_short`` measures a
-detector trained without clip_short (``benchmarks/detect_train.py --hold-out clip_short``), where
-no training face is of the held-out person. Fakes made from that same footage, all written with
+Reals: frames of footage the detector did NOT train on (``--hold-out``). The default is
+``clip_take2`` (clip_short's man in another recording: new footage; benchmarks/detect_train.py
+calibrates on clip_short and trains on neither). ``--hold-out clip_short`` measures a detector
+trained without clip_short. The swap donors and the animated photo are photos that
+benchmarks/detect_train.py does not train on (its ``EVAL_PHOTOS``). Several ``-m`` detectors are
+measured on the very same faces: every video's face crops are found once and kept in ``--work``.
+Fakes made from that same footage, all written with
 ``--no-label`` (no watermark, no manifest: the score is the detector's alone):
 
 - masque's own: ``masque swap`` (one-shot) of three fixture photos onto it; ``masque convert``
@@ -27,10 +29,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -40,8 +44,8 @@ from masque import assets
 from masque.face import FaceAnalyzer
 from masque.face.align import umeyama
 from masque.forensics.detect import FakeDetector
-from masque.forensics.faces import crops_in_image, iter_frames
-from masque.forensics.sbi import self_blend
+from masque.forensics.faces import FaceCrop, crops_in_image, iter_frames
+from masque.forensics.sbi import self_blend, self_warp
 from masque.forensics.scores import accuracy, roc_auc
 from masque.media import read_image
 
@@ -50,17 +54,34 @@ ANIMATE_PHOTO = "expression_hao.jpg"
 SEGMENT = 12
 
 
-def score_frames(det: FakeDetector, frames: list[np.ndarray]) -> tuple[list[float], int, float]:
+def face_crops(analyzer: FaceAnalyzer, frames: list[np.ndarray], size: int, cache: Path | None) -> list[list[FaceCrop]]:
+    """Each frame's aligned face crops (HOG detection and landmarks: the slow part), kept in ``cache``
+    (an ``.npz``) so that several detectors are scored on the very same faces."""
+    if cache is not None and cache.exists():
+        data = np.load(cache)
+        out: list[list[FaceCrop]] = [[] for _ in range(int(data["frames"]))]
+        for img, lm, i in zip(data["images"], data["landmarks"], data["index"]):
+            out[int(i)].append(FaceCrop(img, lm, np.eye(2, 3), str(cache), int(i), len(out[int(i)]), (0, 0, 0, 0)))
+        return out
+    out = [crops_in_image(analyzer, f, size) for f in frames]
+    if cache is not None:
+        flat = [(c, i) for i, cs in enumerate(out) for c in cs]
+        np.savez(cache, frames=len(out), index=np.array([i for _, i in flat], np.int32),
+                 images=np.stack([c.image for c, _ in flat]) if flat else np.zeros((0, size, size, 3), np.uint8),
+                 landmarks=np.stack([c.landmarks for c, _ in flat]) if flat else np.zeros((0, 68, 2), np.float32))
+    return out
+
+
+def score_frames(det: FakeDetector, crops: list[list[FaceCrop]]) -> tuple[list[float], int, float]:
     """Per frame with a face: its highest face score; also faces scored and seconds in the network."""
     out, faces, net_s = [], 0, 0.0
-    for f in frames:
-        crops = crops_in_image(det.analyzer, f, det.card.size)
-        if not crops:
+    for cs in crops:
+        if not cs:
             continue
         t = time.perf_counter()
-        s, _ = det.score([c.image for c in crops])
+        s, _ = det.score([c.image for c in cs])
         net_s += time.perf_counter() - t
-        faces += len(crops)
+        faces += len(cs)
         out.append(float(s.max()))
     return out, faces, net_s
 
@@ -167,6 +188,11 @@ def masque_convert(clip: Path, work: Path, model: Path | None, minutes: float) -
     out = work / "convert.mp4"
     if out.exists():
         return out
+    if model is not None:  # a copy: convert must not write into a model folder it was lent (read-only demo)
+        copy = work / "swapmodel_copy"
+        if not copy.exists():
+            shutil.copytree(model, copy, ignore=shutil.ignore_patterns("logs", "previews", "*optimizer*"))
+        model = copy
     if model is None:
         if minutes <= 0:
             return None
@@ -195,71 +221,101 @@ def video_frames(path: Path, every: int) -> list[np.ndarray]:
     return [f for _, f in iter_frames(path, every)]
 
 
+def fake_sets(args: argparse.Namespace, clip: Path, work: Path, analyzer: FaceAnalyzer,
+              frames: list[np.ndarray]) -> list[tuple[str, str, list[list[FaceCrop]]]]:
+    """``(group, name, per-frame crops)`` of every fake set: group ``own`` (masque's) or ``other``."""
+    size = 128
+
+    def crops(name: str, make: Callable[[], list[np.ndarray]]) -> list[list[FaceCrop]]:
+        cache = work / f"crops_{name}_every{args.every}_{size}.npz"
+        return face_crops(analyzer, [] if cache.exists() else make(), size, cache)
+
+    sets = []
+    for out in masque_oneshot(clip, work, args.donors):
+        sets.append(("own", f"masque swap {out.stem[8:]}", crops(out.stem, lambda o=out: video_frames(o, args.every))))
+    conv = masque_convert(clip, work, args.swap_model, args.convert_minutes)
+    if conv is None:
+        print("masque convert: skipped (give --swap-model DIR or --convert-minutes M)")
+    else:
+        sets.append(("own", "masque convert", crops("convert", lambda: video_frames(conv, args.every))))
+    anim = masque_animate(clip, work)
+    sets.append(("own", f"masque animate {Path(ANIMATE_PHOTO).stem}",
+                 crops("animate", lambda: video_frames(anim, args.every))))
+    for poisson in (True, False):
+        name = "Delaunay+Poisson" if poisson else "affine+alpha"
+        sets.append(("other", "landmark swap " + name,
+                     crops(name.replace("+", "_"), lambda p=poisson: generic_fakes(analyzer, frames, p))))
+    return sets
+
+
+def measure(det: FakeDetector, real_crops: list[list[FaceCrop]], sets: list[tuple[str, str, list[list[FaceCrop]]]],
+            label: str) -> None:
+    """Print one detector's table: speed, self-made fakes, masque's own, other tools'."""
+    t = det.card.threshold
+    print(f"\n== {label}: {det.path} (step {det.card.step}, threshold {t:.3f}, calibration "
+          f"{tuple(round(v, 3) for v in det.card.calibration)})\n   trained on {', '.join(det.card.sources)}")
+    real, faces, net_s = score_frames(det, real_crops)
+    rs = segments(real)
+    print(f"real: {len(real)} frames with a face, score median {np.median(real):.3f}; below the threshold: "
+          f"{np.mean(np.asarray(real) < t):.1%} of frames, {np.mean(np.asarray(rs) < t):.1%} of {len(rs)} segments")
+    batch = [c.image for cs in real_crops for c in cs][:64]
+    det.score(batch[:8])
+    t0, c0 = time.perf_counter(), time.process_time()
+    det.score(batch)
+    wall_b, cpu_b = time.perf_counter() - t0, time.process_time() - c0
+    print(f"speed: {len(batch) / wall_b:.0f} faces/s wall ({len(batch) / cpu_b:.0f} per CPU-second) in batches of "
+          f"64 (goal >= 30; ratio {len(batch) / wall_b / 30:.1f}), load {os.getloadavg()[0]:.1f}; "
+          f"{faces / net_s:.0f} faces/s one frame at a time")
+    rng = np.random.default_rng(0)
+    firsts = [cs[0] for cs in real_crops if cs]
+    report("(self-blended, not a goal)", real, det.score([self_blend(c.image, c.landmarks, rng)[0]
+                                                           for c in firsts])[0].tolist(), t)
+    report("(self-warped, not a goal)", real, det.score([self_warp(c.image, c.landmarks, rng)[0]
+                                                          for c in firsts])[0].tolist(), t)
+    pooled: dict[str, list[float]] = {"own": [], "other": []}
+    for group, name, crops in sets:
+        s = score_frames(det, crops)[0]
+        report(name, real, s, t)
+        pooled[group] += s
+        if name.startswith("masque animate"):
+            report("masque, all (goal 0.95)", real, pooled["own"], t)
+    report("other tools, all (goal 0.85)", real, pooled["other"], t)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-m", "--model", default=None, help="detector (default: the shipped one)")
+    parser.add_argument("-m", "--model", nargs="*", default=[None],
+                        help="detector(s), each measured on the same faces (default: the shipped one)")
     parser.add_argument("--hold-out", choices=["clip_take2", "clip_short", "clip_long"], default="clip_take2",
                         help="real footage the detector did not train on (default clip_take2)")
     parser.add_argument("--every", type=int, default=2, help="score every N-th frame")
-    parser.add_argument("--work", default=None, help="keep generated fakes here (default: a temporary folder)")
+    parser.add_argument("--work", default=None,
+                        help="keep generated fakes and their face crops here (default: a temporary folder)")
     parser.add_argument("--swap-model", type=Path, default=None,
-                        help="a trained `lightweight` swap model (A: clip_long, B: clip_short) for the convert row")
+                        help="a trained `lightweight` swap model (A: clip_long, B: clip_short) for the convert row; "
+                             "copied into the work folder first")
     parser.add_argument("--convert-minutes", type=float, default=0.0,
                         help="without --swap-model: train one this many minutes (0: skip the convert row)")
     parser.add_argument("--donors", type=int, default=3, help="photos swapped onto the clip by masque swap")
     args = parser.parse_args()
     clip = assets.fetch(args.hold_out + (".mov" if args.hold_out == "clip_take2" else ".mp4"))
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    det = FakeDetector(args.model)
-    t = det.card.threshold
-    print(f"detector {det.path} (step {det.card.step}, threshold {t:.3f}, calibration "
-          f"{det.card.calibration}, trained on {', '.join(det.card.sources)}); held out: {clip.name}")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; held out: {clip.name}, "
+          f"every {args.every} frames")
+    dets = [FakeDetector(m) for m in args.model]
+    if any(d.card.size != 128 for d in dets):
+        raise SystemExit("this benchmark caches 128 px crops; every detector must take 128 px")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.work or tmp)
         work.mkdir(parents=True, exist_ok=True)
+        analyzer = dets[0].analyzer
         frames = video_frames(clip, args.every)
         start = time.perf_counter()
-        real, faces, net_s = score_frames(det, frames)
-        wall = time.perf_counter() - start
-        rs = segments(real)
-        print(f"real {clip.name}: {len(real)} frames with a face, score median {np.median(real):.3f}; below the "
-              f"threshold: {np.mean(np.asarray(real) < t):.1%} of frames, {np.mean(np.asarray(rs) < t):.1%} of "
-              f"{len(rs)} segments of {SEGMENT}")
-        crops = [c.image for f in frames[:64] for c in crops_in_image(det.analyzer, f, det.card.size)]
-        det.score(crops[:8])
-        t0, c0 = time.perf_counter(), time.process_time()
-        det.score(crops)
-        wall_b, cpu_b = time.perf_counter() - t0, time.process_time() - c0
-        print(f"speed: {len(crops) / wall_b:.0f} faces/s wall ({len(crops) / cpu_b:.0f} per CPU-second) in the "
-              f"network in batches of 64 (goal >= 30; ratio {len(crops) / wall_b / 30:.1f}), load "
-              f"{os.getloadavg()[0]:.1f}; {faces / net_s:.0f} faces/s one frame at a time; "
-              f"{len(frames) / wall:.1f} frames/s end to end with HOG detection and landmarks")
-        rng = np.random.default_rng(0)
-        sbi = [c for f in frames for c in crops_in_image(det.analyzer, f, det.card.size)[:1]]
-        sbi_s = det.score([self_blend(c.image, c.landmarks, rng)[0] for c in sbi])[0].tolist()
-        report("(self-blended, not a goal)", real, sbi_s, t)
-        own: list[float] = []
-        for out in masque_oneshot(clip, work, args.donors):
-            s = score_frames(det, video_frames(out, args.every))[0]
-            report(f"masque swap {out.stem[8:]}", real, s, t)
-            own += s
-        conv = masque_convert(clip, work, args.swap_model, args.convert_minutes)
-        if conv is None:
-            print("masque convert: skipped (give --swap-model DIR or --convert-minutes M)")
-        else:
-            s = score_frames(det, video_frames(conv, args.every))[0]
-            report("masque convert", real, s, t)
-            own += s
-        s = score_frames(det, video_frames(masque_animate(clip, work), args.every))[0]
-        report(f"masque animate {Path(ANIMATE_PHOTO).stem}", real, s, t)
-        own += s
-        report("masque, all (goal 0.95)", real, own, t)
-        others: list[float] = []
-        for poisson in (True, False):
-            s = score_frames(det, generic_fakes(det.analyzer, frames, poisson))[0]
-            report("landmark swap " + ("Delaunay+Poisson" if poisson else "affine+alpha"), real, s, t)
-            others += s
-        report("other tools, all (goal 0.85)", real, others, t)
+        real_crops = face_crops(analyzer, frames, 128, work / f"crops_real_{clip.stem}_every{args.every}_128.npz")
+        print(f"{len(frames) / (time.perf_counter() - start):.1f} frames/s finding and aligning faces (HOG, landmarks;"
+              " 0 time when cached)")
+        sets = fake_sets(args, clip, work, analyzer, frames)
+        for i, det in enumerate(dets):
+            measure(det, real_crops, sets, args.model[i] or "shipped")
 
 
 if __name__ == "__main__":

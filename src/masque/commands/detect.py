@@ -68,6 +68,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int_range(32), default=128, help="face crop side of a new network (default 128)")
     p.add_argument("--every", type=int_range(1), default=1, metavar="N", help="use every N-th video frame (default 1)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--warp", type=float_range(0.0, 1.0), default=0.0, metavar="SHARE",
+                   help="share of the fakes made by warping the face's landmarks instead of blending (default 0)")
     p.add_argument("--validate-on", nargs="+", type=Path, metavar="REAL",
                    help="real footage kept apart to calibrate the scores and pick the threshold on (default: the "
                         "last 15%% of each training video); with --steps at the detector's step, only calibrates")
@@ -111,7 +113,7 @@ def run_train(args: argparse.Namespace) -> int:
     from masque.forensics.train import DetectTrainConfig, train_detector
 
     config = DetectTrainConfig(steps=args.steps, minutes=args.minutes, batch=args.batch, width=args.width,
-                               size=args.size, seed=args.seed)
+                               size=args.size, seed=args.seed, warp=args.warp)
     with progress_bar("finding faces", "file") as bar:
         crops = collect_crops(list(args.real), config.size, args.every, on_progress=bar)
     print(f"{len(crops)} real faces from {len(args.real)} input(s)", file=sys.stderr)

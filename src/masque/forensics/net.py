@@ -40,6 +40,8 @@ class DetectorCard:
         calibration: ``(a, b)`` of the Platt scaling ``sigmoid(a * logit(raw) + b)`` of a face's raw
             score, fitted on self-blended validation faces (:mod:`masque.forensics.calibrate`);
             ``(1, 0)`` leaves scores raw (detectors from before calibration).
+        warp: share of its training fakes that were self-warped rather than self-blended
+            (:func:`masque.forensics.sbi.self_warp`; 0 for detectors from before).
     """
 
     width: int = 16
@@ -50,6 +52,7 @@ class DetectorCard:
     sources: tuple[str, ...] = ()
     metrics: dict[str, float] = field(default_factory=dict)
     calibration: tuple[float, float] = (1.0, 0.0)
+    warp: float = 0.0
     version: int = CARD_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -65,7 +68,8 @@ class DetectorCard:
                        threshold=float(data["threshold"]), step=int(data["step"]),
                        sources=tuple(str(s) for s in data.get("sources", ())),
                        metrics={str(k): float(v) for k, v in dict(data.get("metrics", {})).items()},
-                       calibration=_pair(data.get("calibration", (1.0, 0.0))))
+                       calibration=_pair(data.get("calibration", (1.0, 0.0))),
+                       warp=float(data.get("warp", 0.0)))
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ModelError):
                 raise

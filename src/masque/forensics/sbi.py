@@ -155,3 +155,96 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
     return image if decoded is None else cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+
+
+# Self-warped fakes: what a reenactment leaves behind when there is no blending boundary.
+#: how far a warp's strongest landmark edit moves points, as a share of the face's width
+_WARP_AMOUNT = (0.03, 0.09)
+#: a warp fake's mask is 1 where pixels moved at least this far (px at 128 px), ramping up from 0
+_WARP_FULL_PX = 1.0
+
+
+def drive_landmarks(landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``landmarks`` moved as a reenactment would move them: one to three random edits.
+
+    Edits: the mouth opened or closed (lower lip and chin), the eyelids closed or widened, the
+    brows raised or lowered, a smile or pout (mouth corners), and a small head motion (the inner
+    face shifted, rotated and scaled against the outline, as a turn or nod moves it). ``(68, 2)``
+    ``float32`` in and out, in the same pixels.
+    """
+    lm = np.asarray(landmarks, np.float32)
+    out = lm.copy()
+    width = float(np.ptp(lm[:, 0])) or 1.0
+    up = lm[17:27].mean(0) - lm[48:68].mean(0)
+    up = up / max(float(np.linalg.norm(up)), 1e-6)
+    side = np.array([-up[1], up[0]], np.float32)
+    for edit in rng.choice(5, size=int(rng.integers(1, 4)), replace=False):
+        amount = float(rng.uniform(*_WARP_AMOUNT)) * width * float(rng.choice([-1.0, 1.0]))
+        if edit == 0:  # mouth open (+) or closed (-): lower lip and chin go down, the chin half as far
+            out[[55, 56, 57, 58, 59, 65, 66, 67]] -= up * amount
+            out[5:12] -= up * amount * 0.5
+        elif edit == 1:  # eyelids: upper lids towards (+) or away from (-) the lower ones
+            for upper, lower in (([37, 38], [41, 40]), ([43, 44], [47, 46])):
+                gap = out[lower] - out[upper]
+                out[upper] += gap * float(np.clip(amount / (0.09 * width), -0.6, 1.0))
+        elif edit == 2:  # brows up or down
+            out[17:27] += up * amount * 0.6
+        elif edit == 3:  # mouth corners out and up (smile) or in (pout)
+            out[48] -= side * amount * 0.5 - up * abs(amount) * 0.3
+            out[54] += side * amount * 0.5 + up * abs(amount) * 0.3
+        else:  # head motion: the inner face (brows, nose, eyes, mouth) moved against the outline
+            inner = np.arange(17, 68)
+            centre = out[inner].mean(0)
+            angle = np.deg2rad(float(rng.uniform(-4, 4)))
+            rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]], np.float32)
+            shift = (side * float(rng.uniform(-1, 1)) + up * float(rng.uniform(-0.5, 0.5))) * abs(amount) * 0.6
+            out[inner] = (out[inner] - centre) @ rot.T * float(rng.uniform(0.97, 1.03)) + centre + shift
+    return out
+
+
+def self_warp(image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One self-warped fake: the face moved by :func:`drive_landmarks` through a mesh warp.
+
+    The same piecewise-affine warp over a Delaunay mesh of the landmarks that ``masque animate``
+    and other reenactment tools use (:func:`masque.compose.warp.warp_mesh`, bilinear resampling),
+    with the mesh's outer ring held still so the warp fades out inside the crop and leaves no seam.
+    The evidence is the resampling itself: stretched, softened or re-interpolated pixels where the
+    mesh moved, beside untouched ones where it did not. A random part of the time the crop is also
+    shifted by a fraction of a pixel everywhere the face moved (a rigid head motion's resampling).
+
+    Args:
+        image: ``(S, S, 3)`` ``uint8`` RGB aligned face.
+        landmarks: ``(68, 2)`` landmarks in the crop's pixels.
+        rng: random source.
+
+    Returns:
+        ``(fake, mask)``: the ``(S, S, 3)`` ``uint8`` RGB warp and its ``(S, S)`` ``float32`` mask
+        in [0, 1]: 1 where pixels moved by ``1`` px (at 128 px) or more, ramping up from 0.
+    """
+    from masque.compose.warp import mesh_points, triangulate, warp_mesh
+
+    size = image.shape[0]
+    lm = np.asarray(landmarks, np.float32)
+    driven = drive_landmarks(lm, rng)
+    if rng.random() < 0.5:  # a sub-pixel rigid motion of the whole face inside the ring
+        driven = driven + rng.uniform(-0.7, 0.7, 2).astype(np.float32) * size / 128.0
+    src = mesh_points(lm)
+    dst = mesh_points(driven)
+    dst[78:] = src[78:]  # the outer ring stays: the warp fades to nothing at it
+    triangles = triangulate(lm)
+    warped, covered = warp_mesh(image, src, dst, triangles, (0, 0, size, size), step=1)
+    grid = np.stack(np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32)), -1)
+    coords = np.concatenate([grid, np.zeros((size, size, 1), np.float32)], -1)
+    moved, _ = warp_mesh(coords, src, dst, triangles, (0, 0, size, size), step=1)
+    shift = np.linalg.norm(moved[..., :2] - grid, axis=-1)
+    mask = np.where(covered, np.clip(shift / (_WARP_FULL_PX * size / 128.0), 0.0, 1.0), 0.0).astype(np.float32)
+    fake = np.where(covered[..., None], warped, image)
+    return fake, mask
+
+
+def make_fake(image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator,
+              warp_share: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """A training fake: :func:`self_warp` with probability ``warp_share``, else :func:`self_blend`."""
+    if warp_share > 0 and rng.random() < warp_share:
+        return self_warp(image, landmarks, rng)
+    return self_blend(image, landmarks, rng)

@@ -26,7 +26,7 @@ from masque.errors import ConfigError, NoFaceFoundError
 from masque.forensics.calibrate import calibrate, split_validation
 from masque.forensics.faces import FaceCrop
 from masque.forensics.net import WEIGHTS_NAME, DetectorCard, DetectorNet, load_detector, save_detector, to_tensor
-from masque.forensics.sbi import common_augment, self_blend
+from masque.forensics.sbi import common_augment, make_fake
 
 OPTIMIZER_NAME = "optimizer.safetensors"
 
@@ -47,6 +47,8 @@ class DetectTrainConfig:
         seed: random seed; step ``n`` of any run draws from ``seed + n``.
         validation: share of each training video's frames (its last ones) kept out of training to
             calibrate the scores and pick the threshold on, with their self-blended fakes.
+        warp: share of the fakes that are self-warped (:func:`masque.forensics.sbi.self_warp`: the
+            face moved through a mesh warp, as reenactment does) instead of self-blended.
     """
 
     steps: int = 3000
@@ -59,13 +61,15 @@ class DetectTrainConfig:
     save_every: int = 200
     seed: int = 0
     validation: float = 0.15
+    warp: float = 0.0
 
     def __post_init__(self) -> None:
         if (self.steps < 1 or self.batch < 2 or self.batch % 2 or self.size % 16 or self.width < 4
-                or not 0 <= self.validation < 1):
+                or not 0 <= self.validation < 1 or not 0 <= self.warp <= 1):
             raise ConfigError(f"detector training needs steps >= 1, an even batch >= 2, a size divisible by 16 and "
-                              f"width >= 4, a validation share in [0, 1); got steps={self.steps}, batch={self.batch}, "
-                              f"size={self.size}, width={self.width}, validation={self.validation}")
+                              f"width >= 4, validation and warp shares in [0, 1); got steps={self.steps}, "
+                              f"batch={self.batch}, size={self.size}, width={self.width}, "
+                              f"validation={self.validation}, warp={self.warp}")
 
 
 @dataclass(frozen=True)
@@ -79,8 +83,11 @@ class DetectStep:
     elapsed: float
 
 
-def make_batch(crops: list[FaceCrop], batch: int, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
-    """``(images, labels, map targets)``: ``batch // 2`` reals, then the self-blended fake of each.
+def make_batch(crops: list[FaceCrop], batch: int, rng: np.random.Generator,
+               warp: float = 0.0) -> tuple[torch.Tensor, ...]:
+    """``(images, labels, map targets)``: ``batch // 2`` reals, then the self-made fake of each.
+
+    A fake is self-blended, or self-warped with probability ``warp`` (:func:`masque.forensics.sbi.make_fake`).
 
     Each fake is made from the same face as the real beside it and shares its framing (a random
     shift, scale and flip of the whole crop), as in the SBI paper's pairs: identity, pose and
@@ -94,7 +101,7 @@ def make_batch(crops: list[FaceCrop], batch: int, rng: np.random.Generator) -> t
     reals, fakes, maps = [], [], []
     for _ in range(half):
         c = crops[int(rng.integers(len(crops)))]
-        fake, mask = self_blend(c.image, c.landmarks, rng)
+        fake, mask = make_fake(c.image, c.landmarks, rng, warp)
         mat = _frame_jitter(size, rng)
         real, fake, mask = (cv2.warpAffine(x, mat, (size, size), flags=cv2.INTER_LINEAR,
                                            borderMode=cv2.BORDER_REFLECT101) for x in (c.image, fake, mask))
@@ -155,14 +162,16 @@ def train_detector(crops: list[FaceCrop], out_dir: str | Path, config: DetectTra
     writer = summary_writer(out, card.step)
     start, step = time.monotonic(), card.step
     pool = ThreadPoolExecutor(1)  # the next batch is built (OpenCV, GIL released) while torch trains
-    pending = pool.submit(make_batch, crops, config.batch, np.random.default_rng(config.seed + step))
+    pending = pool.submit(make_batch, crops, config.batch, np.random.default_rng(config.seed + step),
+                          config.warp)
     net.train()
     try:
         while step < config.steps:
             images, labels, maps = pending.result()
             step += 1
             if step < config.steps:
-                pending = pool.submit(make_batch, crops, config.batch, np.random.default_rng(config.seed + step))
+                pending = pool.submit(make_batch, crops, config.batch, np.random.default_rng(config.seed + step),
+                                      config.warp)
             for group in opt.param_groups:
                 group["lr"] = _lr(config, step)
             logit, logit_map = net(images)
@@ -211,9 +220,10 @@ def _lr(config: DetectTrainConfig, step: int) -> float:
 def _start(out: Path, config: DetectTrainConfig, sources: tuple[str, ...]) -> tuple[DetectorNet, DetectorCard]:
     if (out / WEIGHTS_NAME).is_file():
         net, card = load_detector(out)
-        return net, replace(card, sources=tuple(dict.fromkeys(card.sources + sources)))
+        return net, replace(card, sources=tuple(dict.fromkeys(card.sources + sources)), warp=config.warp)
     torch.manual_seed(config.seed)
-    return DetectorNet(config.width), DetectorCard(width=config.width, size=config.size, sources=sources)
+    return DetectorNet(config.width), DetectorCard(width=config.width, size=config.size, sources=sources,
+                                                   warp=config.warp)
 
 
 def _save(out: Path, net: DetectorNet, opt: torch.optim.Optimizer, card: DetectorCard) -> None:
