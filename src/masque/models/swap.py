@@ -18,7 +18,7 @@ from torch import nn
 
 from masque.errors import ConfigError, ModelError, ShapeError
 from masque.models.gemm import Conv2d
-from masque.models.layers import Conv, ResBlock, Upscale, count_flops
+from masque.models.layers import Conv, ResBlock, Upscale, count_flops, he_init
 
 Side = Literal["a", "b"]
 SIDES: tuple[Side, Side] = ("a", "b")
@@ -72,6 +72,8 @@ class Encoder(nn.Module):
         self.dense2 = nn.Linear(arch.dense, 4 * 4 * arch.bottleneck)
         self.bottleneck = arch.bottleneck
         self.up = Upscale(arch.bottleneck, arch.upscale)
+        for dense in (self.dense1, self.dense2):  # linear: no activation between or after them
+            he_init(dense, leak=1.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.convs(x).flatten(1)
