@@ -113,6 +113,6 @@ def test_preview_with_fewer_held_out_faces_in_b_than_in_a(facesets, tmp_path) ->
     assert summary.step == 1
     grid = read_image(tmp_path / "model" / "previews" / "step_0000001.png")
     assert grid.shape == (3 * 64, 8 * 64, 3)
-    cell = grid[2 * 64:, 3 * 64:4 * 64]  # B's column in A's third row: no third face of B
+    cell = grid[2 * 64:, 4 * 64:]  # B's four columns in A's third row: no third face of B
     assert np.all(np.abs(cell.astype(int) - 128) <= 1)
     assert cell.std() < 1 and grid[2 * 64:, :64].std() > 10  # A's third face is there

@@ -18,7 +18,7 @@ from torch import nn
 
 from masque.errors import ConfigError, ModelError, ShapeError
 from masque.models.gemm import Conv2d
-from masque.models.layers import Conv, ResBlock, Upscale, count_flops
+from masque.models.layers import Conv, ResBlock, Upscale, count_flops, init_weights
 
 Side = Literal["a", "b"]
 SIDES: tuple[Side, Side] = ("a", "b")
@@ -72,6 +72,8 @@ class Encoder(nn.Module):
         self.dense2 = nn.Linear(arch.dense, 4 * 4 * arch.bottleneck)
         self.bottleneck = arch.bottleneck
         self.up = Upscale(arch.bottleneck, arch.upscale)
+        init_weights(self.dense1)
+        init_weights(self.dense2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.convs(x).flatten(1)
@@ -93,6 +95,8 @@ class Decoder(nn.Module):
         self.body = nn.Sequential(*layers)
         self.rgb = Conv2d(cin, 3, 5, padding=2)
         self.mask = Conv2d(cin, 1, 5, padding=2)
+        init_weights(self.rgb)
+        init_weights(self.mask)
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.body(z)
