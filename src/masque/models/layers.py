@@ -70,7 +70,8 @@ class ResBlock(nn.Module):
         init_weights(self.conv1)
         # the residual branch starts at zero, so each block starts as the identity (its skip)
         nn.init.zeros_(self.conv2.weight)
-        nn.init.zeros_(self.conv2.bias)
+        if self.conv2.bias is not None:
+            nn.init.zeros_(self.conv2.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(x + self.conv2(self.act(self.conv1(x))))
