@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -67,6 +68,8 @@ def step_costs(sets: tuple[Path, Path], work: Path, recipes: list[str], rounds: 
                threads: int | None) -> dict[str, float]:
     """Median seconds per step of each recipe, measured in turns (``rounds`` x ``steps`` steps each)."""
     times: dict[str, list[float]] = {r: [] for r in recipes}
+    for r in recipes:  # a rerun into the same --out measures afresh (a resumed run would time nothing)
+        shutil.rmtree(work / f"cost_{r}", ignore_errors=True)
     for k in range(rounds):
         for r in recipes:
             stamps: list[float] = []
