@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -67,8 +67,8 @@ class DetectTrainConfig:
         if (self.steps < 1 or self.batch < 2 or self.batch % 2 or self.size % 16 or self.width < 4
                 or not 0 <= self.validation < 1 or not 0 <= self.warp <= 1):
             raise ConfigError(f"detector training needs steps >= 1, an even batch >= 2, a size divisible by 16 and "
-                              f"width >= 4, validation and warp shares in [0, 1); got steps={self.steps}, "
-                              f"batch={self.batch}, size={self.size}, width={self.width}, "
+                              f"width >= 4, a validation share in [0, 1) and a warp share in [0, 1]; "
+                              f"got steps={self.steps}, batch={self.batch}, size={self.size}, width={self.width}, "
                               f"validation={self.validation}, warp={self.warp}")
 
 
@@ -162,16 +162,18 @@ def train_detector(crops: list[FaceCrop], out_dir: str | Path, config: DetectTra
     writer = summary_writer(out, card.step)
     start, step = time.monotonic(), card.step
     pool = ThreadPoolExecutor(1)  # the next batch is built (OpenCV, GIL released) while torch trains
-    pending = pool.submit(make_batch, crops, config.batch, np.random.default_rng(config.seed + step),
-                          config.warp)
+
+    def batch_for(n: int) -> Future[tuple[torch.Tensor, ...]]:  # step n's batch: its own seed, so resumes repeat it
+        return pool.submit(make_batch, crops, config.batch, np.random.default_rng(config.seed + n), config.warp)
+
+    pending = batch_for(step)
     net.train()
     try:
         while step < config.steps:
             images, labels, maps = pending.result()
             step += 1
             if step < config.steps:
-                pending = pool.submit(make_batch, crops, config.batch, np.random.default_rng(config.seed + step),
-                                      config.warp)
+                pending = batch_for(step)
             for group in opt.param_groups:
                 group["lr"] = _lr(config, step)
             logit, logit_map = net(images)
