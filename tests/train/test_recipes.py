@@ -41,6 +41,28 @@ def test_identity_loss_tells_the_two_people_apart(facesets):
     assert x.grad is not None and x.grad.abs().sum() > 0  # differentiable down to the pixels
 
 
+def test_identity_term_holds_each_reconstruction_to_its_own_face(facesets):
+    """Not the swaps: a swap has no real face to match, and dlib's network is fooled by patterns."""
+    from masque.train.objective import RecipeTerms
+    from masque.train.recipes import Recipe
+
+    terms = RecipeTerms(Recipe("t", identity=1.0), 0.875, torch.device("cpu"), 1e-4, (0.5, 0.999))
+    t = torch.cat([_faces(facesets[0], 2), _faces(facesets[1], 2)])
+    ones, off = torch.ones(4, 1, 64, 64), torch.autocast("cpu", enabled=False)
+
+    def run(rgb_a: torch.Tensor, rgb_b: torch.Tensor) -> dict[str, torch.Tensor]:
+        return terms.generator([(rgb_a, ones[:2]), (rgb_b, ones[2:])], t, t, ones, ones, off)
+
+    exact = run(t[:2], t[2:])
+    assert exact["identity_a"] < 1e-4 and exact["identity_b"] < 1e-4
+    # decoder A drawing B's faces is as far off as another person (dlib's 0.6 threshold)
+    drawn = t[2:].clone().requires_grad_(True)
+    wrong = run(drawn, t[2:])
+    assert wrong["identity_a"] > 0.6 and wrong["identity_b"] < 1e-4
+    wrong["extra"].backward()
+    assert drawn.grad is not None and drawn.grad.abs().sum() > 0
+
+
 def test_perceptual_loss_sees_lost_detail_not_brightness(facesets):
     from masque.train.perceptual import PerceptualLoss
 

@@ -18,39 +18,31 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
-from masque.models import SIDES, SwapModel
-from masque.train.data import FacePool, preview_batch
+from masque.models import SIDES
 from masque.train.gan import Adversary, edge_loss, total_variation
 from masque.train.recipes import Recipe
 
 log = logging.getLogger(__name__)
 
-#: faces per side whose mean descriptor is a person's identity target
-IDENTITY_FACES = 48
-
 
 class RecipeTerms:
-    """The extra loss terms of ``recipe`` and the state they need (networks, mean descriptors, discriminators).
+    """The extra loss terms of ``recipe`` and the state they need (networks, discriminators).
 
     Args:
         recipe: the recipe.
-        size, coverage: the model crop.
+        coverage: the model crop's ``face`` coverage.
         device: where the step runs.
         lr, betas: the generator's Adam settings (the discriminators use the same).
-        pools, shifts: the training faces and colour shifts per side (for the identity targets).
         seed: the run's seed.
     """
 
-    def __init__(self, recipe: Recipe, size: int, coverage: float, device: torch.device, lr: float,
-                 betas: tuple[float, float], pools: Sequence[FacePool], shifts: Sequence[np.ndarray],
-                 seed: int = 0, sync: Callable[[nn.Module], None] | None = None) -> None:
+    def __init__(self, recipe: Recipe, coverage: float, device: torch.device, lr: float,
+                 betas: tuple[float, float], seed: int = 0, sync: Callable[[nn.Module], None] | None = None) -> None:
         self.recipe, self.device = recipe, device
         self.perceptual = self.identity = self.adversary = None
-        self.means: dict[str, torch.Tensor] = {}
         self.pending: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
         if recipe.perceptual > 0:
             from masque.train.perceptual import PerceptualLoss
@@ -60,10 +52,6 @@ class RecipeTerms:
             from masque.train.perceptual import IdentityLoss
 
             self.identity = IdentityLoss(coverage).to(device)
-            for side, pool, shift in zip(SIDES, pools, shifts):
-                picks = np.linspace(0, len(pool) - 1, min(IDENTITY_FACES, len(pool))).round().astype(int)
-                faces = torch.from_numpy(preview_batch(pool, picks.tolist(), size, coverage, shift)).permute(0, 3, 1, 2)
-                self.means[side] = self.identity.mean_embedding(faces.to(device))
         if recipe.adversarial > 0:
             self.adversary = Adversary(device, lr, betas, seed, sync)
 
@@ -72,14 +60,12 @@ class RecipeTerms:
         return self.perceptual is not None or self.identity is not None or self.adversary is not None \
             or self.recipe.edge > 0 or self.recipe.mask_tv > 0
 
-    def generator(self, model: SwapModel, z: torch.Tensor, outs: Sequence[tuple[torch.Tensor, torch.Tensor]],
-                  x: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor,
+    def generator(self, outs: Sequence[tuple[torch.Tensor, torch.Tensor]], x: torch.Tensor, target: torch.Tensor,
+                  mask: torch.Tensor, weight: torch.Tensor,
                   autocast: contextlib.AbstractContextManager) -> dict[str, torch.Tensor]:
         """The recipe's terms of one step: ``{"extra": differentiable sum, name_side: detached term}``.
 
         Args:
-            model: the swap model (its decoders draw the swaps for the identity term).
-            z: ``(2B, ...)`` the encoder's codes, side A's first.
             outs: per side, the decoder's ``(rgb, mask)`` ``(B, ., S, S)``.
             x, target: ``(2B, 3, S, S)`` warped inputs and unwarped targets, RGB [0, 1].
             mask, weight: ``(2B, 1, S, S)`` landmark mask [0, 1] and region weights.
@@ -111,11 +97,8 @@ class RecipeTerms:
                 add("adversarial", r.adversarial, self.adversary.generator_loss(side, fake, cond))
                 self.pending[side] = (t[:k].detach(), fake.detach(), cond.detach())
             if self.identity is not None:
-                other = SIDES[1 - i]
-                with autocast:
-                    swap, _ = model.decoders[other](z[part][:k])
-                pasted = swap.float() * m[:k] + t[:k] * (1 - m[:k])
-                add("identity", r.identity, self.identity(pasted, self.means[other]))
+                pasted = rgb[:k].float() * m[:k] + t[:k] * (1 - m[:k])
+                add("identity", r.identity, self.identity.between(pasted, t[:k]))
         terms["extra"] = extra
         return terms
 

@@ -2,8 +2,8 @@
 
 ``classic`` is the deepfakes loss (L1 + DSSIM on the masked face, region weights, mask L1).
 ``perceptual`` adds faceswap-GAN's perceptual loss (VGG19 features, instance-normalised, per-layer
-weights, on the masked face) and an identity loss (dlib's face descriptor of the swapped face
-against the other person's mean descriptor). ``gan`` adds to those a least-squares adversarial
+weights, on the masked face) and an identity loss (dlib's face descriptor of each reconstruction
+against its real face's, as faceswap-GAN uses VGGFace). ``gan`` adds to those a least-squares adversarial
 loss from one PatchGAN discriminator per side (with mixup), an edge loss and total-variation
 smoothing of the decoder's mask.
 
@@ -34,7 +34,8 @@ class Recipe:
     Attributes:
         name: registry name.
         perceptual: weight of the VGG19 feature distance (0: off).
-        identity: weight of the identity loss on the swaps (0: off).
+        identity: weight of the identity loss (dlib descriptor distance of each reconstruction to its
+            target face; 0: off).
         adversarial: weight of the generator's least-squares GAN loss (0: no discriminators).
         edge: weight of the L1 distance between image gradients of output and target (masked).
         mask_tv: weight of the total variation of the predicted mask (keeps the attention smooth).
@@ -71,7 +72,7 @@ def classic() -> Recipe:
 
 @RECIPES.register("perceptual")
 def perceptual() -> Recipe:
-    """classic + VGG19 perceptual loss + identity loss on the swaps."""
+    """classic + VGG19 perceptual loss + dlib identity loss on the reconstructions + edge loss."""
     return Recipe("perceptual", perceptual=0.1, identity=0.1, edge=0.5)
 
 

@@ -264,8 +264,7 @@ class Trainer:
         faces_prev = [preview_batch(h, range(len(h)), size, cfg.coverage, s) for h, s in zip(held, shifts)]
         writer = summary_writer(self.root, step) if self.group.main else NoWriter()
         sync = self.group.average_gradients if self.group.distributed else None
-        terms = RecipeTerms(self.recipe, size, cfg.coverage, self.device, cfg.lr, cfg.betas, pools, shifts, cfg.seed,
-                            sync)
+        terms = RecipeTerms(self.recipe, cfg.coverage, self.device, cfg.lr, cfg.betas, cfg.seed, sync)
         if self.previous is not None:
             terms.load(self.root)
         ctx = _RunContext(self, model, opt, pools, shifts, faces_prev, writer, terms)
@@ -404,7 +403,7 @@ class _RunContext:
         x, target, aux = nchw(batch["warped"]), nchw(batch["target"]), nchw(batch["aux"])
         mask, weight = aux[:, :1] * (1 / 255), aux[:, 1:2]
         with self.t._autocast():
-            z, outs = self.forward(x, b)
+            outs = self.forward(x, b)
         losses: dict[str, torch.Tensor] = {}
         total = torch.zeros((), device=dev)
         for i, (side, (rgb, mask_pred)) in enumerate(zip(SIDES, outs)):
@@ -413,7 +412,7 @@ class _RunContext:
             total = total + terms["total"]
             losses.update({f"{k}_{side}": v.detach() for k, v in terms.items()})
         if self.terms.active:  # the recipe's terms (nothing to do for classic)
-            extra = self.terms.generator(self.model, z, outs, x, target, mask, weight, self.t._autocast())
+            extra = self.terms.generator(outs, x, target, mask, weight, self.t._autocast())
             total = total + extra.pop("extra")
             losses.update(extra)
         self.opt.zero_grad(set_to_none=True)
