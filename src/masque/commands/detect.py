@@ -58,7 +58,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-r", "--real", nargs="+", type=Path, required=True, metavar="REAL",
                    help="real footage: videos, images, folders of them, or face sets")
     p.add_argument("-m", "--model", type=Path, required=True, metavar="DETECTOR",
-                   help="output folder (detector.safetensors, card, optimizer state, logs); resumed if it exists")
+                   help="output folder (detector.safetensors, detector_raw.safetensors, card, optimizer state, "
+                        "logs); resumed if it exists")
     p.add_argument("--steps", type=int_range(1), default=DETECT_TRAIN_STEPS,
                    help=f"total training steps (default {DETECT_TRAIN_STEPS})")
     p.add_argument("--minutes", type=float_range(0.0), default=0.0, help="stop after this many minutes (0: no limit)")
