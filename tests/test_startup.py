@@ -110,7 +110,7 @@ def test_detect_and_liveness_defaults_are_the_library_s() -> None:
     detect._add_train_options(train)
     defaults = {a.dest: a.default for a in train._actions}
     config = DetectTrainConfig()
-    for name in ("steps", "batch", "width", "size", "seed", "minutes"):
+    for name in ("steps", "batch", "width", "size", "seed", "minutes", "ema"):
         assert defaults[name] == getattr(config, name), name
 
 

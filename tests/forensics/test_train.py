@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from safetensors import safe_open
 
 from masque.cli import main
-from masque.forensics.net import load_detector
+from masque.forensics.net import load_detector, to_tensor
 
 
 def test_training_writes_a_resumable_detector(fixture_path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -44,6 +45,41 @@ def test_validation_footage_calibrates_the_scores_and_sets_the_threshold(fixture
     assert card.calibration != (1.0, 0.0) and card.threshold >= 0.5
     assert card.metrics["val_faces"] == 2 and card.sources == ("obama.jpg",)  # validation is not training
     assert json.loads((out / "detector.json").read_text())["calibration"] == list(card.calibration)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_the_detector_is_a_moving_average_that_a_resumed_run_continues(fixture_path, tmp_path: Path) -> None:
+    from masque.forensics.detect import FakeDetector
+    from masque.forensics.faces import collect_crops
+    from masque.forensics.train import RAW_NAME, DetectStep, DetectTrainConfig, train_detector
+
+    crops = collect_crops([fixture_path("obama.jpg"), fixture_path("biden.jpg")], 64)
+    config = DetectTrainConfig(steps=4, batch=4, lr=1.0, width=4, size=64, save_every=2, ema=0.9)  # big steps: warm-up
+    train_detector(crops, tmp_path / "whole", config, validation=[])
+
+    def stop(info: DetectStep) -> None:
+        if info.step == 3:  # after step 2's checkpoint, before step 3's
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        train_detector(crops, tmp_path / "cut", config, on_step=stop, validation=[])
+    assert load_detector(tmp_path / "cut")[1].step == 2
+    train_detector(crops, tmp_path / "cut", config, validation=[])  # resumed: weights, average and Adam
+    (avg, card), (raw, raw_card) = load_detector(tmp_path / "whole"), load_detector(tmp_path / "whole" / RAW_NAME)
+    assert (card.step, card.ema, raw_card.ema) == (4, 0.9, 0.0)
+    for name, ref in (("detector.safetensors", avg), (RAW_NAME, raw)):
+        resumed = load_detector(tmp_path / "cut" / name)[0].state_dict()
+        for key, value in ref.state_dict().items():  # the average went on from where it was, not from the weights
+            assert torch.allclose(resumed[key].float(), value.float(), atol=1e-6), (name, key)
+    assert not torch.allclose(avg.stem[0].weight, raw.stem[0].weight, atol=1e-4)
+    images = [c.image for c in crops]
+    heat = FakeDetector(tmp_path / "whole").score(images, raw=True)[1]  # the normal path reads the average
+    with torch.no_grad():
+        assert np.allclose(heat, torch.sigmoid(avg(to_tensor(images))[1]).numpy(), atol=1e-5)
+        assert not np.allclose(heat, torch.sigmoid(raw(to_tensor(images))[1]).numpy(), atol=1e-4)
 
 
 @pytest.mark.slow  # an extract run: about 10 s of CPU

@@ -37,6 +37,8 @@ ANIMATE_FIRST_FRAMES = 50
 DETECT_EVERY = 5
 #: masque.forensics.train.DetectTrainConfig.steps
 DETECT_TRAIN_STEPS = 3000
+#: masque.forensics.train.DetectTrainConfig.ema
+DETECT_TRAIN_EMA = 0.998
 #: masque.stylize.gatys.GatysConfig's defaults shown by masque style
 STYLE_SIZE, STYLE_STEPS, STYLE_SCALES, STYLE_OPTIMIZER = 512, 20, 3, "lbfgs"
 STYLE_CONTENT_WEIGHT, STYLE_STYLE_WEIGHT, STYLE_FACE_WEIGHT = 1.0, 6.0, 1.0

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from masque.commands._cluster import add_ray_argument
-from masque.commands._known import DETECT_EVERY, DETECT_TRAIN_STEPS
+from masque.commands._known import DETECT_EVERY, DETECT_TRAIN_EMA, DETECT_TRAIN_STEPS
 from masque.commands._options import float_range, int_range
 from masque.commands._paths import require_input, writable_output
 from masque.errors import MasqueError, UsageError
@@ -58,7 +58,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-r", "--real", nargs="+", type=Path, required=True, metavar="REAL",
                    help="real footage: videos, images, folders of them, or face sets")
     p.add_argument("-m", "--model", type=Path, required=True, metavar="DETECTOR",
-                   help="output folder (detector.safetensors, card, optimizer state, logs); resumed if it exists")
+                   help="output folder (detector.safetensors, detector_raw.safetensors, card, optimizer state, "
+                        "logs); resumed if it exists")
     p.add_argument("--steps", type=int_range(1), default=DETECT_TRAIN_STEPS,
                    help=f"total training steps (default {DETECT_TRAIN_STEPS})")
     p.add_argument("--minutes", type=float_range(0.0), default=0.0, help="stop after this many minutes (0: no limit)")
@@ -70,6 +71,9 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--warp", type=float_range(0.0, 1.0), default=0.0, metavar="SHARE",
                    help="share of the fakes made by warping the face's landmarks instead of blending (default 0)")
+    p.add_argument("--ema", type=float_range(0.0, 1.0, high_open=True), default=DETECT_TRAIN_EMA, metavar="DECAY",
+                   help="the detector saved is an exponential moving average of the training weights with this decay "
+                        f"per step, which steadies it (default {DETECT_TRAIN_EMA}; 0: the training weights)")
     p.add_argument("--validate-on", nargs="+", type=Path, metavar="REAL",
                    help="real footage kept apart to calibrate the scores and pick the threshold on (default: the "
                         "last 15%% of each training video); with --steps at the detector's step, only calibrates")
@@ -113,7 +117,7 @@ def run_train(args: argparse.Namespace) -> int:
     from masque.forensics.train import DetectTrainConfig, train_detector
 
     config = DetectTrainConfig(steps=args.steps, minutes=args.minutes, batch=args.batch, width=args.width,
-                               size=args.size, seed=args.seed, warp=args.warp)
+                               size=args.size, seed=args.seed, warp=args.warp, ema=args.ema)
     with progress_bar("finding faces", "file") as bar:
         crops = collect_crops(list(args.real), config.size, args.every, on_progress=bar)
     print(f"{len(crops)} real faces from {len(args.real)} input(s)", file=sys.stderr)

@@ -42,6 +42,8 @@ class DetectorCard:
             ``(1, 0)`` leaves scores raw (detectors from before calibration).
         warp: share of its training fakes that were self-warped rather than self-blended
             (:func:`masque.forensics.sbi.self_warp`; 0 for detectors from before).
+        ema: decay of the exponential moving average of the training weights that these weights
+            are (:mod:`masque.forensics.train`); 0: the training weights themselves (detectors from before).
     """
 
     width: int = 16
@@ -53,6 +55,7 @@ class DetectorCard:
     metrics: dict[str, float] = field(default_factory=dict)
     calibration: tuple[float, float] = (1.0, 0.0)
     warp: float = 0.0
+    ema: float = 0.0
     version: int = CARD_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -69,7 +72,7 @@ class DetectorCard:
                        sources=tuple(str(s) for s in data.get("sources", ())),
                        metrics={str(k): float(v) for k, v in dict(data.get("metrics", {})).items()},
                        calibration=_pair(data.get("calibration", (1.0, 0.0))),
-                       warp=float(data.get("warp", 0.0)))
+                       warp=float(data.get("warp", 0.0)), ema=float(data.get("ema", 0.0)))
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ModelError):
                 raise
