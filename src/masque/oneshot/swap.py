@@ -266,21 +266,25 @@ class OneShotSwapper:
         corrected = self._match(warped, crop, stats)
         out = self._blend(corrected, crop, paste, self.config.feather * target_width)
         if eyes > 0:
-            own, eye_lm = crop, landmarks
-            if shaped is not landmarks:
-                # the target's own eyes, moved and sized with the rest of the features (only the
-                # box the eyes' composite can reach is warped)
-                bx0, by0, bx1, by1 = eye_box(shaped, target_width, roi)
-                if bx1 > bx0 and by1 > by0:
-                    own = crop.copy()
-                    # over the source's triangles: the main warp already lands them on this face
-                    own[by0:by1, bx0:bx1], _ = warp_mesh(frame, mesh_points(landmarks), dst, self.triangles,
-                                                         (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1))
-                eye_lm = shaped
-            keep_target_eyes(out, own, paste, eye_lm, roi, target_width, eyes)
+            own = crop if shaped is landmarks else self._moved_eyes(frame, crop, landmarks, shaped, dst, roi)
+            keep_target_eyes(out, own, paste, shaped, roi, target_width, eyes)
         if front is not None:
             out = cv2.blendLinear(crop, out, front, 1.0 - front)
         frame[y0:y1, x0:x1] = out
+
+    def _moved_eyes(self, frame: np.ndarray, crop: np.ndarray, landmarks: np.ndarray, shaped: np.ndarray,
+                    dst: np.ndarray, roi: tuple[int, int, int, int]) -> np.ndarray:
+        """``crop`` (the target's pixels in ``roi``) with the target's own eyes moved and sized with
+        the rest of the features onto ``shaped``; only the box the eyes' composite can reach is
+        warped (``crop`` itself when that box is empty)."""
+        bx0, by0, bx1, by1 = eye_box(shaped, face_width(landmarks), roi)
+        if bx1 <= bx0 or by1 <= by0:
+            return crop
+        own = crop.copy()
+        # over the source's triangles: the main warp already lands them on this face
+        own[by0:by1, bx0:bx1], _ = warp_mesh(frame, mesh_points(landmarks), dst, self.triangles,
+                                             (roi[0] + bx0, roi[1] + by0, roi[0] + bx1, roi[1] + by1))
+        return own
 
     def _in_front(self, frame: np.ndarray, landmarks: np.ndarray, roi: tuple[int, int, int, int],
                   paste: np.ndarray) -> np.ndarray | None:
