@@ -66,6 +66,7 @@ def test_registered_names_shown_by_the_parser_are_the_library_s() -> None:
     from masque.train.trainer import TrainConfig
 
     assert _defaults("train")["balance"] == TrainConfig().balance
+    assert _defaults("train")["background"] == TrainConfig().loss.background
     assert _choices("demo", "model") == MODELS.names()
 
 

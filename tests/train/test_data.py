@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from masque.errors import ConfigError
 from masque.face.align import alignment_matrix, transform_points
 from masque.faceset import FaceSet
 from masque.faceset.coverage import EYES, MOUTH, measure
@@ -23,6 +24,7 @@ from masque.train.data import (
     preview_batch,
     stored_size,
 )
+from masque.train.trainer import TrainConfig
 
 SIZE, COVERAGE = 64, 0.875
 NO_AUGMENT = AugmentConfig(rotate=0, zoom=0, shift=0, flip=0, warp=0, lightness=0, ab=0)
@@ -141,6 +143,8 @@ def test_balance_draws_rare_expressions_more_often(facesets) -> None:
     drawn = [cells[i] for _ in range(40) for i in _drawn_faces(pool, rng)]
     got = {c: drawn.count(c) / len(drawn) for c in full}
     assert abs(got[rarest] - full[rarest]) < 0.06, "make_batch draws by the pool's weights"
+    with pytest.raises(ConfigError, match="balance"):
+        TrainConfig(balance=1.5)
 
 
 def _drawn_faces(pool, rng) -> list[int]:

@@ -106,7 +106,7 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     recipe: str | None = None
     schedule: Schedule = field(default_factory=Schedule)
-    balance: float = 0.0
+    balance: float = 0.5
 
     def __post_init__(self) -> None:
         if self.recipe is not None and self.recipe not in RECIPES:
