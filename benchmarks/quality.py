@@ -6,8 +6,8 @@
    each, in turn, so all see the same machine load).
 3. Each recipe trains for ``--steps`` classic steps' worth of CPU time: ``steps / cost`` steps
    (the demo's training: ``lightweight``, batch 16, its peak lr and loss background, the default
-   warm-up, decay and expression balance). On a shared machine wall time says little; steps at a measured cost ratio do not
-   depend on the load. The demo's idle figure: 1528 classic steps in 10 minutes on 2 cores.
+   warm-up, decay and expression balance). On a shared machine wall time says little; steps at a
+   measured cost ratio do not depend on the load. The demo's idle figure: 1528 classic steps in 10 minutes on 2 cores.
 4. On the held-out faces: SSIM and PSNR of A->A and B->B; the VGG19 feature distance
    (:class:`masque.train.perceptual.PerceptualLoss`, masked) of A->A and B->B; the detail ratio of
    :mod:`masque.metrics.detail` (half scale) of A->A against A and A->B against A; the identity
@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from masque import assets
+from masque.demo import DemoConfig
 from masque.face.align import alignment_matrix, transform_points
 from masque.faceset import FaceSet
 from masque.faceset.extract import extract_faceset
@@ -42,7 +43,6 @@ from masque.media import read_image, write_image
 from masque.metrics.detail import detail_ratio
 from masque.metrics.reconstruction import held_out_records, model_inputs, psnr, ssim
 from masque.models import load_model
-from masque.demo import DemoConfig
 from masque.train.data import face_aux
 from masque.train.losses import LossConfig
 from masque.train.trainer import StepInfo, TrainConfig, Trainer
