@@ -5,9 +5,9 @@
 2. The per-step cost of each recipe relative to ``classic``, measured interleaved (short runs of
    each, in turn, so all see the same machine load).
 3. Each recipe trains for ``--steps`` classic steps' worth of CPU time: ``steps / cost`` steps
-   (the ``lightweight`` model, batch 16, lr 2e-4 peak with the default warm-up and decay, as the
-   demo). On a shared machine wall time says little; steps at a measured cost ratio do not
-   depend on the load. The demo's idle figure: 1528 classic steps in 10 minutes on 2 cores.
+   (the demo's training: ``lightweight``, batch 16, its peak lr and loss background, the default
+   warm-up, decay and expression balance). On a shared machine wall time says little; steps at a
+   measured cost ratio do not depend on the load. The demo's idle figure: 1528 classic steps in 10 minutes on 2 cores.
 4. On the held-out faces: SSIM and PSNR of A->A and B->B; the VGG19 feature distance
    (:class:`masque.train.perceptual.PerceptualLoss`, masked) of A->A and B->B; the detail ratio of
    :mod:`masque.metrics.detail` (half scale) of A->A against A and A->B against A; the identity
@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from masque import assets
+from masque.demo import DemoConfig
 from masque.face.align import alignment_matrix, transform_points
 from masque.faceset import FaceSet
 from masque.faceset.extract import extract_faceset
@@ -43,6 +44,7 @@ from masque.metrics.detail import detail_ratio
 from masque.metrics.reconstruction import held_out_records, model_inputs, psnr, ssim
 from masque.models import load_model
 from masque.train.data import face_aux
+from masque.train.losses import LossConfig
 from masque.train.trainer import StepInfo, TrainConfig, Trainer
 
 OTHERS = ("obama.jpg", "obama2.jpg", "biden.jpg", "single_face.jpg", "expression_su.jpg", "expression_hao.jpg",
@@ -60,8 +62,10 @@ def facesets(root: Path) -> tuple[Path, Path]:
 
 
 def config(recipe: str, steps: int, threads: int | None) -> TrainConfig:
-    return TrainConfig(model="lightweight", batch=16, steps=steps, lr=2e-4, recipe=recipe, save_every=10**6,
-                       preview_every=10**6, label_previews=False, threads=threads)
+    demo = DemoConfig()  # the demo's training: its peak lr, batch and loss background
+    return TrainConfig(model=demo.model, batch=demo.batch, steps=steps, lr=demo.lr, recipe=recipe,
+                       loss=LossConfig(background=demo.background), save_every=10**6, preview_every=10**6,
+                       label_previews=False, threads=threads)
 
 
 def step_costs(sets: tuple[Path, Path], work: Path, recipes: list[str], rounds: int, steps: int,

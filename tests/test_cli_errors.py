@@ -138,6 +138,8 @@ TRAIN = [
     C("threads-0", f"{_T} --threads 0", 2, "--threads"),
     C("recipe-unknown", f"{_T} --steps 1 --recipe wgan", 2, "--recipe"),
     C("warmup-negative", f"{_T} --steps 1 --warmup -5", 2, "--warmup"),
+    C("balance-above-1", f"{_T} --steps 1 --balance 1.5", 2, "--balance"),
+    C("background-negative", f"{_T} --steps 1 --background -0.5", 2, "--background"),
     C("seed-negative", f"{_T} --seed -1", 2, "--seed"),
     C("model-unknown", f"{_T} --model huge", 2, "--model"),
     C("faceset-missing", "train -A {missing} -B {fs_b} -m {work}/m --steps 1", 2, "not found"),

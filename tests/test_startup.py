@@ -63,6 +63,10 @@ def test_registered_names_shown_by_the_parser_are_the_library_s() -> None:
 
     assert _choices("train", "recipe") == RECIPES.names()
     assert _defaults("train")["warmup"] == Schedule().warmup
+    from masque.train.trainer import TrainConfig
+
+    assert _defaults("train")["balance"] == TrainConfig().balance
+    assert _defaults("train")["background"] == TrainConfig().loss.background
     assert _choices("demo", "model") == MODELS.names()
 
 

@@ -7,20 +7,24 @@ import numpy as np
 import pytest
 import torch
 
+from masque.errors import ConfigError
 from masque.face.align import alignment_matrix, transform_points
 from masque.faceset import FaceSet
+from masque.faceset.coverage import EYES, MOUTH, measure
 from masque.media import read_image
 from masque.train.data import (
     AugmentConfig,
     BatchStream,
     base_matrix,
     batch_loader,
+    expression_weights,
     load_pool,
     make_batch,
     mean_color,
     preview_batch,
     stored_size,
 )
+from masque.train.trainer import TrainConfig
 
 SIZE, COVERAGE = 64, 0.875
 NO_AUGMENT = AugmentConfig(rotate=0, zoom=0, shift=0, flip=0, warp=0, lightness=0, ab=0)
@@ -118,3 +122,34 @@ def test_background_worker_batches_are_channels_last_views(pools) -> None:
     x = first["warped"].permute(0, 3, 1, 2)
     assert x.shape == (8, 3, SIZE, SIZE) and x.is_contiguous(memory_format=torch.channels_last)
     assert not torch.equal(first["warped"], second["warped"]), "every batch is new"
+
+
+def test_balance_draws_rare_expressions_more_often(facesets) -> None:
+    with FaceSet(facesets[0]) as fs:
+        records = list(fs.faces("faces.id"))
+    cells = [(EYES.index(m), MOUTH.index(m)) for m in map(measure, records)]
+    assert expression_weights(records, 0.0) is None
+    share = lambda w: {c: sum(p for c_, p in zip(cells, w) if c_ == c) for c in set(cells)}  # noqa: E731
+    uniform = share(np.full(len(cells), 1 / len(cells)))
+    assert len(uniform) >= 3 and min(uniform.values()) < 0.2, "the fixture woman blinks and talks: uneven cells"
+    half, full = share(expression_weights(records, 0.5)), share(expression_weights(records, 1.0))
+    assert np.allclose(list(full.values()), 1 / len(full)), "balance 1: every eye x mouth state alike"
+    rarest = min(uniform, key=uniform.get)
+    assert uniform[rarest] < half[rarest] < full[rarest]
+
+    pool = load_pool(facesets[0], SIZE, COVERAGE, balance=1.0)
+    assert pool.weights is not None and np.isclose(pool.weights.sum(), 1)
+    rng = np.random.default_rng(0)
+    drawn = [cells[i] for _ in range(40) for i in _drawn_faces(pool, rng)]
+    got = {c: drawn.count(c) / len(drawn) for c in full}
+    assert abs(got[rarest] - full[rarest]) < 0.06, "make_batch draws by the pool's weights"
+    with pytest.raises(ConfigError, match="balance"):
+        TrainConfig(balance=1.5)
+
+
+def _drawn_faces(pool, rng) -> list[int]:
+    """Indices of the A faces one batch drew (each target matched to its unaugmented face)."""
+    batch = make_batch((pool, pool), 16, rng, SIZE, COVERAGE, (np.zeros(3), np.zeros(3)), NO_AUGMENT)
+    faces = preview_batch(pool, range(len(pool)), SIZE, COVERAGE, np.zeros(3))
+    err = np.abs(batch["target"][:16, None] - faces[None]).mean(axis=(2, 3, 4))
+    return list(err.argmin(1))

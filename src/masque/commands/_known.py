@@ -14,6 +14,10 @@ MODEL_NAMES = ["hires", "lightweight", "original"]
 RECIPE_NAMES = ["classic", "gan", "perceptual"]
 #: masque.train.recipes.Schedule().warmup
 TRAIN_WARMUP = 100
+#: masque.train.trainer.TrainConfig().balance
+TRAIN_BALANCE = 0.5
+#: masque.train.losses.LossConfig().background
+TRAIN_BACKGROUND = 0.0
 #: masque.demo.DemoConfig.enhancer_share
 DEMO_ENHANCER_SHARE = 0.3
 #: masque.compose.color.COLOR_MATCHERS.names()

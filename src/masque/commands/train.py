@@ -10,7 +10,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from masque.commands._known import MODEL_NAMES, RECIPE_NAMES, TRAIN_WARMUP
+from masque.commands._known import MODEL_NAMES, RECIPE_NAMES, TRAIN_BACKGROUND, TRAIN_BALANCE, TRAIN_WARMUP
 from masque.commands._options import device, float_range, int_range, positive_float, positive_int
 from masque.commands._paths import require_folder, writable_output
 from masque.errors import OutputPathError, UsageError
@@ -48,6 +48,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--warmup", type=int_range(0, 10**7), default=TRAIN_WARMUP, metavar="N",
                    help=f"learning-rate warm-up steps of a new model; the rate then decays (cosine) to 0.2x over "
                    f"--steps or --minutes (default {TRAIN_WARMUP})")
+    p.add_argument("--balance", type=float_range(0.0, 1.0), default=TRAIN_BALANCE, metavar="B",
+                   help="draw each set's rare expressions (eyes closed, mouth open) more often: 0 every face "
+                   f"alike, 1 every eye x mouth state alike (default {TRAIN_BALANCE})")
+    p.add_argument("--background", type=float_range(0.0, 1.0), default=TRAIN_BACKGROUND, metavar="W",
+                   help="how much the pixels around the face count in the loss, against the face's 1 (a new model "
+                   f"only; a resumed one keeps its own; default {TRAIN_BACKGROUND:g}: the face alone; the demo "
+                   "uses 0.5)")
     p.add_argument("--workers", type=int_range(0, 64), default=1, help="augmentation processes (default 1)")
     p.add_argument("--threads", type=int_range(1, 1024), default=None, metavar="N",
                    help="CPU threads (default: measured, all cores or one, whichever steps faster)")
@@ -87,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from masque.models.io import STATE_FILE
     from masque.train.checkpoint import read_state
     from masque.train.distributed import Group, launch, process_group
+    from masque.train.losses import LossConfig
     from masque.train.recipes import Schedule
     from masque.train.trainer import TrainConfig, Trainer
 
@@ -108,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
                          save_every=args.save_every, preview_every=args.preview_every, device=args.device,
                          lr=args.lr, workers=args.workers, amp=not args.no_amp, seed=args.seed,
                          threads=args.threads or group.threads(), recipe=args.recipe,
-                         schedule=Schedule(warmup=args.warmup))
+                         schedule=Schedule(warmup=args.warmup), balance=args.balance,
+                         loss=LossConfig(background=args.background))
     with process_group(group, pick_device(args.device)):
         trainer = Trainer(args.faceset_a, args.faceset_b, args.model_dir, config, group)
         if group.main:
@@ -178,7 +187,8 @@ def _rank_argv(args: argparse.Namespace) -> list[str]:
     argv = ["-v"] if getattr(args, "verbose", False) else []
     argv += ["train", "-A", args.faceset_a, "-B", args.faceset_b, "-m", args.model_dir, "--batch", str(args.batch),
             "--save-every", str(args.save_every), "--preview-every", str(args.preview_every),
-            "--device", args.device, "--lr", repr(args.lr), "--workers", str(args.workers), "--seed", str(args.seed)]
+            "--device", args.device, "--lr", repr(args.lr), "--workers", str(args.workers), "--seed", str(args.seed),
+            "--balance", repr(args.balance), "--background", repr(args.background)]
     for flag, value in (("--model", args.model), ("--steps", args.steps), ("--minutes", args.minutes),
                         ("--threads", args.threads), ("--recipe", args.recipe), ("--warmup", args.warmup)):
         if value is not None:

@@ -18,6 +18,7 @@ import math
 import multiprocessing as mp
 import os
 import signal
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ from masque.errors import FaceSetError
 from masque.face.landmarks import LEFT_EYE, MOUTH, RIGHT_EYE
 from masque.face.mask import MaskKind, landmark_mask
 from masque.faceset import FaceRecord, FaceSet
+from masque.faceset.coverage import EYES as EYE_STATE
+from masque.faceset.coverage import MOUTH as MOUTH_STATE
+from masque.faceset.coverage import measure
 from masque.media import read_image
 
 #: crop size of the face sets training reads (``masque extract``'s default)
@@ -70,12 +74,15 @@ class FacePool:
         aux: ``(N, R, R, 2)`` ``uint8``: landmark mask (0/255) and loss weight (1, 2 mouth, 3 eyes).
         ids: face ids in the face set, ``(N,)``.
         path: the face set folder.
+        weights: ``(N,)`` ``float64`` probabilities of drawing each face (sum 1), or ``None``:
+            every face equally likely (see :func:`expression_weights`).
     """
 
     images: np.ndarray
     aux: np.ndarray
     ids: np.ndarray
     path: str
+    weights: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.images)
@@ -111,9 +118,29 @@ def training_records(fs: FaceSet, path: str | Path, select: Sequence[int] | None
     return records
 
 
+def expression_weights(records: Sequence[FaceRecord], balance: float) -> np.ndarray | None:
+    """Probabilities ``(N,)`` of drawing each face that favour rare expressions; ``None`` when ``balance`` is 0.
+
+    Each face falls in one cell of eye state x mouth state (closed / half / open eyes, closed /
+    open / wide mouth: :mod:`masque.faceset.coverage`'s bins, measured on its landmarks) and is
+    drawn with probability proportional to ``cell_size ** -balance``: 0 draws every face alike, 1
+    every cell alike. Why: a talking-head set is mostly open eyes and a closed mouth, so with
+    uniform draws a decoder sees its few blinks too rarely to learn to draw them, and the swap then
+    opens the other person's closed eyes.
+    """
+    if balance == 0:
+        return None
+    cells = [(EYE_STATE.index(m), MOUTH_STATE.index(m)) for m in map(measure, records)]
+    sizes = Counter(cells)
+    w = np.array([float(sizes[c]) ** -balance for c in cells])
+    return w / w.sum()
+
+
 def load_pool(path: str | Path, input_size: int, coverage: float, mask_kind: MaskKind = "extended",
-              select: Sequence[int] | None = None) -> FacePool:
+              select: Sequence[int] | None = None, balance: float = 0.0) -> FacePool:
     """Load a face set's faces (all, or those at positions ``select`` in id order).
+
+    ``balance`` weights the draws towards rare expressions (:func:`expression_weights`).
 
     Raises:
         FaceSetError: the face set is not of 256 px "face" crops, or holds no face.
@@ -137,7 +164,7 @@ def load_pool(path: str | Path, input_size: int, coverage: float, mask_kind: Mas
         # PNG decoding releases the GIL: threads overlap it
         with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
             list(pool.map(load, range(len(records))))
-    return FacePool(images, aux, np.array([r.id for r in records]), str(path))
+    return FacePool(images, aux, np.array([r.id for r in records]), str(path), expression_weights(records, balance))
 
 
 def face_aux(landmarks: np.ndarray, res: int, mask_kind: MaskKind) -> np.ndarray:
@@ -257,7 +284,10 @@ def make_batch(pools: tuple[FacePool, FacePool], batch: int, rng: np.random.Gene
     target = np.empty((n, size, size, 3), np.float32)
     aux = np.empty((n, size, size, 2), np.float32)
     for side, pool in enumerate(pools):
-        picks = rng.integers(0, len(pool), batch)
+        if pool.weights is None:
+            picks = rng.integers(0, len(pool), batch)
+        else:
+            picks = rng.choice(len(pool), batch, p=pool.weights)
         images = jitter_lab(pool.images[picks], rng, cfg).astype(np.float32)
         images = np.clip(images * np.float32(1 / 255) + shifts[side].astype(np.float32), 0, 1, out=images)
         for j, index in enumerate(picks):

@@ -76,6 +76,9 @@ class TrainConfig:
         recipe: the loss recipe (:mod:`masque.train.recipes`: ``classic``, ``perceptual``, ``gan``);
             ``None``: a resumed folder's own, else ``classic``.
         schedule: learning-rate warm-up and decay over the run's budget (``lr`` is the peak).
+        balance: how strongly training draws favour each set's rare expressions (eyes closed,
+            mouth wide open): 0 draws every face alike, 1 every eye x mouth state alike
+            (:func:`masque.train.data.expression_weights`).
     """
 
     model: str = "original"
@@ -103,12 +106,16 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     recipe: str | None = None
     schedule: Schedule = field(default_factory=Schedule)
+    balance: float = 0.5
 
     def __post_init__(self) -> None:
         if self.recipe is not None and self.recipe not in RECIPES:
             raise ConfigError(f"unknown recipe {self.recipe!r}; choose one of {', '.join(RECIPES.names())}")
         if self.model not in MODELS:
             raise ModelError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS.names())}")
+        if not 0 <= self.balance <= 1:
+            raise ConfigError(f"balance must be in [0, 1] (0: every face alike, 1: every expression alike); "
+                              f"got {self.balance}")
         if self.batch < 1 or not 0.3 <= self.coverage <= 1.0:
             raise ConfigError(f"batch must be 1 or more and coverage in [0.3, 1]; got batch {self.batch}, "
                               f"coverage {self.coverage}")
@@ -205,7 +212,8 @@ class Trainer:
             hold = [i for i in range(n) if every > 0 and i % every == 0] or keep
             # preview faces spread over the held-out ones: the same faces on every resume
             picks = np.linspace(0, len(hold) - 1, min(self.config.preview_faces, len(hold))).round().astype(int)
-            train.append(load_pool(path, size, self.config.coverage, self.config.mask, keep))  # type: ignore[arg-type]
+            train.append(load_pool(path, size, self.config.coverage, self.config.mask,  # type: ignore[arg-type]
+                                   keep, self.config.balance))
             held.append(load_pool(path, size, self.config.coverage, self.config.mask,  # type: ignore[arg-type]
                                   [hold[i] for i in picks]))
         return (train[0], train[1]), (held[0], held[1])
