@@ -138,3 +138,17 @@ def test_heavy_jobs_run_one_at_a_time(app: gr.Blocks) -> None:
     heavy = [fn for fn in app.fns.values() if fn.concurrency_id == "heavy"]
     assert len(heavy) >= 6 and all(fn.concurrency_limit == 1 for fn in heavy)
     assert app.analytics_enabled is False
+
+
+def test_train_page_options_make_the_trainer_config() -> None:
+    """The page's option values, as a Train click passes them, build the ``TrainConfig`` it trains with."""
+    from masque.train.trainer import TrainConfig
+    from masque.ui.pages.train import _train_options
+
+    with gr.Blocks():
+        options = _train_options()
+    values = {k: w.value for k, w in options.widgets.items()}
+    values.update(balance=1.0, loss=0.5, model="lightweight")
+    config = TrainConfig(**options.values(tuple(values[k] for k in options.widgets)))
+    assert (config.balance, config.loss.background, config.model) == (1.0, 0.5, "lightweight")
+    assert config.schedule.warmup == TrainConfig().schedule.warmup and config.steps is None

@@ -245,6 +245,16 @@ def _train_options() -> Options:
             o.add("schedule", gr.Number(d.schedule.warmup, precision=0, minimum=0, label="--warmup: learning-rate "
                                         "warm-up steps of a new model, then cosine decay"),
                   lambda v: Schedule(warmup=int(v)))
+        with gr.Row():
+            from masque.train.losses import LossConfig
+
+            o.add("balance", gr.Number(d.balance, minimum=0, maximum=1, elem_id="train-balance",
+                                       label="--balance: draw rare expressions more often (0: every face alike, "
+                                       "1: every eye x mouth state alike)"), float)
+            o.add("loss", gr.Number(d.loss.background, minimum=0, maximum=1, elem_id="train-background",
+                                    label="--background: weight of the pixels around the face in the loss (a new "
+                                    "model only; the demo uses 0.5)"),
+                  lambda v: LossConfig(background=float(v)))
     return o
 
 
