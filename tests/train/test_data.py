@@ -140,16 +140,16 @@ def test_balance_draws_rare_expressions_more_often(facesets) -> None:
     pool = load_pool(facesets[0], SIZE, COVERAGE, balance=1.0)
     assert pool.weights is not None and np.isclose(pool.weights.sum(), 1)
     rng = np.random.default_rng(0)
-    drawn = [cells[i] for _ in range(40) for i in _drawn_faces(pool, rng)]
+    faces = preview_batch(pool, range(len(pool)), SIZE, COVERAGE, np.zeros(3))
+    drawn = [cells[i] for _ in range(40) for i in _drawn_faces(pool, faces, rng)]
     got = {c: drawn.count(c) / len(drawn) for c in full}
     assert abs(got[rarest] - full[rarest]) < 0.06, "make_batch draws by the pool's weights"
     with pytest.raises(ConfigError, match="balance"):
         TrainConfig(balance=1.5)
 
 
-def _drawn_faces(pool, rng) -> list[int]:
-    """Indices of the A faces one batch drew (each target matched to its unaugmented face)."""
+def _drawn_faces(pool, faces, rng) -> list[int]:
+    """Indices of the A faces one batch drew (each target matched to its unaugmented face in ``faces``)."""
     batch = make_batch((pool, pool), 16, rng, SIZE, COVERAGE, (np.zeros(3), np.zeros(3)), NO_AUGMENT)
-    faces = preview_batch(pool, range(len(pool)), SIZE, COVERAGE, np.zeros(3))
     err = np.abs(batch["target"][:16, None] - faces[None]).mean(axis=(2, 3, 4))
     return list(err.argmin(1))
