@@ -266,18 +266,19 @@ class OneShotSwapper:
         corrected = self._match(warped, crop, stats)
         out = self._blend(corrected, crop, paste, self.config.feather * target_width)
         if eyes > 0:
-            own = crop if shaped is landmarks else self._moved_eyes(frame, crop, landmarks, shaped, dst, roi)
+            own = crop if shaped is landmarks else self._moved_eyes(frame, crop, landmarks, shaped, dst, roi,
+                                                                            target_width)
             keep_target_eyes(out, own, paste, shaped, roi, target_width, eyes)
         if front is not None:
             out = cv2.blendLinear(crop, out, front, 1.0 - front)
         frame[y0:y1, x0:x1] = out
 
     def _moved_eyes(self, frame: np.ndarray, crop: np.ndarray, landmarks: np.ndarray, shaped: np.ndarray,
-                    dst: np.ndarray, roi: tuple[int, int, int, int]) -> np.ndarray:
+                    dst: np.ndarray, roi: tuple[int, int, int, int], target_width: float) -> np.ndarray:
         """``crop`` (the target's pixels in ``roi``) with the target's own eyes moved and sized with
         the rest of the features onto ``shaped``; only the box the eyes' composite can reach is
-        warped (``crop`` itself when that box is empty)."""
-        bx0, by0, bx1, by1 = eye_box(shaped, face_width(landmarks), roi)
+        warped (``crop`` itself when that box is empty). ``target_width``: ``face_width(landmarks)``."""
+        bx0, by0, bx1, by1 = eye_box(shaped, target_width, roi)
         if bx1 <= bx0 or by1 <= by0:
             return crop
         own = crop.copy()
