@@ -189,3 +189,21 @@ def test_staged_video_equals_one_call_per_batch(model, clip_with_audio, tmp_path
     assert len(got) == len(want) == 24
     assert all(np.array_equal(a, b) for a, b in zip(got, want))
     assert staged.faces_swapped == serial.faces_swapped == 16
+
+
+def test_clipped_mask_follows_the_mask_kind_the_decoders_learned(model, fixture_path, tmp_path) -> None:
+    """An ``extended`` model draws the forehead and convert pastes it; a card without a kind keeps jaw and brows."""
+    src = fixture_path("single_face.jpg")
+    before = read_image(src)
+    lm = FaceAnalyzer().detect(before)[0].landmarks
+    inner = landmark_mask(lm, before.shape[:2], "components")
+    forehead = (landmark_mask(lm, before.shape[:2], "extended") > 0) & ~(cv2.dilate(inner, np.ones((9, 9), np.uint8)) > 0)
+    assert forehead.sum() > 500
+    changed = {}
+    for kind in ("extended", None):
+        card = ModelCard("lightweight", 0, 64, CropSpec("face", 0.875, 64), mask=kind)
+        out = tmp_path / f"{kind}.png"
+        convert_path(Converter(model, card, ConvertConfig(mask="clipped", feather=2, smooth=0)), src, out, UNLABELLED)
+        changed[kind] = (np.abs(read_image(out).astype(int) - before).max(axis=2) > 2)[forehead].mean()
+    assert changed["extended"] > 0.5
+    assert changed[None] < 0.05

@@ -22,7 +22,7 @@ from masque.compose.temporal import SmoothedColor
 from masque.convert.coverage import CoverageWatch
 from masque.face import FaceAnalyzer, TrackedFace
 from masque.face.align import alignment_matrix, transform_points
-from masque.face.mask import landmark_mask
+from masque.face.mask import MaskKind, landmark_mask
 from masque.models import ModelCard, SwapModel
 from masque.models.device import amp_dtype
 from masque.models.enhancer import EnhancerPair, scale_matrix
@@ -40,9 +40,11 @@ class ConvertConfig:
         blend: blender (``gaussian``, ``poisson``, ``seamless``, ``none``).
         mask: ``occlusion`` (the default: ``clipped`` less what the occlusion model,
             :mod:`masque.face.occlusion`, sees in front of the frame's face, so hands, hair, glasses
-            and a microphone stay in front), ``clipped`` (the decoder's mask, cut to the hull of
-            the frame face's jaw and brows, the ``components`` landmark mask, so nothing beyond the
-            face is painted over), ``learned`` (the decoder's mask alone) or a landmark mask
+            and a microphone stay in front), ``clipped`` (the decoder's mask, cut to the frame
+            face's landmark mask of the kind the decoders learned, the card's ``mask``: jaw, brows
+            and forehead for ``extended``, the default of training; jaw and brows for
+            ``components`` and for models whose card does not say; so nothing beyond the face is
+            painted over), ``learned`` (the decoder's mask alone) or a landmark mask
             (``components``, ``extended``).
         erode: shrink the mask by this many frame pixels (negative grows it).
         feather: blend width in frame pixels (``None``: 15 % of the aligned crop's side,
@@ -126,6 +128,11 @@ class Converter:
         self.shift = torch.tensor(card.shift(source_side), dtype=torch.float32).view(1, 3, 1, 1)
         self.centering = card.align.centering
         self.coverage = card.align.coverage
+        # the clip follows the mask the decoders learned: cut to the jaw-and-brows hull, an
+        # ``extended`` model's forehead (which it draws) stayed the target's, and with it much of
+        # the new identity (demo A as B, dlib distance to B 0.70 clipped to ``components``, 0.56
+        # to ``extended``)
+        self.hull: MaskKind = "extended" if card.mask == "extended" else "components"
         self.analyzer = analyzer or FaceAnalyzer()
         selector = (TargetSelector("reference", self.config.identity, self.config.identity_threshold)
                     if self.config.identity is not None else TargetSelector("all"))
@@ -240,6 +247,6 @@ class Converter:
         if self.config.mask == "learned":
             return learned
         clipped = self.config.mask in ("clipped", "occlusion")
-        kind = "components" if clipped else self.config.mask
+        kind = self.hull if clipped else self.config.mask
         hull = landmark_mask(transform_points(landmarks, matrix), (s, s), kind).astype(np.float32) / 255  # type: ignore[arg-type]
         return np.minimum(learned, hull) if clipped else hull
