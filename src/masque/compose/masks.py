@@ -1,10 +1,12 @@
-"""The masks of one target face: where the source is pasted, and where colour is measured.
+"""The masks of one target face: where the new face is pasted, and where colour is measured.
 
-Both are drawn from the target's 68 landmarks, in the pixels of a box (``roi``) of the frame:
+Shared by the one-shot swap and convert. Both are drawn from the target's 68 landmarks, in the
+pixels of a box (``roi``) of the frame or of an aligned crop:
 
 - the *paste* mask is the hull of the face (jaw and brows, plus the forehead for ``extended``),
   less the target's own inner mouth. The forehead part is kept only where the target's pixels
-  look like the skin of its cheeks and nose: a fringe or hair across the forehead stays;
+  look like the skin of its cheeks and nose (a fringe or hair across the forehead stays), and,
+  given the new face, only where it draws skin there too (not its own hair);
 - the *statistics* mask is the inner face (the jaw-and-brows hull, eroded) less brows, eyes and
   lips, whose colours differ between any two people and would come back as ghosts through a
   colour correction.
@@ -97,9 +99,10 @@ def swap_masks(landmarks: np.ndarray, roi: tuple[int, int, int, int], target: np
         kind: ``extended`` (with forehead) or ``components`` (jaw and brows).
         keep_mouth: leave the target's inner mouth out of the paste mask.
         mouth_open_ratio: :func:`mouth_openness` above which the mouth counts as open.
-        source: ``(y1-y0, x1-x0, 3)`` ``uint8`` RGB, the source warped onto this box, or ``None``.
-            Given, the forehead is kept only where the source's pixels are skin too (like its
-            own cheeks and nose): a fringe across the source's forehead is not pasted.
+        source: ``(y1-y0, x1-x0, 3)`` ``uint8`` RGB, the new face on this box (the source warped
+            onto it, or a decoder's drawing), or ``None``. Given, the forehead is kept only where
+            its pixels are skin too (like its own cheeks and nose): a fringe across the source's
+            forehead, or the hair a decoder draws at the temples, is not pasted.
 
     Returns:
         ``(paste, stats)``: ``(y1-y0, x1-x0)`` ``uint8`` 0/255 masks.
