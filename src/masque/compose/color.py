@@ -173,7 +173,18 @@ def _local_gain(face: np.ndarray, target: np.ndarray, m: np.ndarray, luma: bool,
     The blurs are normalised by the blurred mask, so pixels outside it (and holes in it, such as
     eyes and mouth) do not leak in: there the gain is interpolated from the skin around.
     """
-    h, w = m.shape
+    gain, known, factor = _gain_grid(face, target, m, luma, sigma_ratio)
+    if known.any():
+        # Where the mask is sparse or absent (eyes, mouth, forehead, outside) the ratio is noise or
+        # undefined: carry the gain there smoothly from where it is measured (a membrane fill)
+        gain = harmonic_fill(gain, known)
+    return _full_size(gain, factor, m.shape)
+
+
+def _gain_grid(face: np.ndarray, target: np.ndarray, m: np.ndarray, luma: bool,
+               sigma_ratio: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """The unfilled gain on a grid ``factor`` px apart: ``(h, w, C)`` ``float32``, where it is
+    measured ``(h, w)`` ``bool``, and ``factor``."""
     _, _, bw, bh = cv2.boundingRect(m)
     sigma = max(1.0, sigma_ratio * max(bw, bh))
     # Everything here is smooth at the scale of sigma: work on a grid ~sigma/3 px apart
@@ -191,12 +202,13 @@ def _local_gain(face: np.ndarray, target: np.ndarray, m: np.ndarray, luma: bool,
     blur_f = low_pass(cv2.bitwise_and(face, face, mask=m))
     blur_t = low_pass(cv2.bitwise_and(target, target, mask=m))
     # (t + 1) / (f + 1) of the masked means; the +1 keeps dark pixels from giving wild ratios
-    gain = (blur_t + weight) / (blur_f + weight + 1e-6)
-    # Where the mask is sparse or absent (eyes, mouth, forehead, outside) the ratio is noise or
-    # undefined: carry the gain there smoothly from where it is measured (a membrane fill)
-    known = weight[..., 0] > 0.3
-    if known.any():
-        gain = harmonic_fill(gain.astype(np.float32), known)
+    gain = ((blur_t + weight) / (blur_f + weight + 1e-6)).astype(np.float32)
+    return gain, weight[..., 0] > 0.3, factor
+
+
+def _full_size(gain: np.ndarray, factor: int, shape: tuple[int, ...]) -> np.ndarray:
+    """A grid gain clipped to [1/2, 2] and brought to ``shape`` ``(H, W)``: ``(H, W, C)`` ``float32``."""
+    h, w = shape[:2]
     gain = np.clip(gain, 1 / _MAX_GAIN, _MAX_GAIN).astype(np.float32)
     return expand(gain, factor, (w, h)).reshape(h, w, -1)
 
@@ -256,14 +268,27 @@ def shade(face: np.ndarray, target: np.ndarray, mask: np.ndarray, sigma: float =
     m = _check(face, target, mask).astype(np.uint8)
     if cv2.countNonZero(m) < MIN_PIXELS:
         return face.copy()
-    gain = _local_gain(face, target, m, luma=True, sigma_ratio=sigma)
-    if edge > 0 and sigma > _RATIO_SIGMA:
-        fine = _local_gain(face, target, m, luma=True, sigma_ratio=_RATIO_SIGMA)
-        _, _, bw, bh = cv2.boundingRect(m)
-        inside = cv2.distanceTransform(m, cv2.DIST_L2, 3)
-        w = np.clip(1.0 - inside / (edge * max(bw, bh)), 0.0, 1.0)[..., None]
-        gain = (w * fine + (1.0 - w) * gain).astype(np.float32)
-    return _apply_gain(face, gain)
+    if edge <= 0 or sigma <= _RATIO_SIGMA:
+        return _apply_gain(face, _local_gain(face, target, m, luma=True, sigma_ratio=sigma))
+    return _apply_gain(face, _edge_blended_gain(face, target, m, sigma, edge))
+
+
+def _edge_blended_gain(face: np.ndarray, target: np.ndarray, m: np.ndarray, sigma: float,
+                       edge: float) -> np.ndarray:
+    """The ``sigma`` luminance gain, faded to the 4 % one within ``edge`` of the mask's border.
+
+    Worked out on the 4 % gain's grid; that gain is used only where it is measured (it needs no
+    membrane fill), the wide one everywhere else."""
+    coarse, known, _ = _gain_grid(face, target, m, True, sigma)
+    if known.any():
+        coarse = harmonic_fill(coarse, known)
+    fine, known, step = _gain_grid(face, target, m, True, _RATIO_SIGMA)
+    coarse = cv2.resize(coarse, fine.shape[1::-1], interpolation=cv2.INTER_LINEAR).reshape(fine.shape)
+    _, _, bw, bh = cv2.boundingRect(m)
+    inside = cv2.distanceTransform((shrink(m * np.uint8(255), step) > 127).astype(np.uint8), cv2.DIST_L2, 3)
+    w = np.clip(1.0 - inside * step / (edge * max(bw, bh)), 0.0, 1.0)
+    w = np.where(known, w, 0.0).astype(np.float32)[..., None]
+    return _full_size(w * fine + (1.0 - w) * coarse, step, m.shape)
 
 
 def _gain_matched(face: np.ndarray, target: np.ndarray, mask: np.ndarray, luma: bool,

@@ -89,7 +89,7 @@ def skin_like(image: np.ndarray, reference: np.ndarray, region: np.ndarray, keep
 def swap_masks(landmarks: np.ndarray, roi: tuple[int, int, int, int], target: np.ndarray,
                kind: MaskKind = "extended", keep_mouth: bool = True,
                mouth_open_ratio: float = MOUTH_OPEN_RATIO,
-               source: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+               source: np.ndarray | None = None, step: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """The paste and colour-statistics masks of one target face.
 
     Args:
@@ -103,6 +103,7 @@ def swap_masks(landmarks: np.ndarray, roi: tuple[int, int, int, int], target: np
             onto it, or a decoder's drawing), or ``None``. Given, the forehead is kept only where
             its pixels are skin too (like its own cheeks and nose): a fringe across the source's
             forehead, or the hair a decoder draws at the temples, is not pasted.
+        step: grid of the forehead's skin test, in pixels (:func:`skin_like`).
 
     Returns:
         ``(paste, stats)``: ``(y1-y0, x1-x0)`` ``uint8`` 0/255 masks.
@@ -123,9 +124,9 @@ def swap_masks(landmarks: np.ndarray, roi: tuple[int, int, int, int], target: np
     if kind == "extended":
         hull = np.zeros_like(core)
         _fill(hull, mask_points(lm, "extended"), off)
-        paste = skin_like(target, stats, hull, core)
+        paste = skin_like(target, stats, hull, core, step)
         if source is not None:
-            paste &= skin_like(source, stats, hull, core)
+            paste &= skin_like(source, stats, hull, core, step)
     if keep_mouth:
         # An open mouth keeps the target's teeth and tongue, with a margin so no source lip
         # stretched over the opening shows. A closed one still keeps its lip line: a source
