@@ -189,3 +189,76 @@ def test_staged_video_equals_one_call_per_batch(model, clip_with_audio, tmp_path
     assert len(got) == len(want) == 24
     assert all(np.array_equal(a, b) for a, b in zip(got, want))
     assert staged.faces_swapped == serial.faces_swapped == 16
+
+
+def test_clipped_mask_follows_the_mask_kind_the_decoders_learned(model, fixture_path, tmp_path) -> None:
+    """An ``extended`` model draws the forehead and convert pastes it; a card without a kind keeps jaw and brows."""
+    src = fixture_path("single_face.jpg")
+    before = read_image(src)
+    lm = FaceAnalyzer().detect(before)[0].landmarks
+    inner = landmark_mask(lm, before.shape[:2], "components")
+    near_inner = cv2.dilate(inner, np.ones((9, 9), np.uint8)) > 0
+    forehead = (landmark_mask(lm, before.shape[:2], "extended") > 0) & ~near_inner
+    assert forehead.sum() > 500
+    changed = {}
+    for kind in ("extended", None):
+        card = ModelCard("lightweight", 0, 64, CropSpec("face", 0.875, 64), mask=kind)
+        out = tmp_path / f"{kind}.png"
+        convert_path(Converter(model, card, ConvertConfig(mask="clipped", feather=2, smooth=0)), src, out, UNLABELLED)
+        changed[kind] = (np.abs(read_image(out).astype(int) - before).max(axis=2) > 2)[forehead].mean()
+    assert changed["extended"] > 0.5
+    assert changed[None] < 0.05
+
+
+def test_the_drawing_sides_colour_shift_is_taken_off(model, fixture_path) -> None:
+    """The ``to`` decoder learned its person with the trainer's colour shift added: convert takes it off."""
+    frame = read_image(fixture_path("single_face.jpg"))
+    new = {}
+    for shift in ((0.0, 0.0, 0.0), (0.1, 0.0, -0.1)):
+        card = ModelCard("lightweight", 0, 64, CropSpec("face", 0.875, 64),
+                         color_shift={"a": (0.0, 0.0, 0.0), "b": shift})
+        conv = Converter(model, card, ConvertConfig(to="b", smooth=0))
+        new[shift] = conv.infer(conv.prepare([frame])).new.astype(int)
+    diff = (new[(0.1, 0.0, -0.1)] - new[(0.0, 0.0, 0.0)]).reshape(-1, 3)
+    inside = (new[(0.0, 0.0, 0.0)].reshape(-1, 3) > 30).all(1) & (new[(0.0, 0.0, 0.0)].reshape(-1, 3) < 225).all(1)
+    assert np.abs(np.median(diff[inside], axis=0) - (-25.5, 0, 25.5)).max() <= 1
+
+
+class _HairAtTheTemple(torch.nn.Module):
+    """Draws the face it is given 40 levels brighter, with dark hair over ``hair`` (a crop-sized mask)."""
+
+    input_size = 64
+
+    def __init__(self, hair: np.ndarray) -> None:
+        super().__init__()
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+        self.hair = torch.from_numpy(hair.astype(np.float32))[None, None]
+
+    def swap(self, x: torch.Tensor, to: str) -> tuple[torch.Tensor, torch.Tensor]:
+        rgb = torch.where(self.hair > 0, torch.full_like(x, 0.1), (x + 40 / 255).clamp(0, 1))
+        return rgb, torch.ones_like(x[:, :1])
+
+
+def test_forehead_is_pasted_only_where_both_faces_show_skin(fixture_path) -> None:
+    """The hair a decoder draws at the temples is not pasted; the frame's own fringe stays in front."""
+    frame = read_image(fixture_path("single_face.jpg"))
+    lm = FaceAnalyzer().detect(frame)[0].landmarks
+    m = alignment_matrix(lm, 64, "face", 0.875)
+    crop_lm = transform_points(lm, m)
+    band = (landmark_mask(crop_lm, (64, 64), "extended") > 0) & ~(landmark_mask(crop_lm, (64, 64), "components") > 0)
+    left = band & (np.arange(64)[None, :] < crop_lm[27, 0])  # the forehead left of the nose bridge
+    card = ModelCard("lightweight", 0, 64, CropSpec("face", 0.875, 64), mask="extended")
+    fringe = frame.copy()  # a dark fringe over the right of the frame's forehead
+    right_px = cv2.warpAffine((band & ~left).astype(np.uint8), cv2.invertAffineTransform(m), frame.shape[1::-1]) > 0
+    fringe[right_px] = (35, 25, 20)
+    conv = Converter(_HairAtTheTemple(left), card, ConvertConfig(mask="clipped", color="none", feather=1, smooth=0))
+    out = conv.convert_frames([fringe])[0]
+    # the band's own pixels, a few frame pixels in from its edges (a 64 px crop's pixel is ~4 here)
+    left_px = cv2.erode(cv2.warpAffine(left.astype(np.uint8), cv2.invertAffineTransform(m), frame.shape[1::-1]),
+                        np.ones((13, 13), np.uint8)) > 0
+    right_in = cv2.erode(right_px.astype(np.uint8), np.ones((13, 13), np.uint8)) > 0
+    core = cv2.erode(landmark_mask(lm, frame.shape[:2], "components"), np.ones((15, 15), np.uint8)) > 0
+    changed = np.abs(out.astype(int) - fringe).max(axis=2) > 10
+    assert changed[core].mean() > 0.9  # the face itself was pasted
+    assert changed[left_px].mean() < 0.1  # not the decoder's hair
+    assert changed[right_in].mean() < 0.1  # nor over the frame's fringe

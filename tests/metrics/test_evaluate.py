@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from masque import assets
 from masque.errors import InvalidMediaError
 from masque.media import read_image, write_image
 from masque.metrics import evaluate
+from masque.metrics.evaluate import pose_split
 
 from .conftest import rotate_about_face
 
@@ -31,6 +33,7 @@ def test_a_video_against_itself_has_no_error(self_report):
     assert s["frames"] == 72 and s["faces_found"] == {"original": 72, "swapped": 72}
     assert s["identity"]["frames"] == 6
     assert s["pose_error_deg"] == {"yaw": 0.0, "pitch": 0.0, "roll": 0.0}
+    assert s["pose_offset_deg"] == s["pose_tracking_deg"] == {"yaw": 0.0, "pitch": 0.0, "roll": 0.0}
     assert s["expression_error"] == 0.0 and s["jitter"]["excess"] == 0.0 and s["seam"] == 0.0
     assert s["identity"]["to_target"] == 0.0
     assert s["detail"] == {"half_scale": 1.0, "full_scale": 1.0, "frames": 72}
@@ -38,6 +41,16 @@ def test_a_video_against_itself_has_no_error(self_report):
     assert s["identity"]["same_person_as_source"] == 1.0
     assert "every 12th frame (6 of 72)" in s["notes"][0]
     assert calls[-1] == (72, 72)
+
+
+def test_pose_error_splits_into_a_steady_offset_and_tracking() -> None:
+    """A face that follows the head but reads 4 degrees tilted (its proportions) has an offset, no tracking error."""
+    steady = np.full(50, 4.0)
+    assert pose_split(steady) == (4.0, 0.0)
+    wandering = np.r_[steady, 4.0 + np.array([6.0, -6.0] * 5), np.nan]  # 10 frames off by 6 either way
+    offset, tracking = pose_split(wandering)
+    assert offset == 4.0 and tracking == pytest.approx(60 / 60)
+    assert all(np.isnan(pose_split(np.array([np.nan]))))
 
 
 def test_rows_are_json_ready(self_report):

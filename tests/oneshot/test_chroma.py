@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
+from masque.compose.masks import swap_masks
 from masque.face import identity_distance
 from masque.oneshot import OneShotSwapper, SwapConfig
 from masque.oneshot.chroma import SkinChroma, skin_chroma
-from masque.oneshot.masks import swap_masks
 
 PHOTOS = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "single_face.jpg", "expression_su.jpg",
           "expression_hao.jpg", "expression_anc.jpg", "expression_di.jpg"]

@@ -8,11 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
+from masque.compose.masks import swap_masks
 from masque.face import identity_distance
 from masque.face.landmarks import face_width
 from masque.face.mask import mask_points
 from masque.oneshot import OneShotSwapper, SwapConfig, swap
-from masque.oneshot.masks import swap_masks
 
 
 def _margin(analyzer, photo, source: str, target: str) -> float:
@@ -25,8 +25,8 @@ def _margin(analyzer, photo, source: str, target: str) -> float:
 
 
 def test_wide_shading_keeps_the_source_identity(analyzer, photo, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With convert's 4 % shading ratio the target's relief comes back and the result reads as the
-    target (expression_di onto expression_su: +0.02); with the one-shot's 12 % it reads as the source."""
+    """With a 4 % shading ratio the target's relief comes back and the result reads as the target
+    (expression_di onto expression_su: +0.02); with the default 12 % it reads as the source."""
     wide = _margin(analyzer, photo, "expression_di.jpg", "expression_su.jpg")
     monkeypatch.setattr(swap, "SHADE_SIGMA", 0.04)
     narrow = _margin(analyzer, photo, "expression_di.jpg", "expression_su.jpg")

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from masque.compose.blend import shrink
-from masque.compose.color import COLOR_MATCHERS, MIN_PIXELS, ColorMatcher, shade
+from masque.compose.color import COLOR_MATCHERS, MIN_PIXELS, ColorMatcher, rct_chroma_capped, shade
 from masque.errors import ConfigError
 
 #: matchers whose correction is one map for the whole face, smoothed as they are (``rct-ratio``:
@@ -75,7 +75,7 @@ class SmoothedColor:
         self.matcher: ColorMatcher = COLOR_MATCHERS.create(matcher)
         self.name = matcher
         # rct-ratio is rct, then a local shading: the global stage is smoothed, the shading follows each frame
-        self._global: ColorMatcher | None = (COLOR_MATCHERS.create("rct") if matcher == "rct-ratio" else
+        self._global: ColorMatcher | None = (rct_chroma_capped if matcher == "rct-ratio" else
                                              self.matcher if matcher in GLOBAL_MATCHERS else None)
         self.keep = keep
         self._state: dict[int, np.ndarray] = {}

@@ -17,12 +17,13 @@ import cv2
 import numpy as np
 import torch
 
+from masque.compose.masks import swap_masks
 from masque.compose.paste import paste_face
 from masque.compose.temporal import SmoothedColor
 from masque.convert.coverage import CoverageWatch
 from masque.face import FaceAnalyzer, TrackedFace
 from masque.face.align import alignment_matrix, transform_points
-from masque.face.mask import landmark_mask
+from masque.face.mask import MaskKind, landmark_mask
 from masque.models import ModelCard, SwapModel
 from masque.models.device import amp_dtype
 from masque.models.enhancer import EnhancerPair, scale_matrix
@@ -40,9 +41,11 @@ class ConvertConfig:
         blend: blender (``gaussian``, ``poisson``, ``seamless``, ``none``).
         mask: ``occlusion`` (the default: ``clipped`` less what the occlusion model,
             :mod:`masque.face.occlusion`, sees in front of the frame's face, so hands, hair, glasses
-            and a microphone stay in front), ``clipped`` (the decoder's mask, cut to the hull of
-            the frame face's jaw and brows, the ``components`` landmark mask, so nothing beyond the
-            face is painted over), ``learned`` (the decoder's mask alone) or a landmark mask
+            and a microphone stay in front), ``clipped`` (the decoder's mask, cut to the frame
+            face's landmark mask of the kind the decoders learned, the card's ``mask``: jaw, brows
+            and forehead for ``extended``, the default of training; jaw and brows for
+            ``components`` and for models whose card does not say; so nothing beyond the face is
+            painted over), ``learned`` (the decoder's mask alone) or a landmark mask
             (``components``, ``extended``).
         erode: shrink the mask by this many frame pixels (negative grows it).
         feather: blend width in frame pixels (``None``: 15 % of the aligned crop's side,
@@ -124,8 +127,18 @@ class Converter:
         # are of the side that is not ``to``, so they get that side's shift (RGB in [0, 1])
         source_side = "a" if self.config.to == "b" else "b"
         self.shift = torch.tensor(card.shift(source_side), dtype=torch.float32).view(1, 3, 1, 1)
+        # ... and the ``to`` decoder (and its enhancer) learned its person with that side's shift
+        # added, so it is taken off what they draw: a constant RGB offset is no affine map in Lab,
+        # and left on, the colour match could not undo it in dark hair and brows (A's +R -B shift
+        # drew her brown brows red on B as A)
+        self.unshift = torch.tensor(card.shift(self.config.to), dtype=torch.float32).view(1, 3, 1, 1)
         self.centering = card.align.centering
         self.coverage = card.align.coverage
+        # the clip follows the mask the decoders learned: cut to the jaw-and-brows hull, an
+        # ``extended`` model's forehead (which it draws) stayed the target's, and with it much of
+        # the new identity (demo A as B, dlib distance to B 0.70 clipped to ``components``, 0.56
+        # to ``extended``)
+        self.hull: MaskKind = "extended" if card.mask == "extended" else "components"
         self.analyzer = analyzer or FaceAnalyzer()
         selector = (TargetSelector("reference", self.config.identity, self.config.identity_threshold)
                     if self.config.identity is not None else TargetSelector("all"))
@@ -200,6 +213,7 @@ class Converter:
                 rgb, mask = self.model.swap(x, self.config.to)
             if self.enhancer is not None:
                 rgb = self.enhancer.enhance(rgb.float(), self.config.to)
+            rgb = (rgb.float() - self.unshift.to(rgb.device)).clamp_(0, 1)
             batch.new = (rgb.permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
             batch.learned = mask[:, 0].float().cpu().numpy()
         return batch
@@ -222,7 +236,7 @@ class Converter:
             pasted = frame
             self.color.retain(t.track for t in per_t)  # a face lost, or every face at a cut, starts afresh
             for t, m in zip(per_t, per_m):
-                mask = self._mask(batch.learned[k], t.face.landmarks, m, s * scale)
+                mask = self._mask(batch.learned[k], t.face.landmarks, m, s * scale, frame, batch.new[k])
                 if visible:
                     mask = np.minimum(mask, visible[k])
                 pasted = paste_face(pasted, batch.new[k], mask, m, blender=self.config.blend, erode=self.config.erode,
@@ -232,14 +246,24 @@ class Converter:
         self.faces_swapped += k
         return out
 
-    def _mask(self, learned: np.ndarray, landmarks: np.ndarray, matrix: np.ndarray, s: int) -> np.ndarray:
+    def _mask(self, learned: np.ndarray, landmarks: np.ndarray, matrix: np.ndarray, s: int,
+              frame: np.ndarray, new: np.ndarray) -> np.ndarray:
         """The ``(s, s)`` ``float32`` paste mask in [0, 1], in the crop ``matrix`` maps onto (``s``: the
-        pasted face's side; the decoder's mask is resized to it)."""
+        pasted face's side; the decoder's mask is resized to it). ``frame`` is the RGB frame the
+        face is in, ``new`` the ``(s, s, 3)`` face drawn for it."""
         if learned.shape[0] != s:
             learned = cv2.resize(learned, (s, s), interpolation=cv2.INTER_LINEAR)
         if self.config.mask == "learned":
             return learned
-        clipped = self.config.mask in ("clipped", "occlusion")
-        kind = "components" if clipped else self.config.mask
-        hull = landmark_mask(transform_points(landmarks, matrix), (s, s), kind).astype(np.float32) / 255  # type: ignore[arg-type]
-        return np.minimum(learned, hull) if clipped else hull
+        lm = transform_points(landmarks, matrix)
+        if self.config.mask in ("components", "extended"):
+            return landmark_mask(lm, (s, s), self.config.mask).astype(np.float32) / 255
+        if self.hull == "components":
+            return np.minimum(learned, landmark_mask(lm, (s, s), "components").astype(np.float32) / 255)
+        # the forehead only where both the frame and the new face show skin there: the frame's
+        # fringe stays in front, and the hair a decoder draws at the temples (its own person's)
+        # is not pasted onto the target's skin
+        target = cv2.warpAffine(frame, matrix, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # (a grid of 32 x 32 cells at most: the edge is feathered over 15 % of the crop anyway)
+        hull, _ = swap_masks(lm, (0, 0, s, s), target, "extended", keep_mouth=False, source=new, step=max(4, s // 32))
+        return np.minimum(learned, hull.astype(np.float32) / 255)

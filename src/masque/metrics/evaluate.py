@@ -130,6 +130,8 @@ class EvaluationReport:
                 "retrieval": _share(np.array([f.nearest == "source" for f in emb]), emb),
             },
             "pose_error_deg": {a: _nanmean(np.abs(col(a))) for a in ("yaw", "pitch", "roll")},
+            "pose_offset_deg": {a: pose_split(col(a))[0] for a in ("yaw", "pitch", "roll")},
+            "pose_tracking_deg": {a: pose_split(col(a))[1] for a in ("yaw", "pitch", "roll")},
             "expression_error": _nanmean(col("expression")),
             "jitter": {"swapped": _nanmean(col("motion_swapped")), "original": _nanmean(col("motion_original")),
                        "excess": _nanmean(col("jitter"))},
@@ -278,6 +280,25 @@ def _gallery_notes(source: Identity, gallery: tuple[Identity, ...]) -> tuple[str
                  f"{identity_distance(g.embedding, source.embedding):.2f}); retrieval counts a frame only when the "
                  "source itself is nearest, so give other people as --gallery"
                  for g in gallery if identity_distance(g.embedding, source.embedding) < SAME_PERSON_THRESHOLD)
+
+
+def pose_split(errors: np.ndarray) -> tuple[float, float]:
+    """``(offset, tracking)`` of one angle's signed per-frame errors (degrees; NaN frames skipped).
+
+    The offset is the median error: a steady difference over the whole clip. A landmark pose
+    estimate reads a face's proportions as part of its pose (a shorter nose reads as tilted), so
+    a swapped face that follows every move of the head still shows an offset when its
+    proportions are another person's. Tracking is the mean absolute error about that offset:
+    how far the swapped head strays from the original's moves. NaN, NaN without a finite error.
+
+    >>> pose_split(np.array([3.0, 4.0, 4.0, 5.0, np.nan]))
+    (4.0, 0.5)
+    """
+    finite = errors[np.isfinite(errors)]
+    if not finite.size:
+        return NAN, NAN
+    offset = float(np.median(finite))
+    return offset, float(np.abs(finite - offset).mean())
 
 
 def _nanmean(values: np.ndarray) -> float:

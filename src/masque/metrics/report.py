@@ -31,6 +31,16 @@ def _fmt(v: Any, spec: str = ".3f", suffix: str = "") -> str:
     return "n/a" if v is None else f"{v:{spec}}{suffix}"
 
 
+def _pose_parts(summary: dict[str, Any]) -> str:
+    """``" (steady offset ..., tracking ...)"`` for yaw and pitch, or '' for a summary from before."""
+    off, track = summary.get("pose_offset_deg"), summary.get("pose_tracking_deg")
+    if not off or not track:
+        return ""
+    return (f" (steady offset yaw {_fmt(off['yaw'], '+.2f')}, pitch {_fmt(off['pitch'], '+.2f')}: the new "
+            f"face's proportions read as pose; about it, tracking yaw {_fmt(track['yaw'], '.2f')}, "
+            f"pitch {_fmt(track['pitch'], '.2f')})")
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     """A few human-readable lines of :meth:`EvaluationReport.summary` (what ``masque evaluate`` prints)."""
     s, ident, pose = summary, summary["identity"], summary["pose_error_deg"]
@@ -43,7 +53,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"retrieval {_fmt(ident['retrieval'], '.0%')} among {', '.join(['source', *s['gallery']])} "
         f"({ident['frames']} frames)",
         f"pose error   yaw {_fmt(pose['yaw'], '.2f')}, pitch {_fmt(pose['pitch'], '.2f')}, "
-        f"roll {_fmt(pose['roll'], '.2f')} degrees",
+        f"roll {_fmt(pose['roll'], '.2f')} degrees" + _pose_parts(s),
         f"expression   {_fmt(s['expression_error'])} inter-ocular distances (eyes and mouth, after Procrustes)",
         _jitter_line(s["jitter"]),
         f"seam         {_fmt(s['seam'], '.3f')} (gradient of the change along the blend border / face interior; "

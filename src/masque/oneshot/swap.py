@@ -23,7 +23,8 @@ import cv2
 import numpy as np
 
 from masque.compose.blend import BLENDERS
-from masque.compose.color import COLOR_MATCHERS, ColorMatcher, reinhard, shade
+from masque.compose.color import COLOR_MATCHERS, SHADE_SIGMA, ColorMatcher, reinhard, shade
+from masque.compose.masks import MOUTH_OPEN_RATIO, swap_masks
 from masque.compose.warp import mesh_points, triangulate, warp_mesh
 from masque.errors import ConfigError, NoFaceFoundError, ShapeError
 from masque.face import Face, FaceAnalyzer, TargetSelector
@@ -31,19 +32,10 @@ from masque.face.landmarks import face_width
 from masque.face.mask import MaskKind, mask_points
 from masque.oneshot.chroma import SkinChroma, skin_chroma, take_chroma
 from masque.oneshot.eyes import EYE_OPEN_RATIO, eye_box, eye_strength, keep_target_eyes
-from masque.oneshot.masks import MOUTH_OPEN_RATIO, swap_masks
 from masque.oneshot.shape import identity_landmarks
 from masque.oneshot.symmetry import far_side, mirror_face, mirror_weights
 
 _ROI_PAD = 4
-#: the shading stage of ``rct-ratio`` here: a Gaussian of 12 % of the inner face's longer side
-#: (convert's is 4 %).
-#: At 4 % the luminance ratio also lays the target's relief (the shading of its nose, cheekbones
-#: and eye sockets) over the source's face, and a recogniser reads that relief as the target's:
-#: on the 72 fixture pairs (``benchmarks/oneshot_pairs.py``) 12 % moved 10 pairs to closer to the
-#: source (50 -> 60 with the Poisson blend), none the other way; the light falling across the
-#: face varies more slowly than that and is still matched
-SHADE_SIGMA = 0.12
 #: caps of Reinhard's spread ratio (L, a, b) here: the target's skin spread (freckles, a flush, a
 #: smile's shading) has no counterpart in the source's pixels, and scaling the source's spread up
 #: to it turned the source's own non-skin hues (blue-grey eyes, shadowed sockets) into dark blue
@@ -60,7 +52,7 @@ def _color_matcher(name: str) -> ColorMatcher:
         return lambda face, target, mask: reinhard(face, target, mask, RCT_MAX_GAIN)
     if name == "rct-ratio":
         return lambda face, target, mask: shade(reinhard(face, target, mask, RCT_MAX_GAIN), target, mask,
-                                                SHADE_SIGMA)
+                                                SHADE_SIGMA, edge=0.0)
     return COLOR_MATCHERS.create(name)
 
 

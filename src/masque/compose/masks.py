@@ -1,10 +1,12 @@
-"""The masks of one target face: where the source is pasted, and where colour is measured.
+"""The masks of one target face: where the new face is pasted, and where colour is measured.
 
-Both are drawn from the target's 68 landmarks, in the pixels of a box (``roi``) of the frame:
+Shared by the one-shot swap and convert. Both are drawn from the target's 68 landmarks, in the
+pixels of a box (``roi``) of the frame or of an aligned crop:
 
 - the *paste* mask is the hull of the face (jaw and brows, plus the forehead for ``extended``),
   less the target's own inner mouth. The forehead part is kept only where the target's pixels
-  look like the skin of its cheeks and nose: a fringe or hair across the forehead stays;
+  look like the skin of its cheeks and nose (a fringe or hair across the forehead stays), and,
+  given the new face, only where it draws skin there too (not its own hair);
 - the *statistics* mask is the inner face (the jaw-and-brows hull, eroded) less brows, eyes and
   lips, whose colours differ between any two people and would come back as ghosts through a
   colour correction.
@@ -87,7 +89,7 @@ def skin_like(image: np.ndarray, reference: np.ndarray, region: np.ndarray, keep
 def swap_masks(landmarks: np.ndarray, roi: tuple[int, int, int, int], target: np.ndarray,
                kind: MaskKind = "extended", keep_mouth: bool = True,
                mouth_open_ratio: float = MOUTH_OPEN_RATIO,
-               source: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+               source: np.ndarray | None = None, step: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """The paste and colour-statistics masks of one target face.
 
     Args:
@@ -97,9 +99,11 @@ def swap_masks(landmarks: np.ndarray, roi: tuple[int, int, int, int], target: np
         kind: ``extended`` (with forehead) or ``components`` (jaw and brows).
         keep_mouth: leave the target's inner mouth out of the paste mask.
         mouth_open_ratio: :func:`mouth_openness` above which the mouth counts as open.
-        source: ``(y1-y0, x1-x0, 3)`` ``uint8`` RGB, the source warped onto this box, or ``None``.
-            Given, the forehead is kept only where the source's pixels are skin too (like its
-            own cheeks and nose): a fringe across the source's forehead is not pasted.
+        source: ``(y1-y0, x1-x0, 3)`` ``uint8`` RGB, the new face on this box (the source warped
+            onto it, or a decoder's drawing), or ``None``. Given, the forehead is kept only where
+            its pixels are skin too (like its own cheeks and nose): a fringe across the source's
+            forehead, or the hair a decoder draws at the temples, is not pasted.
+        step: grid of the forehead's skin test, in pixels (:func:`skin_like`).
 
     Returns:
         ``(paste, stats)``: ``(y1-y0, x1-x0)`` ``uint8`` 0/255 masks.
@@ -120,9 +124,9 @@ def swap_masks(landmarks: np.ndarray, roi: tuple[int, int, int, int], target: np
     if kind == "extended":
         hull = np.zeros_like(core)
         _fill(hull, mask_points(lm, "extended"), off)
-        paste = skin_like(target, stats, hull, core)
+        paste = skin_like(target, stats, hull, core, step)
         if source is not None:
-            paste &= skin_like(source, stats, hull, core)
+            paste &= skin_like(source, stats, hull, core, step)
     if keep_mouth:
         # An open mouth keeps the target's teeth and tongue, with a margin so no source lip
         # stretched over the opening shows. A closed one still keeps its lip line: a source
