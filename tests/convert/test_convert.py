@@ -262,3 +262,22 @@ def test_forehead_is_pasted_only_where_both_faces_show_skin(fixture_path) -> Non
     assert changed[core].mean() > 0.9  # the face itself was pasted
     assert changed[left_px].mean() < 0.1  # not the decoder's hair
     assert changed[right_in].mean() < 0.1  # nor over the frame's fringe
+
+
+@pytest.mark.parametrize("kind", ["extended", None])
+def test_keep_mouth_keeps_the_frames_open_mouth(model, fixture_path, kind) -> None:
+    """``keep_mouth``: the frame's teeth and tongue stay (a wide-open mouth), the rest of the face is pasted."""
+    frame = read_image(fixture_path("expression_su.jpg"))
+    lm = FaceAnalyzer().detect(frame)[0].landmarks
+    inner = cv2.erode(landmark_mask(lm[60:68], frame.shape[:2]), np.ones((5, 5), np.uint8)) > 0
+    core = cv2.erode(landmark_mask(lm, frame.shape[:2], "components"), np.ones((15, 15), np.uint8)) > 0
+    assert inner.sum() > 500  # wide open
+    card = ModelCard("lightweight", 0, 64, CropSpec("face", 0.875, 64), mask=kind)
+    changed = {}
+    for keep in (False, True):
+        conv = Converter(model, card, ConvertConfig(mask="clipped", keep_mouth=keep, feather=2, smooth=0))
+        changed[keep] = np.abs(conv.convert_frames([frame])[0].astype(int) - frame).max(axis=2) > 10
+    assert changed[False][inner].mean() > 0.5
+    assert changed[True][inner].mean() < 0.05
+    rest = core & ~(cv2.dilate(inner.astype(np.uint8), np.ones((25, 25), np.uint8)) > 0)
+    assert changed[True][rest].mean() > 0.9 * changed[False][rest].mean() > 0.2  # the rest is pasted alike

@@ -49,9 +49,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help=f"gaussian (feathered), poisson, seamless or none (default {CONVERT_BLEND})")
     p.add_argument("--mask", choices=["clipped", "occlusion", "learned", "components", "extended"],
                    default=CONVERT_MASK,
-                   help="occlusion: the learned mask cut to the jaw and brows hull, less what the occlusion "
+                   help="occlusion: the learned mask cut to the face's hull (jaw, brows and, for models trained "
+                   "with the extended mask, the forehead where both faces show skin), less what the occlusion "
                    "model sees in front of the face (hands, hair, glasses, a microphone); clipped: the same "
                    f"without the occlusion model; learned; or a landmark mask (default {CONVERT_MASK})")
+    p.add_argument("--keep-mouth", action="store_true",
+                   help="with --mask occlusion or clipped, keep the frame's own inner mouth (teeth, tongue): "
+                   "the mouth opens exactly as in the input, the new person's identity is weaker")
     p.add_argument("--occlusion-model", metavar="FILE",
                    help="occlusion.safetensors for --mask occlusion (default: the one masque ships)")
     p.add_argument("--erode", type=float_range(), default=0.0, metavar="PX",
@@ -90,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
 
     identity = reference_embeddings([args.identity])[0] if args.identity else None
     config = ConvertConfig(to=args.to, color=args.color, color_smooth=args.color_smooth, blend=args.blend,
-                           mask=args.mask, erode=args.erode,
+                           mask=args.mask, keep_mouth=args.keep_mouth, erode=args.erode,
                            feather=args.feather, smooth=args.smooth, identity=identity, crf=args.crf,
                            occlusion_model=str(Path(args.occlusion_model).resolve()) if args.occlusion_model else None)
     if args.ray:

@@ -47,6 +47,10 @@ class ConvertConfig:
             ``components`` and for models whose card does not say; so nothing beyond the face is
             painted over), ``learned`` (the decoder's mask alone) or a landmark mask
             (``components``, ``extended``).
+        keep_mouth: with ``clipped`` or ``occlusion``, leave the frame's own inner mouth out of the
+            paste (its teeth and tongue when open, its lip line when closed), as the one-shot swap
+            does: the mouth then opens exactly with the frame's, at a cost in the new identity
+            (teeth and mouth shape are the frame person's).
         erode: shrink the mask by this many frame pixels (negative grows it).
         feather: blend width in frame pixels (``None``: 15 % of the aligned crop's side,
             :data:`masque.compose.paste.FEATHER`).
@@ -68,6 +72,7 @@ class ConvertConfig:
     color: str = "rct-ratio"
     blend: str = "gaussian"
     mask: MaskSource = "occlusion"
+    keep_mouth: bool = False
     erode: float = 0.0
     feather: float | None = None
     smooth: float = 0.5
@@ -258,12 +263,13 @@ class Converter:
         lm = transform_points(landmarks, matrix)
         if self.config.mask in ("components", "extended"):
             return landmark_mask(lm, (s, s), self.config.mask).astype(np.float32) / 255
-        if self.hull == "components":
+        if self.hull == "components" and not self.config.keep_mouth:
             return np.minimum(learned, landmark_mask(lm, (s, s), "components").astype(np.float32) / 255)
         # the forehead only where both the frame and the new face show skin there: the frame's
         # fringe stays in front, and the hair a decoder draws at the temples (its own person's)
         # is not pasted onto the target's skin
         target = cv2.warpAffine(frame, matrix, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         # (a grid of 32 x 32 cells at most: the edge is feathered over 15 % of the crop anyway)
-        hull, _ = swap_masks(lm, (0, 0, s, s), target, "extended", keep_mouth=False, source=new, step=max(4, s // 32))
+        hull, _ = swap_masks(lm, (0, 0, s, s), target, self.hull, keep_mouth=self.config.keep_mouth,
+                             source=new if self.hull == "extended" else None, step=max(4, s // 32))
         return np.minimum(learned, hull.astype(np.float32) / 255)

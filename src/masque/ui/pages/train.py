@@ -272,6 +272,7 @@ def _convert_options() -> Options:
             o.add("blend", gr.Dropdown(BLENDERS.names(), value=d.blend, label="--blend"))
             o.add("mask", gr.Dropdown(["clipped", "occlusion", "learned", "components", "extended"], value=d.mask,
                                       label="--mask"))
+            o.add("keep_mouth", gr.Checkbox(d.keep_mouth, label="--keep-mouth: the frame's own inner mouth"))
         with gr.Row():
             o.add("erode", gr.Number(d.erode, label="--erode (px, negative grows)"), float)
             o.add("feather", gr.Number(None, minimum=0, label="--feather (px; blank: 15% of the crop)"),
