@@ -173,12 +173,19 @@ def _local_gain(face: np.ndarray, target: np.ndarray, m: np.ndarray, luma: bool,
     The blurs are normalised by the blurred mask, so pixels outside it (and holes in it, such as
     eyes and mouth) do not leak in: there the gain is interpolated from the skin around.
     """
+    gain, factor = _filled_grid(face, target, m, luma, sigma_ratio)
+    return _full_size(gain, factor, m.shape)
+
+
+def _filled_grid(face: np.ndarray, target: np.ndarray, m: np.ndarray, luma: bool,
+                 sigma_ratio: float) -> tuple[np.ndarray, int]:
+    """:func:`_gain_grid`'s gain filled where it is not measured, and its grid's ``factor``."""
     gain, known, factor = _gain_grid(face, target, m, luma, sigma_ratio)
     if known.any():
         # Where the mask is sparse or absent (eyes, mouth, forehead, outside) the ratio is noise or
         # undefined: carry the gain there smoothly from where it is measured (a membrane fill)
         gain = harmonic_fill(gain, known)
-    return _full_size(gain, factor, m.shape)
+    return gain, factor
 
 
 def _gain_grid(face: np.ndarray, target: np.ndarray, m: np.ndarray, luma: bool,
@@ -279,9 +286,7 @@ def _edge_blended_gain(face: np.ndarray, target: np.ndarray, m: np.ndarray, sigm
 
     Worked out on the 4 % gain's grid; that gain is used only where it is measured (it needs no
     membrane fill), the wide one everywhere else."""
-    coarse, known, _ = _gain_grid(face, target, m, True, sigma)
-    if known.any():
-        coarse = harmonic_fill(coarse, known)
+    coarse, _ = _filled_grid(face, target, m, True, sigma)
     fine, known, step = _gain_grid(face, target, m, True, _RATIO_SIGMA)
     coarse = cv2.resize(coarse, fine.shape[1::-1], interpolation=cv2.INTER_LINEAR).reshape(fine.shape)
     _, _, bw, bh = cv2.boundingRect(m)

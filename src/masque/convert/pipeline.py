@@ -136,7 +136,8 @@ class Converter:
         # added, so it is taken off what they draw: a constant RGB offset is no affine map in Lab,
         # and left on, the colour match could not undo it in dark hair and brows (A's +R -B shift
         # drew her brown brows red on B as A)
-        self.unshift = torch.tensor(card.shift(self.config.to), dtype=torch.float32).view(1, 3, 1, 1)
+        self.unshift = torch.tensor(card.shift(self.config.to), dtype=torch.float32,
+                                    device=self.device).view(1, 3, 1, 1)
         self.centering = card.align.centering
         self.coverage = card.align.coverage
         # the clip follows the mask the decoders learned: cut to the jaw-and-brows hull, an
@@ -218,7 +219,7 @@ class Converter:
                 rgb, mask = self.model.swap(x, self.config.to)
             if self.enhancer is not None:
                 rgb = self.enhancer.enhance(rgb.float(), self.config.to)
-            rgb = (rgb.float() - self.unshift.to(rgb.device)).clamp_(0, 1)
+            rgb = (rgb.float() - self.unshift).clamp_(0, 1)
             batch.new = (rgb.permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
             batch.learned = mask[:, 0].float().cpu().numpy()
         return batch

@@ -117,6 +117,7 @@ class EvaluationReport:
         fr = self.frames
         emb = [f for f in fr if f.embedded]
         col = lambda name, fs=fr: np.array([getattr(f, name) for f in fs], np.float64)  # noqa: E731
+        splits = {a: pose_split(col(a)) for a in ("yaw", "pitch", "roll")}
         out: dict[str, Any] = {
             "swapped": self.swapped, "original": self.original,
             "source": {"name": self.source.name, "faces": self.source.faces},
@@ -130,8 +131,8 @@ class EvaluationReport:
                 "retrieval": _share(np.array([f.nearest == "source" for f in emb]), emb),
             },
             "pose_error_deg": {a: _nanmean(np.abs(col(a))) for a in ("yaw", "pitch", "roll")},
-            "pose_offset_deg": {a: pose_split(col(a))[0] for a in ("yaw", "pitch", "roll")},
-            "pose_tracking_deg": {a: pose_split(col(a))[1] for a in ("yaw", "pitch", "roll")},
+            "pose_offset_deg": {a: split[0] for a, split in splits.items()},
+            "pose_tracking_deg": {a: split[1] for a, split in splits.items()},
             "expression_error": _nanmean(col("expression")),
             "jitter": {"swapped": _nanmean(col("motion_swapped")), "original": _nanmean(col("motion_original")),
                        "excess": _nanmean(col("jitter"))},
