@@ -6,6 +6,9 @@ encoder and the person's own decoder (the decoder's reconstruction, blurred exac
 is), and trains that person's :class:`~masque.models.enhancer.Enhancer` to turn it into the real
 crop at ``k`` times the size. A share ``real_mix`` of inputs are the real model-size crop instead
 (an easier, sharper input; it keeps the network from learning only the decoder's blur).
+Half the inputs get smooth grey noise and, drawn apart, half a blend towards 2x2 blocks
+(:func:`roughen`): convert feeds the enhancer the decoder's mottled *swaps*, which an enhancer
+trained on clean reconstructions only sharpened into a grid.
 
 Loss, per side: L1 against the real crop (weighted 4x on the face's landmark mask) plus a
 **detail-energy term**: on the grey image's Laplacian-pyramid bands at half and quarter
