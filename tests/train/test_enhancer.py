@@ -17,7 +17,7 @@ from masque.models import MODELS, load_model, read_card
 from masque.models.enhancer import ENHANCER_FILE, ENHANCER_OPTIMIZER_FILE, load_enhancer
 from masque.models.io import MODEL_FILE
 from masque.train.checkpoint import save_checkpoint
-from masque.train.enhancer import AUGMENT_OFF, EnhancerConfig, EnhancerTrainer, detail_loss
+from masque.train.enhancer import AUGMENT_OFF, EnhancerConfig, EnhancerTrainer, detail_loss, roughen
 from masque.train.enhancer_data import load_crops, make_pairs
 
 # small and fast: the real-crop input only (the untrained base model's decoder draws noise)
@@ -139,6 +139,49 @@ def test_detail_loss_is_zero_for_the_target_and_grows_with_blur(facesets) -> Non
     blur2 = F.interpolate(F.avg_pool2d(real, 4), scale_factor=4, mode="bilinear", align_corners=False)
     losses = [float(detail_loss(x, real, mask)) for x in (real, blur1, blur2)]
     assert losses[0] < 1e-6 < losses[1] < losses[2]
+
+
+def test_roughen_mottles_and_pixelates_a_share_of_the_inputs(facesets) -> None:
+    x = torch.from_numpy(_held_out(facesets, 0)["input"]).permute(0, 3, 1, 2).repeat(40, 1, 1, 1)
+    gen = torch.Generator().manual_seed(0)
+    assert roughen(x, 0.0, 0.0, gen) is x
+    out = roughen(x, 0.05, 0.0, gen)
+    assert out.shape == x.shape and out.dtype == x.dtype and float(out.min()) >= 0 and float(out.max()) <= 1
+    changed = (out - x).abs().flatten(1).amax(1) > 1e-6
+    assert 0.35 < float(changed.float().mean()) < 0.65  # half the inputs, drawn per input
+    noise = (out - x)[changed]
+    # a grain of about 2 pixels, not per-pixel noise: neighbours move together (white noise: 0)
+    lag1 = float((noise[..., 1:] * noise[..., :-1]).mean() / (noise * noise).mean())
+    assert 0.3 < lag1 < 0.9
+    assert 0.005 < float(noise.std()) < 0.05
+    blocky = roughen(x, 0.0, 1.0, torch.Generator().manual_seed(1))
+    moved = (blocky - x).abs().flatten(1).amax(1) > 1e-6
+    within = (blocky - F.interpolate(F.avg_pool2d(blocky, 2), scale_factor=2, mode="nearest")).abs()
+    before = (x - F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="nearest")).abs()
+    assert float(within[moved].mean()) < 0.9 * float(before[moved].mean())  # pulled towards its 2x2 blocks
+    assert torch.equal(blocky[~moved], x[~moved])
+
+
+def test_training_inputs_are_roughened(base, facesets, tmp_path, monkeypatch) -> None:
+    """Convert feeds the enhancer mottled swaps; trained on clean inputs only, it sharpened them into a grid."""
+    import masque.train.enhancer as enhancer
+
+    root = Path(shutil.copytree(base, tmp_path / "m"))
+    for name in (ENHANCER_FILE, ENHANCER_OPTIMIZER_FILE):
+        (root / name).unlink(missing_ok=True)
+    seen: list[tuple[float, float, torch.Tensor, torch.Tensor]] = []
+
+    def spy(x: torch.Tensor, noise: float, pixelate: float, gen: torch.Generator) -> torch.Tensor:
+        out = roughen(x, noise, pixelate, gen)
+        seen.append((noise, pixelate, x, out))
+        return out
+
+    monkeypatch.setattr(enhancer, "roughen", spy)
+    EnhancerTrainer(*facesets, root, EnhancerConfig(steps=3, **FAST)).run()
+    assert len(seen) == 3 and all(n == EnhancerConfig.noise > 0 and p == EnhancerConfig.pixelate > 0
+                                  for n, p, _, _ in seen)
+    assert any(not torch.equal(x, out) for _, _, x, out in seen)
+    assert json.loads((root / "state.json").read_text())["enhancer"]["config"]["noise"] == EnhancerConfig.noise
 
 
 def test_a_folder_without_a_model_is_refused(facesets, tmp_path) -> None:

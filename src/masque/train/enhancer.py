@@ -6,6 +6,9 @@ encoder and the person's own decoder (the decoder's reconstruction, blurred exac
 is), and trains that person's :class:`~masque.models.enhancer.Enhancer` to turn it into the real
 crop at ``k`` times the size. A share ``real_mix`` of inputs are the real model-size crop instead
 (an easier, sharper input; it keeps the network from learning only the decoder's blur).
+Half the inputs get smooth grey noise and, drawn apart, half a blend towards 2x2 blocks
+(:func:`roughen`): convert feeds the enhancer the decoder's mottled *swaps*, which an enhancer
+trained on clean reconstructions only sharpened into a grid.
 
 Loss, per side: L1 against the real crop (weighted 4x on the face's landmark mask) plus a
 **detail-energy term**: on the grey image's Laplacian-pyramid bands at half and quarter
@@ -83,6 +86,9 @@ class EnhancerConfig:
             (:class:`~masque.models.enhancer.EnhancerArch`; a resumed one keeps its own).
         real_mix: share of inputs that are the real model-size crop instead of the decoder's output.
         detail: weight of the detail-energy term.
+        noise: largest standard deviation (0-1 scale) of the smooth grey noise :func:`roughen`
+            adds to a share of the inputs (0: off).
+        pixelate: largest blend towards 2x2 blocks :func:`roughen` gives a share of the inputs (0: off).
         vgg: weight of the VGG19 perceptual term on a 96 px patch (0: off; it costs about 3x a step).
         save_every / preview_every / log_every: steps between checkpoints / previews / loss read-outs.
         workers: data processes (0: inline).
@@ -102,6 +108,8 @@ class EnhancerConfig:
     up_width: int = 16
     real_mix: float = 0.25
     detail: float = 0.5
+    noise: float = 0.03
+    pixelate: float = 0.5
     vgg: float = 0.0
     save_every: int = 100
     preview_every: int = 100
@@ -113,10 +121,11 @@ class EnhancerConfig:
     label_previews: bool = True
 
     def __post_init__(self) -> None:
-        if self.batch < 1 or not 0 <= self.real_mix <= 1 or self.lr <= 0 or min(self.detail, self.vgg) < 0:
-            raise ConfigError(f"enhancer: batch must be >= 1, real_mix in [0, 1], lr > 0, loss weights >= 0; got "
-                              f"batch {self.batch}, real_mix {self.real_mix}, lr {self.lr}, detail {self.detail}, "
-                              f"vgg {self.vgg}")
+        if (self.batch < 1 or not 0 <= self.real_mix <= 1 or self.lr <= 0 or min(self.detail, self.vgg) < 0
+                or not 0 <= self.noise <= 1 or not 0 <= self.pixelate <= 1):
+            raise ConfigError(f"enhancer: batch must be >= 1, real_mix, noise and pixelate in [0, 1], lr > 0, loss "
+                              f"weights >= 0; got batch {self.batch}, real_mix {self.real_mix}, noise {self.noise}, "
+                              f"pixelate {self.pixelate}, lr {self.lr}, detail {self.detail}, vgg {self.vgg}")
 
     @property
     def arch_fields(self) -> dict[str, int]:
@@ -154,6 +163,46 @@ def detail_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) ->
         diff = ((ep + 1e-8).sqrt() - (et + 1e-8).sqrt()).abs()
         total = total + (diff * m).sum() / m.sum().clamp_min(1.0)
     return total
+
+
+#: share of the inputs :func:`roughen` adds noise to, and (drawn apart) share it pixelates
+ROUGH_SHARE = 0.5
+#: the noise's smoothing: a Gaussian of 0.6 px at the model's size, so its grain is about 2 pixels
+#: wide, like the mottling of a decoder's swaps
+_NOISE_TAPS = (0.0026, 0.1655, 0.6638, 0.1655, 0.0026)
+
+
+def roughen(x: torch.Tensor, noise: float, pixelate: float, gen: torch.Generator,
+            share: float = ROUGH_SHARE) -> torch.Tensor:
+    """Make a share of enhancer inputs ``(N, 3, S, S)`` RGB [0, 1] as rough as a decoder's swaps.
+
+    Convert feeds the enhancer a decoder's faces drawn from the *other* person's codes; those are
+    rougher than the reconstructions it trains on: mottled at 2-3 pixels, and pixelated where the
+    decoder's last PixelShuffle draws its 2x2 sub-pixels alike. Trained on clean inputs only, the
+    enhancer sharpened that roughness into a grid over the swapped face (README, "the grid"). Here,
+    with probability ``share`` each, an input gets smooth grey noise of a random standard
+    deviation up to ``noise`` (with a little colour), and a random blend, up to ``pixelate``,
+    towards its own 2x2 block means; the target stays the real face, so the enhancer learns to
+    remove both rather than to amplify them.
+
+    Returns:
+        A new tensor, same shape, dtype and device, clipped to [0, 1].
+    """
+    n, _, h, w = x.shape
+    if n == 0 or (noise <= 0 and pixelate <= 0):
+        return x
+    field = torch.randn(n, 1, h, w, generator=gen) + 0.3 * torch.randn(n, 3, h, w, generator=gen)
+    taps = torch.tensor(_NOISE_TAPS)
+    field = F.conv2d(F.pad(field.reshape(-1, 1, h, w), (2, 2, 2, 2), mode="reflect"),
+                     (taps[:, None] * taps[None, :])[None, None]).reshape(n, 3, h, w)
+    field = field / field.std(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
+    amp = noise * torch.rand(n, 1, 1, 1, generator=gen) * (torch.rand(n, 1, 1, 1, generator=gen) < share)
+    out = x + (amp * field).to(x.device, x.dtype)
+    if pixelate > 0 and h % 2 == 0 and w % 2 == 0:
+        blend = pixelate * torch.rand(n, 1, 1, 1, generator=gen) * (torch.rand(n, 1, 1, 1, generator=gen) < share)
+        blocks = F.interpolate(F.avg_pool2d(out, 2), scale_factor=2, mode="nearest")
+        out = out + blend.to(x.device, x.dtype) * (blocks - out)
+    return out.clamp(0, 1)
 
 
 def _split(n: int, every: int) -> tuple[list[int], list[int]]:
@@ -320,7 +369,8 @@ class _Loop:
             recon = torch.cat([self.model(x[i * b:(i + 1) * b], side)[0] for i, side in enumerate(SIDES)])
         recon = recon.float().clamp(0, 1)
         real = torch.from_numpy(self.rng.random(len(x)) < self.cfg.real_mix).to(dev).view(-1, 1, 1, 1)
-        return torch.where(real, x, recon), target, mask
+        gen = torch.Generator().manual_seed(int(self.rng.integers(2**62)))
+        return roughen(torch.where(real, x, recon), self.cfg.noise, self.cfg.pixelate, gen), target, mask
 
     def step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         cfg, b = self.cfg, self.cfg.batch
