@@ -65,6 +65,7 @@ from masque.train.checkpoint import adam_moments, load_adam_moments
 from masque.train.data import AugmentConfig, _worker_init
 from masque.train.distributed import LOCAL
 from masque.train.enhancer_data import CropPool, PairStream, load_crops, make_pairs
+from masque.train.losses import _gaussian_window
 from masque.train.preview import write_preview
 from masque.train.trainer import StepInfo, TrainSummary, summary_writer
 
@@ -167,9 +168,9 @@ def detail_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) ->
 
 #: share of the inputs :func:`roughen` adds noise to, and (drawn apart) share it pixelates
 ROUGH_SHARE = 0.5
-#: the noise's smoothing: a Gaussian of 0.6 px at the model's size, so its grain is about 2 pixels
-#: wide, like the mottling of a decoder's swaps
-_NOISE_TAPS = (0.0026, 0.1655, 0.6638, 0.1655, 0.0026)
+#: the noise's smoothing: a Gaussian of 0.6 px at the model's size (5 taps), so its grain is about
+#: 2 pixels wide, like the mottling of a decoder's swaps
+NOISE_SIGMA = 0.6
 
 
 def roughen(x: torch.Tensor, noise: float, pixelate: float, gen: torch.Generator,
@@ -191,13 +192,15 @@ def roughen(x: torch.Tensor, noise: float, pixelate: float, gen: torch.Generator
     n, _, h, w = x.shape
     if n == 0 or (noise <= 0 and pixelate <= 0):
         return x
-    field = torch.randn(n, 1, h, w, generator=gen) + 0.3 * torch.randn(n, 3, h, w, generator=gen)
-    taps = torch.tensor(_NOISE_TAPS)
-    field = F.conv2d(F.pad(field.reshape(-1, 1, h, w), (2, 2, 2, 2), mode="reflect"),
-                     (taps[:, None] * taps[None, :])[None, None]).reshape(n, 3, h, w)
-    field = field / field.std(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
-    amp = noise * torch.rand(n, 1, 1, 1, generator=gen) * (torch.rand(n, 1, 1, 1, generator=gen) < share)
-    out = x + (amp * field).to(x.device, x.dtype)
+    out = x
+    if noise > 0:
+        field = torch.randn(n, 1, h, w, generator=gen) + 0.3 * torch.randn(n, 3, h, w, generator=gen)
+        taps = _gaussian_window(5, NOISE_SIGMA)
+        field = F.conv2d(F.pad(field.reshape(-1, 1, h, w), (2, 2, 2, 2), mode="reflect"),
+                         (taps[:, None] * taps[None, :])[None, None]).reshape(n, 3, h, w)
+        field = field / field.std(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
+        amp = noise * torch.rand(n, 1, 1, 1, generator=gen) * (torch.rand(n, 1, 1, 1, generator=gen) < share)
+        out = x + (amp * field).to(x.device, x.dtype)
     if pixelate > 0 and h % 2 == 0 and w % 2 == 0:
         blend = pixelate * torch.rand(n, 1, 1, 1, generator=gen) * (torch.rand(n, 1, 1, 1, generator=gen) < share)
         blocks = F.interpolate(F.avg_pool2d(out, 2), scale_factor=2, mode="nearest")
