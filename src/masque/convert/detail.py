@@ -72,15 +72,20 @@ class ExemplarDetail:
         idx = np.argsort(w)[::-1][:self.k]
         return idx, w[idx] / w[idx].sum()
 
-    def band(self, landmarks: np.ndarray, size: int, track: int | None = None) -> np.ndarray:
-        """``(size, size)`` ``float32``: the blended band warped onto ``landmarks`` (pixels of the face)."""
+    def band(self, landmarks: np.ndarray, size: int, track: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+        """The blended band warped onto ``landmarks`` (pixels of a ``size`` face), rendered only over
+        the face's jaw-and-brows box (the bands are zero beyond it): ``(band, (x0, y0))``, the band
+        ``float32`` and the box's corner in the face."""
         idx, w = self.weights(landmarks, track)
+        lo = np.clip(np.floor(landmarks[:27].min(0)).astype(int) - 1, 0, size)
+        hi = np.clip(np.ceil(landmarks[:27].max(0)).astype(int) + 2, lo + 1, size)
+        roi = (int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1]))
         warped, _ = warp_meshes([self.bank.band[i] for i in idx], [self.meshes[i] for i in idx],
-                                mesh_points(landmarks), self.triangles, (0, 0, size, size))
+                                mesh_points(landmarks), self.triangles, roi)
         out = warped[0] * np.float32(w[0])
         for image, wj in zip(warped[1:], w[1:]):
             out += image * np.float32(wj)
-        return out
+        return out, (roi[0], roi[1])
 
     def apply(self, face: np.ndarray, landmarks: np.ndarray, track: int | None = None) -> np.ndarray:
         """``face`` ``(S, S, 3)`` ``uint8`` (RGB or BGR) with the detail laid on, same shape and dtype.
@@ -89,6 +94,9 @@ class ExemplarDetail:
         """
         if self.gain == 0:
             return face
-        band = self.band(landmarks, face.shape[0], track)
+        band, (x0, y0) = self.band(landmarks, face.shape[0], track)
+        box = np.s_[y0:y0 + band.shape[0], x0:x0 + band.shape[1]]
+        out = face.copy()
         scale = np.exp(band * np.float32(self.gain))[..., None]
-        return np.clip(face.astype(np.float32) * scale + 0.5, 0, 255).astype(np.uint8)
+        out[box] = np.clip(face[box].astype(np.float32) * scale + 0.5, 0, 255).astype(np.uint8)
+        return out

@@ -255,24 +255,10 @@ class Converter:
             rgb = (rgb.float() - self.unshift).clamp_(0, 1)
             batch.new = (rgb.permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
             batch.learned = mask[:, 0].float().cpu().numpy()
-        if self.detail is not None:
-            self._add_detail(batch)
         return batch
 
-    def _add_detail(self, batch: _Batch) -> None:
-        """Lay the ``to`` person's exemplar detail onto each face in ``batch.new`` (in place)."""
-        assert self.detail is not None and self.enhancer is not None and batch.new is not None
-        scale, k = self.enhancer.arch.scale, 0
-        for per_t, per_m in zip(batch.tracked, batch.mats):
-            self.detail.retain(t.track for t in per_t)
-            for t, m in zip(per_t, per_m):
-                # the frame face's landmarks in the drawn face's pixels: where its features are
-                lm = transform_points(t.face.landmarks, scale_matrix(m, scale))
-                batch.new[k] = self.detail.apply(batch.new[k], lm, t.track)
-                k += 1
-
     def finish(self, batch: _Batch) -> list[np.ndarray]:
-        """Paste an :meth:`infer`'d batch's new faces into its frames (mask, colour match, blend)."""
+        """Paste an :meth:`infer`'d batch's new faces into its frames (exemplar detail, mask, colour match, blend)."""
         frames, tracked = batch.frames, batch.tracked
         if batch.new is None or batch.learned is None:
             return [f.copy() for f in frames]
@@ -288,7 +274,13 @@ class Converter:
         for frame, per_t, per_m in zip(frames, tracked, mats):
             pasted = frame
             self.color.retain(t.track for t in per_t)  # a face lost, or every face at a cut, starts afresh
+            if self.detail is not None:
+                self.detail.retain(t.track for t in per_t)
             for t, m in zip(per_t, per_m):
+                if self.detail is not None:
+                    # the frame face's landmarks in the drawn face's pixels: where its features are
+                    # (here, not in infer: this stage has the CPU time to spare)
+                    batch.new[k] = self.detail.apply(batch.new[k], transform_points(t.face.landmarks, m), t.track)
                 mask = self._mask(batch.learned[k], t.face.landmarks, m, s * scale, frame, batch.new[k])
                 if visible:
                     mask = np.minimum(mask, visible[k])
