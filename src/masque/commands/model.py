@@ -81,7 +81,7 @@ def run_info(args: argparse.Namespace) -> int:
         lines.append("enhancer:     none (`masque train --enhancer` adds one)")
     ex = info["exemplars"]
     if ex:
-        lines.append(f"exemplars:    A {ex['a']}, B {ex['b']} faces ({ex['bytes'] / 2**20:.1f} MiB); convert lays their "
-                     "detail on the enhanced faces (--detail-transfer)")
+        lines.append(f"exemplars:    A {ex['a']}, B {ex['b']} faces ({ex['bytes'] / 2**20:.1f} MiB); convert lays "
+                     "their detail on the enhanced faces (--detail-transfer)")
     print("\n".join(lines))
     return 0
