@@ -10,7 +10,8 @@ programs share the cores). Without ``--model-dir`` the weights are freshly initi
 does not depend on training); with ``--enhancer both`` (the default) each model runs without and
 then with a default-size enhancer (:mod:`masque.models.enhancer`, untrained: same cost), and the
 with/without ratio of CPU time per frame is printed (interleaved in one run, so it holds on a
-loaded machine).
+loaded machine). With ``--model-dir`` the folder's enhancer and detail exemplars are used, and
+with ``--enhancer both`` the run is repeated with ``--detail-transfer 0``.
 
 CPU time is also split by where it is spent: the converter's three stages (``prepare``: track
 and crop; ``infer``: the model, enhancer and occlusion model; ``finish``: masks, colour match,
@@ -91,14 +92,12 @@ def main() -> None:
     clip = str(assets.fetch("clip_long.mp4"))
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, torch threads {torch.get_num_threads()}")
     if args.model_dir:
-        from masque.models.enhancer import load_enhancer
-        from masque.models.io import load_model
-
-        model, card = load_model(args.model_dir)
         for mask in args.masks:
-            enhancer = load_enhancer(args.model_dir, card)
-            conv = Converter(model, card, ConvertConfig(to=args.to, mask=mask), enhancer=enhancer)
-            timed_run(conv, clip, f"{args.model_dir} --mask {mask}")
+            # the folder's enhancer and detail exemplars; with --enhancer both, also without the exemplars
+            for gain in ([1.0, 0.0] if args.enhancer == "both" else [1.0]):
+                config = ConvertConfig(to=args.to, mask=mask, detail_transfer=gain)
+                conv = Converter.from_folder(args.model_dir, config, enhance=args.enhancer != "off")
+                timed_run(conv, clip, f"{args.model_dir} --mask {mask} --detail-transfer {gain:g}")
         return
     modes = {"both": [False, True], "on": [True], "off": [False]}[args.enhancer]
     for name in args.models:

@@ -4,7 +4,8 @@
 
 1. **The hand in clip_long.** Frames 95-230 are converted with ``MODEL_DIR`` (a trained
    ``lightweight`` A/B model of the demo's face sets), once with ``--mask clipped`` and once with
-   ``--mask occlusion``. On four frames where her hand covers the face (110, 145, 175, 200) the
+   ``--mask occlusion``, as ``masque convert`` would (the folder's enhancer and detail exemplars
+   when it has them). On four frames where her hand covers the face (110, 145, 175, 200) the
    hand was outlined by hand: the polygons below were drawn by looking at 3.5-4x enlargements
    with a 10 px grid (``HAND``), not with the occlusion model; they are shrunk by
    ``HAND_MARGIN`` px so that the measure is inside the hand, not on its outline. Printed: mean
@@ -37,7 +38,6 @@ from masque.face.occlusion import OcclusionModel
 from masque.media.image import read_image
 from masque.media.video import VideoReader
 from masque.metrics.seam import seam_score
-from masque.models.io import load_model
 from masque.oneshot.swap import OneShotSwapper, SwapConfig
 
 FIRST, LAST = 95, 230
@@ -77,8 +77,8 @@ def hand_mask(frame: int, shape: tuple[int, int]) -> np.ndarray:
 
 def convert(model_dir: str, frames: list[np.ndarray], mask: str) -> tuple[list[np.ndarray], float]:
     """The converted frames and the CPU seconds the conversion took."""
-    model, card = load_model(model_dir, device="cpu")
-    conv = Converter(model, card, ConvertConfig(mask=mask))  # type: ignore[arg-type]
+    # as `masque convert` does: the folder's enhancer and detail exemplars when it has them
+    conv = Converter.from_folder(model_dir, ConvertConfig(mask=mask))  # type: ignore[arg-type]
     t = time.process_time()
     out = [o for i in range(0, len(frames), 8) for o in conv.convert_frames(frames[i:i + 8])]
     return out, time.process_time() - t

@@ -137,14 +137,11 @@ def _convert(clips: dict[str, Path], model_dir: Path, out: Path, config: DemoCon
     from masque.convert.files import convert_path
     from masque.convert.pipeline import ConvertConfig, Converter
     from masque.models.device import pick_device
-    from masque.models.enhancer import load_enhancer
-    from masque.models.io import load_model
 
-    model, card = load_model(model_dir, device=pick_device(config.device))
-    enhancer = load_enhancer(model_dir, card)  # the folder's, when the enhancer stage has run
     for side, other in (("a", "b"), ("b", "a")):
         swapped = out / f"{side}_as_{other}.mp4"
-        converter = Converter(model, card, ConvertConfig(to=other), enhancer=enhancer)  # type: ignore[arg-type]
+        # the folder's enhancer and exemplars, when the enhancer stage has run
+        converter = Converter.from_folder(model_dir, ConvertConfig(to=other), pick_device(config.device))  # type: ignore[arg-type]
         s = convert_path(converter, clips[side], swapped)
         log(f"convert {clips[side].name} -> {swapped.name}: {s.frames} frames, {s.fps:.1f} frames/s")
         pair = out / f"{side}_side_by_side.mp4"

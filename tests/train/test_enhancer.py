@@ -96,6 +96,18 @@ def test_card_records_the_enhancer_and_the_base_model_is_untouched(trained) -> N
     assert preview.is_file()
 
 
+def test_stage_writes_each_persons_detail_exemplars(trained) -> None:
+    from masque.commands.model import model_info
+    from masque.models.exemplars import load_exemplars
+
+    root, _ = trained
+    banks = load_exemplars(root)
+    assert banks is not None and all(len(banks[s].band) >= 8 for s in "ab")
+    assert banks["a"].band.shape[1:] == (256, 256) and np.abs(banks["a"].band).max() > 0.05
+    info = model_info(root)["exemplars"]
+    assert (info["a"], info["b"]) == (len(banks["a"].band), len(banks["b"].band)) and info["bytes"] > 0
+
+
 def test_resume_continues_from_the_saved_step_and_keeps_the_model_frozen(trained, facesets, tmp_path) -> None:
     root = Path(shutil.copytree(trained[0], tmp_path / "m"))
     weights = hashlib.sha256((root / MODEL_FILE).read_bytes()).hexdigest()

@@ -87,12 +87,8 @@ class ConvertRecipe:
         def build() -> Any:
             from masque.convert.pipeline import Converter
             from masque.models.device import pick_device
-            from masque.models.enhancer import load_enhancer
-            from masque.models.io import load_model
 
-            model, card = load_model(self.model_dir, device=pick_device(self.device))
-            enhancer = load_enhancer(self.model_dir, card) if self.enhance else None
-            return Converter(model, card, self.config, enhancer=enhancer)
+            return Converter.from_folder(self.model_dir, self.config, pick_device(self.device), self.enhance)
 
         return _cached(self, build)
 

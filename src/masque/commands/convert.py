@@ -67,6 +67,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--no-enhancer", action="store_true",
                    help="paste the decoder's face stretched to the face's size even when MODEL_DIR has an "
                    "enhancer (`masque train --enhancer`; by default it draws the face at the real size)")
+    p.add_argument("--detail-transfer", type=non_negative_float, default=1.0, metavar="G",
+                   help="strength of the new person's own fine detail (lashes, nostrils, lip lines, skin), taken "
+                   "from their face set's exemplars and laid onto the faces the enhancer draws: 1 their own "
+                   "contrast, 0 off (default 1; needs the enhancer's exemplars, `masque train --enhancer`)")
     p.add_argument("--identity", metavar="REF_IMAGE", help="swap only this person")
     p.add_argument("--crf", type=int_range(0, 51), default=18, metavar="N",
                    help="H.264 quality, 0-51 (lower is better; default 18)")
@@ -89,19 +93,16 @@ def run(args: argparse.Namespace) -> int:
     from masque.convert.pipeline import ConvertConfig, Converter
     from masque.face import reference_embeddings
     from masque.models.device import pick_device
-    from masque.models.enhancer import load_enhancer
-    from masque.models.io import load_model
 
     identity = reference_embeddings([args.identity])[0] if args.identity else None
     config = ConvertConfig(to=args.to, color=args.color, color_smooth=args.color_smooth, blend=args.blend,
                            mask=args.mask, keep_mouth=args.keep_mouth, erode=args.erode,
                            feather=args.feather, smooth=args.smooth, identity=identity, crf=args.crf,
-                           occlusion_model=str(Path(args.occlusion_model).resolve()) if args.occlusion_model else None)
+                           occlusion_model=str(Path(args.occlusion_model).resolve()) if args.occlusion_model else None,
+                           detail_transfer=args.detail_transfer)
     if args.ray:
         return _run_on_ray(args, config)
-    model, card = load_model(args.model, device=pick_device(args.device))
-    enhancer = None if args.no_enhancer else load_enhancer(args.model, card)
-    converter = Converter(model, card, config, enhancer=enhancer)
+    converter = Converter.from_folder(args.model, config, pick_device(args.device), enhance=not args.no_enhancer)
     with removed_on_failure(args.output), progress_bar("convert", unit="frame") as cb:
         s = convert_path(converter, args.input, args.output, label_config_from_args(args, "composite"), progress=cb)
         if s.frames == 0 and source.is_dir():

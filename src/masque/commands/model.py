@@ -27,9 +27,11 @@ def model_info(model_dir: str | Path) -> dict[str, Any]:
     """
     import dataclasses
 
+    from masque.models.exemplars import EXEMPLARS_FILE, load_exemplars
     from masque.models.io import MODEL_FILE, OPTIMIZER_FILE, load_model
 
     root = Path(model_dir)
+    banks = load_exemplars(root)
     model, card = load_model(root)
     files = {name: (root / name).stat().st_size for name in (MODEL_FILE, OPTIMIZER_FILE) if (root / name).exists()}
     previews = sorted((root / "previews").glob("*.png")) if (root / "previews").is_dir() else []
@@ -44,6 +46,8 @@ def model_info(model_dir: str | Path) -> dict[str, Any]:
         "loss": dict(card.loss), "updated": card.updated, "masque_version": card.masque_version,
         "latest_preview": str(previews[-1]) if previews else None,
         "enhancer": dict(card.enhancer) or None,
+        "exemplars": ({"a": len(banks["a"].band), "b": len(banks["b"].band),
+                       "bytes": (root / EXEMPLARS_FILE).stat().st_size} if banks else None),
     }
 
 
@@ -75,5 +79,9 @@ def run_info(args: argparse.Namespace) -> int:
                      f"{enh.get('base_step')}); convert draws faces at {info['input_size'] * scale} px")
     else:
         lines.append("enhancer:     none (`masque train --enhancer` adds one)")
+    ex = info["exemplars"]
+    if ex:
+        lines.append(f"exemplars:    A {ex['a']}, B {ex['b']} faces ({ex['bytes'] / 2**20:.1f} MiB); convert lays "
+                     "their detail on the enhanced faces (--detail-transfer)")
     print("\n".join(lines))
     return 0

@@ -118,7 +118,8 @@ def warp_mesh(src_image: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, t
     """Warp ``src_image`` so its mesh lands on ``dst_pts``, rendering only the box ``roi``.
 
     Args:
-        src_image: ``(Hs, Ws, 3)`` ``uint8`` source image (any channel order; kept as is).
+        src_image: ``(Hs, Ws, 3)`` ``uint8`` source image (any channel order; kept as is; any
+            image ``cv2.remap`` takes also works, e.g. ``(Hs, Ws)`` ``float32``).
         src_pts: ``(N, 2)`` mesh vertices in source pixels.
         dst_pts: ``(N, 2)`` the same vertices in target pixels.
         triangles: ``(T, 3)`` ``int32`` from :func:`triangulate`.
@@ -131,6 +132,19 @@ def warp_mesh(src_image: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, t
         ``(image, covered)``: ``(y1-y0, x1-x0, 3)`` ``uint8`` warped pixels and a ``bool`` map of
         the pixels some triangle covers (the rest are 0).
     """
+    (warped,), covered = warp_meshes([src_image], [src_pts], dst_pts, triangles, roi, step)
+    return warped, covered
+
+
+def warp_meshes(src_images: list[np.ndarray], src_pts: list[np.ndarray], dst_pts: np.ndarray,
+                triangles: np.ndarray, roi: tuple[int, int, int, int],
+                step: int = 2) -> tuple[list[np.ndarray], np.ndarray]:
+    """:func:`warp_mesh` of several sources onto one target mesh: which triangle covers which
+    target pixel depends on the target alone, so it is rasterised once for all of them.
+
+    Returns:
+        ``(images, covered)``: one warped image per source, and the ``bool`` map they share.
+    """
     x0, y0, x1, y1 = (int(v) for v in roi)
     w, h = x1 - x0, y1 - y0
     # the coarse grid starts one cell before the box and ends one after: upsampling it then
@@ -138,7 +152,7 @@ def warp_mesh(src_image: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, t
     pad = 1 if step > 1 else 0
     gx0, gy0 = x0 - pad * step, y0 - pad * step
     gw, gh = -(-w // step) + 2 * pad, -(-h // step) + 2 * pad
-    table, ok = triangle_affines(src_pts, dst_pts, triangles)
+    ok = triangle_affines(src_pts[0], dst_pts, triangles)[1]  # usability depends on the target only
     # coarse pixel j sits at x = gx0 + step * j + (step - 1) / 2, the centre of its block
     centre = (step - 1) / 2
     labels = _label_triangles(dst_pts, triangles[ok], np.flatnonzero(ok) + 1, (gx0 + centre, gy0 + centre),
@@ -146,21 +160,24 @@ def warp_mesh(src_image: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, t
     # label 0 (no triangle) maps to a point far outside the source (remap returns 0 there);
     # next to a triangle it borrows that triangle's map, so that interpolating the coarse map
     # (step > 1) stays right up to the covered edge
-    table = np.concatenate([np.array([[0, 0, -1e4, 0, 0, -1e4]], np.float32), table], axis=0)
     grown = np.where(labels > 0, labels, cv2.dilate(labels, np.ones((3, 3), np.uint8))) if step > 1 else labels
-    coef = table[grown]  # (gh, gw, 6)
     xs = (gx0 + centre + step * np.arange(gw, dtype=np.float32))[None, :]
     ys = (gy0 + centre + step * np.arange(gh, dtype=np.float32))[:, None]
-    map_x = coef[..., 0] * xs + coef[..., 1] * ys + coef[..., 2]
-    map_y = coef[..., 3] * xs + coef[..., 4] * ys + coef[..., 5]
-    if step > 1:
-        # resize's half-pixel convention puts coarse pixel j at fine x = step * j + (step - 1) / 2
-        full = (gw * step, gh * step)
-        crop = np.s_[step : step + h, step : step + w]
-        map_x = cv2.resize(map_x, full, interpolation=cv2.INTER_LINEAR)[crop]
-        map_y = cv2.resize(map_y, full, interpolation=cv2.INTER_LINEAR)[crop]
-        labels = cv2.resize(labels, full, interpolation=cv2.INTER_NEAREST)[crop]
-    warped = cv2.remap(src_image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    covered = labels > 0
-    warped[~covered] = 0
-    return warped, covered
+    crop = np.s_[step : step + h, step : step + w]
+    full = (gw * step, gh * step)
+    covered = (cv2.resize(labels, full, interpolation=cv2.INTER_NEAREST)[crop] if step > 1 else labels) > 0
+    out = []
+    for image, pts in zip(src_images, src_pts):
+        table = np.concatenate([np.array([[0, 0, -1e4, 0, 0, -1e4]], np.float32),
+                                triangle_affines(pts, dst_pts, triangles)[0]], axis=0)
+        coef = table[grown]  # (gh, gw, 6)
+        map_x = coef[..., 0] * xs + coef[..., 1] * ys + coef[..., 2]
+        map_y = coef[..., 3] * xs + coef[..., 4] * ys + coef[..., 5]
+        if step > 1:
+            # resize's half-pixel convention puts coarse pixel j at fine x = step * j + (step - 1) / 2
+            map_x = cv2.resize(map_x, full, interpolation=cv2.INTER_LINEAR)[crop]
+            map_y = cv2.resize(map_y, full, interpolation=cv2.INTER_LINEAR)[crop]
+        warped = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        warped[~covered] = 0
+        out.append(warped)
+    return out, covered

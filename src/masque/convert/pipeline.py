@@ -2,14 +2,15 @@
 
 Per frame: track faces, align each onto the model's crop, encode with the shared encoder,
 decode with the other person's decoder, draw it at the real face size with that person's
-enhancer when the model folder has one (:mod:`masque.models.enhancer`), paste back (colour
-match, blend). Faces of several
+enhancer when the model folder has one (:mod:`masque.models.enhancer`) with that person's
+exemplar detail laid on (:mod:`masque.convert.detail`), paste back (colour match, blend). Faces of several
 frames go through the model as one batch; ``masque.convert.files`` runs it over files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -21,12 +22,14 @@ from masque.compose.masks import swap_masks
 from masque.compose.paste import paste_face
 from masque.compose.temporal import SmoothedColor
 from masque.convert.coverage import CoverageWatch
+from masque.convert.detail import ExemplarDetail
 from masque.face import FaceAnalyzer, TrackedFace
 from masque.face.align import alignment_matrix, transform_points
 from masque.face.mask import MaskKind, landmark_mask
 from masque.models import ModelCard, SwapModel
 from masque.models.device import amp_dtype
 from masque.models.enhancer import EnhancerPair, scale_matrix
+from masque.models.exemplars import DetailBank
 
 MaskSource = Literal["clipped", "occlusion", "learned", "components", "extended"]
 
@@ -66,6 +69,9 @@ class ConvertConfig:
             the one masque ships).
         precision: ``auto`` runs the model under bf16/fp16 autocast where the device supports
             it; ``fp32`` never does.
+        detail_transfer: strength of the new person's exemplar detail laid onto the faces the
+            enhancer draws (:mod:`masque.convert.detail`; 1: the exemplars' own contrast, 0 off).
+            Used only with an enhancer and a model folder with exemplars.
     """
 
     to: Literal["a", "b"] = "b"
@@ -84,6 +90,7 @@ class ConvertConfig:
     redetect_every: int = 5
     precision: Literal["auto", "fp32"] = "auto"
     occlusion_model: str | None = None
+    detail_transfer: float = 1.0
 
 
 @dataclass
@@ -112,10 +119,14 @@ class Converter:
         enhancer: the model folder's enhancer (:func:`masque.models.enhancer.load_enhancer`): the
             decoder's ``S`` px face is drawn at ``kS`` px by the ``to`` person's enhancer and pasted
             at that size. ``None``: the ``S`` px face is pasted (stretched to the face's size).
+        exemplars: the model folder's detail exemplars (:func:`masque.models.exemplars.load_exemplars`):
+            with an enhancer, the ``to`` person's are laid onto each face it draws
+            (``config.detail_transfer``). ``None``: nothing is added.
     """
 
     def __init__(self, model: SwapModel, card: ModelCard, config: ConvertConfig | None = None,
-                 analyzer: FaceAnalyzer | None = None, enhancer: EnhancerPair | None = None) -> None:
+                 analyzer: FaceAnalyzer | None = None, enhancer: EnhancerPair | None = None,
+                 exemplars: Mapping[str, DetailBank] | None = None) -> None:
         from masque.face import FaceTracker, TargetSelector, TrackerConfig
 
         self.config = config or ConvertConfig()
@@ -153,6 +164,8 @@ class Converter:
         self.color = SmoothedColor(self.config.color, self.config.color_smooth)
         # fp32: at these widths bf16 autocast measured slower on CPU (models/enhancer.py)
         self.enhancer = enhancer.to(self.device).eval() if enhancer is not None else None
+        self.detail = (ExemplarDetail(exemplars[self.config.to], self.config.detail_transfer)
+                       if exemplars is not None and enhancer is not None and self.config.detail_transfer > 0 else None)
         self.occlusion = None
         if self.config.mask == "occlusion":
             from masque.face.occlusion import OcclusionModel
@@ -163,6 +176,24 @@ class Converter:
         self.watch = CoverageWatch.for_card(card, self.config.to)
         self._frame = 0
 
+    @classmethod
+    def from_folder(cls, model_dir: str | os.PathLike[str], config: ConvertConfig | None = None,
+                    device: str | torch.device = "cpu", enhance: bool = True) -> Converter:
+        """A converter with everything a model folder holds: the model, its enhancer and detail
+        exemplars when ``masque train --enhancer`` made them (``enhance=False`` leaves both out).
+
+        Raises:
+            ModelError: the folder holds no model, or a damaged or foreign file.
+        """
+        from masque.models.enhancer import load_enhancer
+        from masque.models.exemplars import load_exemplars
+        from masque.models.io import load_model
+
+        model, card = load_model(model_dir, device=device)
+        enhancer = load_enhancer(model_dir, card) if enhance else None
+        exemplars = load_exemplars(model_dir) if enhancer is not None else None
+        return cls(model, card, config, enhancer=enhancer, exemplars=exemplars)
+
     def reset(self, name: str = "") -> None:
         """Forget tracked faces and their colour corrections (between unrelated images).
 
@@ -170,6 +201,8 @@ class Converter:
         """
         self.tracker.reset()
         self.color.reset()
+        if self.detail is not None:
+            self.detail.reset()
         self.watch.start(name)
         self._frame = 0
 
@@ -225,7 +258,7 @@ class Converter:
         return batch
 
     def finish(self, batch: _Batch) -> list[np.ndarray]:
-        """Paste an :meth:`infer`'d batch's new faces into its frames (mask, colour match, blend)."""
+        """Paste an :meth:`infer`'d batch's new faces into its frames (exemplar detail, mask, colour match, blend)."""
         frames, tracked = batch.frames, batch.tracked
         if batch.new is None or batch.learned is None:
             return [f.copy() for f in frames]
@@ -241,7 +274,13 @@ class Converter:
         for frame, per_t, per_m in zip(frames, tracked, mats):
             pasted = frame
             self.color.retain(t.track for t in per_t)  # a face lost, or every face at a cut, starts afresh
+            if self.detail is not None:
+                self.detail.retain(t.track for t in per_t)
             for t, m in zip(per_t, per_m):
+                if self.detail is not None:
+                    # the frame face's landmarks in the drawn face's pixels: where its features are
+                    # (here, not in infer: this stage has the CPU time to spare)
+                    batch.new[k] = self.detail.apply(batch.new[k], transform_points(t.face.landmarks, m), t.track)
                 mask = self._mask(batch.learned[k], t.face.landmarks, m, s * scale, frame, batch.new[k])
                 if visible:
                     mask = np.minimum(mask, visible[k])

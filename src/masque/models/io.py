@@ -74,7 +74,11 @@ def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str
 
 
 def _check_safetensors_header(path: Path, data: bytes) -> None:
-    if data[:1] == b"\x80" or data[:4] == b"PK\x03\x04":
+    # a safetensors file is an 8-byte little-endian header length, then the JSON header: its first
+    # byte is the length's low byte, 0x80 (pickle's PROTO opcode) for one header length in 256, so
+    # only a file without the JSON brace at byte 8 is taken for a pickle
+    looks_pickled = data[:1] == b"\x80" or data[:4] == b"PK\x03\x04"
+    if looks_pickled and data[8:9] != b"{":
         raise ModelError(f"{path} is a pickle (torch.save) file, not safetensors; masque refuses pickles because "
                          "loading one can run arbitrary code. Convert it with safetensors or retrain.")
     if len(data) < 10:

@@ -20,6 +20,10 @@ band is where ``masque evaluate``'s detail score looks; the full-resolution band
 because matching it rewarded a one-pixel grid (grain). Optionally ``vgg`` adds the VGG19 perceptual loss
 (:class:`masque.train.perceptual.PerceptualLoss`) on a random 96 px patch.
 
+At its start the stage also writes each person's detail exemplars (``exemplars.safetensors``,
+:mod:`masque.train.exemplars`): real faces of the face sets whose fine detail convert lays onto
+the enhanced faces (:mod:`masque.convert.detail`).
+
 The stage is resumable and Ctrl-C safe like base training: weights and Adam's moments are saved
 every ``save_every`` steps and at the end (also on interrupt), the model card's ``enhancer``
 record last; TensorBoard logs go to ``MODEL_DIR/logs/enhancer``, previews (decoder output
@@ -65,6 +69,7 @@ from masque.train.checkpoint import adam_moments, load_adam_moments
 from masque.train.data import AugmentConfig, _worker_init
 from masque.train.distributed import LOCAL
 from masque.train.enhancer_data import CropPool, PairStream, load_crops, make_pairs
+from masque.train.exemplars import write_exemplars
 from masque.train.losses import _gaussian_window
 from masque.train.preview import write_preview
 from masque.train.trainer import StepInfo, TrainSummary, summary_writer
@@ -294,6 +299,7 @@ class EnhancerTrainer:
         model, _ = load_model(self.root, device=self.device)
         model.requires_grad_(False)
         pools, held = self._pools()
+        write_exemplars(self.root, *self.facesets)
         pair, opt = self._build()
         shifts = (np.asarray(self.card.shift("a"), np.float64), np.asarray(self.card.shift("b"), np.float64))
         stream = PairStream(pools, cfg.batch, self.card.input_size, pair.arch.scale, self.card.align.coverage,

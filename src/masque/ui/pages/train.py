@@ -138,19 +138,15 @@ def run_convert(ctx: PageContext, model_name: str, media: Any, options: dict[str
     from masque.face import reference_embeddings
     from masque.media import is_video_path
     from masque.models.device import pick_device
-    from masque.models.io import load_model
     from masque.provenance.manifest import labelled_name
 
     src = upload_path(media, "video or image to convert")
     root = ctx.work.named("models", model_name or "")
-    model, card = load_model(root, device=pick_device(options.pop("device")))
+    device = pick_device(options.pop("device"))
     ref = options.pop("identity")
     identity = reference_embeddings([upload_path(ref, "reference image")])[0] if ref else None
-    enhance = not options.pop("no_enhancer")
-    from masque.models.enhancer import load_enhancer
-
-    enhancer = load_enhancer(root, card) if enhance else None  # the folder's, when `train --enhancer` ran
-    converter = Converter(model, card, ConvertConfig(identity=identity, **options), enhancer=enhancer)
+    enhance = not options.pop("no_enhancer")  # the folder's enhancer, when `train --enhancer` ran
+    converter = Converter.from_folder(root, ConvertConfig(identity=identity, **options), device, enhance)
     out = ctx.work.job("convert") / labelled_name(f"{src.stem}_to_{options['to']}{src.suffix}", is_video_path(src))
     stats = convert_path(converter, src, out, label_config(*labels), progress=gradio_progress(progress, "convert"))
     return out, stats
@@ -282,6 +278,8 @@ def _convert_options() -> Options:
             o.add("device", gr.Textbox("auto", label="--device"))
             o.add("identity", gr.File(label="--identity: swap only this person (photo)"))
             o.add("no_enhancer", gr.Checkbox(False, label="--no-enhancer: paste the model's own small face"))
+            o.add("detail_transfer", gr.Slider(0, 2, value=d.detail_transfer, step=0.1,
+                                               label="--detail-transfer: the new person's own fine detail"), float)
     return o
 
 
