@@ -133,3 +133,18 @@ def test_convert_lays_the_converted_to_persons_detail_on_the_face_only(model, an
     fresh_b = Converter(model, CARD, ConvertConfig(smooth=0.0, mask="components", to="b"), analyzer, enhancer=pair)
     assert np.array_equal(to_b.convert_frames([frame])[0], fresh_b.convert_frames([frame])[0])
 
+
+
+def test_blending_keeps_the_exemplars_contrast(face_lm) -> None:
+    from masque.face.mask import landmark_mask
+
+    inside = landmark_mask(face_lm, (256, 256), "components").astype(np.float32) / 255
+    texture = np.random.default_rng(0).normal(0, 0.05, (3, 256, 256)).astype(np.float32) * inside
+    bank = DetailBank(texture + _dot_band(face_lm, 30), np.repeat(face_lm[None], 3, 0))  # three skins, one feature
+    band, (x0, y0) = ExemplarDetail(bank, k=3).band(face_lm, 256)
+    box = np.s_[y0:y0 + band.shape[0], x0:x0 + band.shape[1]]
+    single = np.mean([np.square(b[box]).mean() for b in bank.band])
+    plain = np.square(bank.band.mean(0)[box]).mean()
+    # a plain average of three unrelated skins keeps about a third of their energy; the blend keeps it
+    assert plain < 0.6 * single
+    assert 0.85 * single < np.square(band).mean() < 1.15 * single
