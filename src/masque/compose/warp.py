@@ -84,6 +84,16 @@ def triangulate(landmarks: np.ndarray) -> np.ndarray:
     return Delaunay(mesh_points(open_features(landmarks)).astype(np.float64)).simplices.astype(np.int32)
 
 
+def triangulate_landmarks(landmarks: np.ndarray) -> np.ndarray:
+    """Delaunay triangles over the 68 (open-featured) ``landmarks`` alone: the face inside its
+    jaw-and-brows hull, without :func:`mesh_points`' forehead and ring (about half the triangles).
+
+    Returns:
+        ``(T, 3)`` ``int32`` indices into the 68 landmarks.
+    """
+    return Delaunay(open_features(landmarks).astype(np.float64)).simplices.astype(np.int32)
+
+
 def triangle_affines(src_pts: np.ndarray, dst_pts: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-triangle affine maps from target (dst) to source pixels.
 
@@ -91,14 +101,24 @@ def triangle_affines(src_pts: np.ndarray, dst_pts: np.ndarray, triangles: np.nda
         ``((T, 6) float32, (T,) bool)``: rows ``(a, b, c, d, e, f)`` with ``u = a x + b y + c``,
         ``v = d x + e y + f``; and which triangles are usable (non-degenerate in the target).
     """
+    inverse, ok = _target_inverse(dst_pts, triangles)
+    return _affines(inverse, src_pts, triangles), ok
+
+
+def _target_inverse(dst_pts: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``((T, 3, 3), (T,) bool)``: each target triangle's inverted ``[x y 1]`` rows (identity where
+    degenerate), and which are usable. Shared by every source warped onto the same target."""
     d = np.asarray(dst_pts, np.float64)[triangles]  # (T, 3, 2)
-    s = np.asarray(src_pts, np.float64)[triangles]
     dh = np.concatenate([d, np.ones((len(triangles), 3, 1))], axis=2)  # rows (x, y, 1)
-    det = np.linalg.det(dh)
-    ok = np.abs(det) > 1e-3  # a target triangle of no area covers no pixel
+    ok = np.abs(np.linalg.det(dh)) > 1e-3  # a target triangle of no area covers no pixel
     dh[~ok] = np.eye(3)
-    m = np.linalg.solve(dh, s)  # (T, 3, 2): [x y 1] @ m = [u v]
-    return m.transpose(0, 2, 1).reshape(-1, 6).astype(np.float32), ok
+    return np.linalg.inv(dh), ok
+
+
+def _affines(inverse: np.ndarray, src_pts: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """``(T, 6)`` ``float32`` target-to-source maps from :func:`_target_inverse`'s matrices."""
+    m = inverse @ np.asarray(src_pts, np.float64)[triangles]  # (T, 3, 2): [x y 1] @ m = [u v]
+    return m.transpose(0, 2, 1).reshape(-1, 6).astype(np.float32)
 
 
 def _label_triangles(points: np.ndarray, triangles: np.ndarray, ids: np.ndarray, origin: tuple[float, float],
@@ -152,7 +172,7 @@ def warp_meshes(src_images: list[np.ndarray], src_pts: list[np.ndarray], dst_pts
     pad = 1 if step > 1 else 0
     gx0, gy0 = x0 - pad * step, y0 - pad * step
     gw, gh = -(-w // step) + 2 * pad, -(-h // step) + 2 * pad
-    ok = triangle_affines(src_pts[0], dst_pts, triangles)[1]  # usability depends on the target only
+    inverse, ok = _target_inverse(dst_pts, triangles)  # the target's alone: once for every source
     # coarse pixel j sits at x = gx0 + step * j + (step - 1) / 2, the centre of its block
     centre = (step - 1) / 2
     labels = _label_triangles(dst_pts, triangles[ok], np.flatnonzero(ok) + 1, (gx0 + centre, gy0 + centre),
@@ -169,7 +189,7 @@ def warp_meshes(src_images: list[np.ndarray], src_pts: list[np.ndarray], dst_pts
     out = []
     for image, pts in zip(src_images, src_pts):
         table = np.concatenate([np.array([[0, 0, -1e4, 0, 0, -1e4]], np.float32),
-                                triangle_affines(pts, dst_pts, triangles)[0]], axis=0)
+                                _affines(inverse, pts, triangles)], axis=0)
         coef = table[grown]  # (gh, gw, 6)
         map_x = coef[..., 0] * xs + coef[..., 1] * ys + coef[..., 2]
         map_y = coef[..., 3] * xs + coef[..., 4] * ys + coef[..., 5]

@@ -3,7 +3,7 @@
 The enhancer draws the decoder's 64 px face at 256 px but can only sharpen what the decoder drew:
 after a 10-minute training the eyes, nostrils, lip lines and teeth are smudges. The model folder
 keeps each person's detail exemplars (:mod:`masque.models.exemplars`: real faces of their face
-set, as a grey log-domain band between 0.5 and 3 px). For each face drawn, the ``K`` exemplars
+set, as a grey log-domain band between 0.5 and 5 px). For each face drawn, the ``K`` exemplars
 whose landmarks are nearest the frame face's (pose and expression) are warped onto its
 landmarks through the shared Delaunay mesh (:func:`masque.compose.warp.warp_meshes`) and their
 weighted band multiplies the face: ``face * exp(gain * band)``. Lashes, nostrils, lip lines and
@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from masque.compose.warp import mesh_points, triangulate, warp_meshes
+from masque.compose.warp import triangulate_landmarks, warp_meshes
 from masque.errors import ConfigError
 from masque.models.exemplars import DetailBank, shape_key
 
@@ -40,10 +40,11 @@ class ExemplarDetail:
             raise ConfigError(f"detail transfer needs gain >= 0, k >= 1 and carry in [0, 1), got {gain}, {k}, {carry}")
         self.bank, self.gain, self.k, self.carry = bank, gain, min(k, len(bank.band)), carry
         self.keys = bank.keys
-        self.meshes = [mesh_points(lm) for lm in bank.landmarks]
         # one topology for every exemplar (their mean face, features drawn open): the target's
-        # triangle raster is then shared by all the exemplars blended into a face
-        self.triangles = triangulate(bank.landmarks.mean(0))
+        # triangle raster is then shared by all the exemplars blended into a face. The 68 points
+        # alone: the bands are zero outside the jaw-and-brows hull, so the warp needs no forehead
+        # or ring around the face (half the triangles to raster)
+        self.triangles = triangulate_landmarks(bank.landmarks.mean(0))
         self._weights: dict[int, np.ndarray] = {}
 
     def reset(self) -> None:
@@ -80,8 +81,8 @@ class ExemplarDetail:
         lo = np.clip(np.floor(landmarks[:27].min(0)).astype(int) - 1, 0, size)
         hi = np.clip(np.ceil(landmarks[:27].max(0)).astype(int) + 2, lo + 1, size)
         roi = (int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1]))
-        warped, _ = warp_meshes([self.bank.band[i] for i in idx], [self.meshes[i] for i in idx],
-                                mesh_points(landmarks), self.triangles, roi)
+        warped, _ = warp_meshes([self.bank.band[i] for i in idx], [self.bank.landmarks[i] for i in idx],
+                                landmarks, self.triangles, roi)
         out = warped[0] * np.float32(w[0])
         for image, wj in zip(warped[1:], w[1:]):
             out += image * np.float32(wj)
