@@ -66,7 +66,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--enhancer", action="store_true",
                    help="train the per-person enhancer of the trained model in MODEL_DIR instead of the model: a "
                    "small super-resolution network that draws the decoder's face at 4x its size with that "
-                   "person's detail; convert then uses it (stops at --steps/--minutes like training; --batch, "
+                   "person's detail, and keep each person's detail exemplars (real faces of the face sets, "
+                   "exemplars.safetensors); convert then uses both (stops at --steps/--minutes like training; --batch, "
                    "--lr, --model, --recipe and --warmup are the base model's: the enhancer uses 8 faces per "
                    "person and lr 1e-3)")
     p.set_defaults(func=run)

@@ -28,8 +28,9 @@ __all__ = ["build_bank", "choose_exemplars", "write_exemplars"]
 INSET, FEATHER = 0.12, 0.06
 #: share of the band's region the occlusion model must see as face for a face to be an exemplar
 WHOLE = 0.97
-#: at most this many faces of a set are read to choose from (evenly spread over the set)
-CANDIDATES = 1024
+#: at most this many faces of a set are read to choose from (evenly spread over the set; about
+#: 0.7 MB of memory each while the bank is built)
+CANDIDATES = 512
 
 
 def choose_exemplars(keys: np.ndarray, n: int = BANK_SIZE) -> list[int]:
