@@ -148,3 +148,11 @@ def test_blending_keeps_the_exemplars_contrast(face_lm) -> None:
     # a plain average of three unrelated skins keeps about a third of their energy; the blend keeps it
     assert plain < 0.6 * single
     assert 0.85 * single < np.square(band).mean() < 1.15 * single
+
+
+def test_a_face_at_the_crops_edge_still_converts(face_lm) -> None:
+    bank = DetailBank(_dot_band(face_lm, 30)[None], face_lm[None])
+    face = np.full((256, 256, 3), 120, np.uint8)
+    off = face_lm + 400  # landmarks wholly outside the drawn face (a tracking glitch)
+    out = ExemplarDetail(bank).apply(face, off)
+    assert out.shape == face.shape and np.array_equal(out, face)

@@ -78,7 +78,7 @@ class ExemplarDetail:
         the face's jaw-and-brows box (the bands are zero beyond it): ``(band, (x0, y0))``, the band
         ``float32`` and the box's corner in the face."""
         idx, w = self.weights(landmarks, track)
-        lo = np.clip(np.floor(landmarks[:27].min(0)).astype(int) - 1, 0, size)
+        lo = np.clip(np.floor(landmarks[:27].min(0)).astype(int) - 1, 0, size - 1)  # never an empty box
         hi = np.clip(np.ceil(landmarks[:27].max(0)).astype(int) + 2, lo + 1, size)
         roi = (int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1]))
         warped, _ = warp_meshes([self.bank.band[i] for i in idx], [self.bank.landmarks[i] for i in idx],
