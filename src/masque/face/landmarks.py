@@ -17,6 +17,12 @@ MOUTH = slice(48, 68)
 INNER_MOUTH = slice(60, 68)
 
 
+def inter_ocular(landmarks: np.ndarray) -> float:
+    """Distance in pixels between the centres of the eyes (points 36-41 and 42-47)."""
+    lm = np.asarray(landmarks, np.float64)
+    return float(np.linalg.norm(lm[LEFT_EYE].mean(0) - lm[RIGHT_EYE].mean(0)))
+
+
 class LandmarkPredictor:
     """dlib's 68-point ensemble-of-regression-trees predictor (iBUG 300-W)."""
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from masque.face.align import alignment_matrix, transform_points, umeyama
-from masque.face.landmarks import LEFT_EYE, MOUTH, RIGHT_EYE
+from masque.face.landmarks import LEFT_EYE, MOUTH, RIGHT_EYE, inter_ocular
 from masque.face.pose import head_pose
 
 #: landmarks an expression shows in: both eyes (36-47) and the mouth (48-67)
@@ -25,12 +25,6 @@ class PoseError:
     yaw: float
     pitch: float
     roll: float
-
-
-def inter_ocular(landmarks: np.ndarray) -> float:
-    """Distance in pixels between the centres of the eyes (points 36-41 and 42-47)."""
-    lm = np.asarray(landmarks, np.float64)
-    return float(np.linalg.norm(lm[LEFT_EYE].mean(0) - lm[RIGHT_EYE].mean(0)))
 
 
 def roll_angle(landmarks: np.ndarray) -> float:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from masque.face.landmarks import inter_ocular
 from masque.face.mask import landmark_mask
-from masque.metrics.geometry import inter_ocular
 
 #: faces are measured resampled to this inter-ocular distance in pixels, so the score does not
 #: depend on the resolution of the video (and a 4K frame costs no more than a 360p one)

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from masque.atomic import atomic_write_bytes
+from masque.face.landmarks import inter_ocular
 from masque.face.mask import landmark_mask
 from masque.face.occlusion import OcclusionModel
 from masque.faceset import FaceRecord, FaceSet
@@ -69,7 +70,7 @@ def _visibility(crops: list[np.ndarray], landmarks: np.ndarray, occlusion: Occlu
 
 def band_region(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """``(H, W)`` ``float32`` in [0, 1]: where an exemplar's band is kept (see :data:`INSET`)."""
-    iod = float(np.linalg.norm(landmarks[36:42].mean(0) - landmarks[42:48].mean(0)))
+    iod = inter_ocular(landmarks)
     mask = landmark_mask(landmarks, shape, "components")
     inset = max(1, round(INSET * iod))
     mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * inset + 1,) * 2))
