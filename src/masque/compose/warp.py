@@ -94,17 +94,6 @@ def triangulate_landmarks(landmarks: np.ndarray) -> np.ndarray:
     return Delaunay(open_features(landmarks).astype(np.float64)).simplices.astype(np.int32)
 
 
-def triangle_affines(src_pts: np.ndarray, dst_pts: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-triangle affine maps from target (dst) to source pixels.
-
-    Returns:
-        ``((T, 6) float32, (T,) bool)``: rows ``(a, b, c, d, e, f)`` with ``u = a x + b y + c``,
-        ``v = d x + e y + f``; and which triangles are usable (non-degenerate in the target).
-    """
-    inverse, ok = _target_inverse(dst_pts, triangles)
-    return _affines(inverse, src_pts, triangles), ok
-
-
 def _target_inverse(dst_pts: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``((T, 3, 3), (T,) bool)``: each target triangle's inverted ``[x y 1]`` rows (identity where
     degenerate), and which are usable. Shared by every source warped onto the same target."""
@@ -116,7 +105,9 @@ def _target_inverse(dst_pts: np.ndarray, triangles: np.ndarray) -> tuple[np.ndar
 
 
 def _affines(inverse: np.ndarray, src_pts: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """``(T, 6)`` ``float32`` target-to-source maps from :func:`_target_inverse`'s matrices."""
+    """``(T, 6)`` ``float32`` per-triangle affine maps from target to source pixels, from
+    :func:`_target_inverse`'s matrices: rows ``(a, b, c, d, e, f)`` with ``u = a x + b y + c``,
+    ``v = d x + e y + f``."""
     m = inverse @ np.asarray(src_pts, np.float64)[triangles]  # (T, 3, 2): [x y 1] @ m = [u v]
     return m.transpose(0, 2, 1).reshape(-1, 6).astype(np.float32)
 
